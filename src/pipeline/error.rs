@@ -1,0 +1,87 @@
+//! The one error type of the pure pipeline. The pgrx glue maps `ErrorKind` to SQLSTATEs.
+
+/// What kind of failure, independent of PostgreSQL; `pg::errors` turns it into a SQLSTATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A text value that cannot be read as a number (22P02).
+    InvalidText,
+    /// A bad argument or artifact field (22023).
+    InvalidParameter,
+    /// A column the model needs is absent from the row type or JSON object (42703).
+    UndefinedColumn,
+    /// A column has a SQL or JSON type the pipeline cannot read (42804).
+    DatatypeMismatch,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PipelineError {
+    #[error("invalid model artifact: field \"{field}\" {problem}")]
+    InvalidArtifact { field: String, problem: String },
+
+    #[error("invalid value \"{value}\" for column \"{column}\": {problem}")]
+    InvalidValue {
+        column: String,
+        value: String,
+        problem: String,
+    },
+
+    #[error("model check failed: reference row {index} scores {got:.17} but the artifact expects {expected:.17}")]
+    CheckFailed {
+        index: usize,
+        got: f64,
+        expected: f64,
+    },
+
+    #[error("column \"{column}\" has type {found}, which pg_purchase cannot read as {expected}")]
+    WrongType {
+        column: String,
+        found: String,
+        expected: String,
+    },
+
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+impl PipelineError {
+    pub fn artifact(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        PipelineError::InvalidArtifact {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PipelineError::InvalidValue { .. } => ErrorKind::InvalidText,
+            PipelineError::WrongType { .. } => ErrorKind::DatatypeMismatch,
+            PipelineError::InvalidArtifact { .. }
+            | PipelineError::CheckFailed { .. }
+            | PipelineError::InvalidInput(_) => ErrorKind::InvalidParameter,
+        }
+    }
+
+    /// A HINT for the user, where one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PipelineError::InvalidArtifact { .. } => Some(
+                "Re-export the model with tools/export_model.py; the model in force before stays in force."
+                    .into(),
+            ),
+            PipelineError::InvalidValue { .. } => Some(
+                "Numbers may carry $ , % ( ) and spaces, e.g. '$1,234.50', '($12.00)', '36.29%'; NULL or '' means missing."
+                    .into(),
+            ),
+            PipelineError::CheckFailed { .. } => Some(
+                "The artifact's reference scores do not match its own pipeline: it was edited or exported incorrectly."
+                    .into(),
+            ),
+            PipelineError::WrongType { .. } => Some(
+                "Use a numeric or text column for numbers and a text column for categories.".into(),
+            ),
+            PipelineError::InvalidInput(_) => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, PipelineError>;

@@ -1,0 +1,29 @@
+//! Artifact -> validated, compiled, self-checked model: the one entry point a loader calls.
+
+use super::artifact::Artifact;
+use super::error::{PipelineError, Result};
+use super::json_rows::score_json_row;
+use super::model::CompiledModel;
+use serde_json::Value;
+
+/// Largest |p_hat - expected| a reference check may show (the project's parity bound).
+pub const CHECK_TOLERANCE: f64 = 1e-9;
+
+/// Parses, validates and compiles an artifact, then scores its reference rows.
+pub fn compile_artifact(doc: &Value) -> Result<CompiledModel> {
+    let artifact = Artifact::from_json(doc)?;
+    let model = CompiledModel::compile(&artifact)?;
+    for (index, check) in artifact.checks.iter().enumerate() {
+        let got = score_json_row(&model, &check.row, index)
+            .map_err(|e| PipelineError::artifact(format!("checks[{index}].row"), e.to_string()))?
+            .p_hat;
+        if !((got - check.p_hat).abs() <= CHECK_TOLERANCE) {
+            return Err(PipelineError::CheckFailed {
+                index,
+                got,
+                expected: check.p_hat,
+            });
+        }
+    }
+    Ok(model)
+}

@@ -1,0 +1,14 @@
+//! The pure scoring pipeline: artifact format, cleaning, imputing, scaling, encoding, scoring.
+//! Nothing here imports pgrx, so all of it is tested with plain `cargo test`.
+
+pub mod artifact;
+pub mod canonical;
+pub mod clean;
+pub mod error;
+pub mod json_fields;
+pub mod json_rows;
+pub mod loaded;
+pub mod model;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,307 @@
+//! The compiled model: the artifact reduced to what scoring needs, laid out so that one row
+//! is scored with no allocation: per input column, clean -> impute -> scale (numbers) or
+//! vocabulary lookup (categories), then a weighted sum and the logistic function.
+
+use super::artifact::{Artifact, InputKind};
+use super::clean::clean_number;
+use super::error::{PipelineError, Result};
+use std::collections::HashMap;
+
+/// One raw cell as the caller found it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawValue<'a> {
+    Missing,
+    Number(f64),
+    Text(&'a str),
+}
+
+/// One input after cleaning/imputing/scaling (numbers) or vocabulary lookup (categories).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Prepared {
+    /// The standardised value (x - mean) / scale, after mean imputation.
+    Scaled(f64),
+    /// Index into the input's vocabulary.
+    Level(usize),
+    /// A missing category (NULL or empty text).
+    MissingLevel,
+    /// A category never seen in training: every indicator of the column is 0.
+    UnseenLevel,
+}
+
+#[derive(Debug, Clone)]
+enum InputRule {
+    Numeric {
+        impute_mean: f64,
+        scale_mean: f64,
+        scale: f64,
+        coef: f64,
+    },
+    Category {
+        levels: Vec<String>,
+        level_coefs: Vec<f64>,
+        missing_coef: f64,
+    },
+}
+
+/// A raw column the model reads.
+#[derive(Debug, Clone)]
+pub struct ModelInput {
+    pub column: String,
+    pub kind: InputKind,
+    rule: InputRule,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Term {
+    Value,
+    Level(usize),
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub name: String,
+    pub coef: f64,
+    input: usize,
+    term: Term,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledModel {
+    pub inputs: Vec<ModelInput>,
+    pub features: Vec<Feature>,
+    pub intercept: f64,
+    pub threshold: f64,
+    pub sha256: String,
+}
+
+/// p_hat and the business decision for one row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    pub p_hat: f64,
+    pub business_outcome: i32,
+}
+
+impl CompiledModel {
+    /// Resolves every feature to an input column and keeps only the inputs that features use.
+    pub fn compile(artifact: &Artifact) -> Result<CompiledModel> {
+        // Every output name the pipeline can produce, mapped to (input index, term).
+        let mut available: HashMap<String, (usize, Term)> = HashMap::new();
+        for (i, input) in artifact.inputs.iter().enumerate() {
+            let mut offer = |name: String, term: Term| {
+                if available.insert(name.clone(), (i, term)).is_some() {
+                    return Err(PipelineError::artifact(
+                        "inputs",
+                        format!("produce the feature name \"{name}\" twice"),
+                    ));
+                }
+                Ok(())
+            };
+            match &input.encoding {
+                None => offer(input.column.clone(), Term::Value)?,
+                Some(enc) => {
+                    for (l, level) in enc.categories.iter().enumerate() {
+                        if enc.drop.as_ref() != Some(level) {
+                            offer(format!("{}_{}", input.column, level), Term::Level(l))?;
+                        }
+                    }
+                    if enc.missing_indicator {
+                        offer(format!("{}_nan", input.column), Term::Missing)?;
+                    }
+                }
+            }
+        }
+
+        let mut used: Vec<usize> = Vec::new(); // artifact input index, in first-use order
+        let mut features = Vec::with_capacity(artifact.features.len());
+        for (f, (name, &coef)) in artifact
+            .features
+            .iter()
+            .zip(&artifact.coefficients)
+            .enumerate()
+        {
+            let &(src, term) = available.get(name).ok_or_else(|| {
+                PipelineError::artifact(
+                    format!("model.features[{f}]"),
+                    format!("is \"{name}\", which no input column produces"),
+                )
+            })?;
+            if features.iter().any(|x: &Feature| &x.name == name) {
+                return Err(PipelineError::artifact(
+                    format!("model.features[{f}]"),
+                    format!("repeats \"{name}\""),
+                ));
+            }
+            let input = match used.iter().position(|&u| u == src) {
+                Some(p) => p,
+                None => {
+                    used.push(src);
+                    used.len() - 1
+                }
+            };
+            features.push(Feature {
+                name: name.clone(),
+                coef,
+                input,
+                term,
+            });
+        }
+
+        let inputs = used
+            .iter()
+            .enumerate()
+            .map(|(pos, &src)| {
+                let a = &artifact.inputs[src];
+                let mine = features.iter().filter(|f| f.input == pos);
+                let rule = match (&a.numeric, &a.encoding) {
+                    (Some(s), _) => InputRule::Numeric {
+                        impute_mean: s.impute_mean,
+                        scale_mean: s.scale_mean,
+                        scale: s.scale,
+                        coef: mine.map(|f| f.coef).sum(),
+                    },
+                    (None, Some(enc)) => {
+                        let mut level_coefs = vec![0.0; enc.categories.len()];
+                        let mut missing_coef = 0.0;
+                        for f in mine {
+                            match f.term {
+                                Term::Level(l) => level_coefs[l] += f.coef,
+                                Term::Missing => missing_coef += f.coef,
+                                Term::Value => {}
+                            }
+                        }
+                        InputRule::Category {
+                            levels: enc.categories.clone(),
+                            level_coefs,
+                            missing_coef,
+                        }
+                    }
+                    (None, None) => unreachable!(
+                        "artifact parsing gives every input numeric stats or an encoding"
+                    ),
+                };
+                ModelInput {
+                    column: a.column.clone(),
+                    kind: a.kind,
+                    rule,
+                }
+            })
+            .collect();
+
+        Ok(CompiledModel {
+            inputs,
+            features,
+            intercept: artifact.intercept,
+            threshold: artifact.threshold,
+            sha256: artifact.sha256.clone(),
+        })
+    }
+
+    /// Cleans, imputes and scales (numbers) or looks up (categories) input `i`.
+    #[inline]
+    pub fn prepare(&self, i: usize, raw: RawValue<'_>) -> Result<Prepared> {
+        let input = &self.inputs[i];
+        match &input.rule {
+            InputRule::Numeric {
+                impute_mean,
+                scale_mean,
+                scale,
+                ..
+            } => {
+                let x = match raw {
+                    RawValue::Missing => None,
+                    RawValue::Number(v) if v.is_finite() => Some(v),
+                    RawValue::Number(v) => {
+                        return Err(PipelineError::InvalidValue {
+                            column: input.column.clone(),
+                            value: v.to_string(),
+                            problem: "not a finite number".into(),
+                        })
+                    }
+                    RawValue::Text(t) => clean_number(&input.column, t)?,
+                };
+                Ok(Prepared::Scaled(
+                    (x.unwrap_or(*impute_mean) - scale_mean) / scale,
+                ))
+            }
+            InputRule::Category { levels, .. } => match raw {
+                RawValue::Missing => Ok(Prepared::MissingLevel),
+                RawValue::Text("") => Ok(Prepared::MissingLevel),
+                RawValue::Text(t) => Ok(levels
+                    .iter()
+                    .position(|l| l == t)
+                    .map_or(Prepared::UnseenLevel, Prepared::Level)),
+                RawValue::Number(v) => Err(PipelineError::InvalidValue {
+                    column: input.column.clone(),
+                    value: v.to_string(),
+                    problem: "a category must be text".into(),
+                }),
+            },
+        }
+    }
+
+    /// The input's share of the linear predictor.
+    #[inline]
+    pub fn contribution(&self, i: usize, p: Prepared) -> f64 {
+        match (&self.inputs[i].rule, p) {
+            (InputRule::Numeric { coef, .. }, Prepared::Scaled(z)) => coef * z,
+            (InputRule::Category { level_coefs, .. }, Prepared::Level(l)) => level_coefs[l],
+            (InputRule::Category { missing_coef, .. }, Prepared::MissingLevel) => *missing_coef,
+            _ => 0.0,
+        }
+    }
+
+    /// Scores a row given a reader of raw input `i` (in `self.inputs` order).
+    #[inline]
+    pub fn score_with<'a, F>(&self, mut raw: F) -> Result<Score>
+    where
+        F: FnMut(usize) -> Result<RawValue<'a>>,
+    {
+        let mut z = self.intercept;
+        for i in 0..self.inputs.len() {
+            let p = self.prepare(i, raw(i)?)?;
+            z += self.contribution(i, p);
+        }
+        Ok(self.score_from_logit(z))
+    }
+
+    pub fn score_from_logit(&self, z: f64) -> Score {
+        let p_hat = logistic(z);
+        Score {
+            p_hat,
+            business_outcome: i32::from(p_hat > self.threshold),
+        }
+    }
+
+    /// The model inputs after the pipeline, in feature order, given prepared inputs.
+    pub fn feature_values(&self, prepared: &[Prepared]) -> Vec<(&str, f64)> {
+        self.features
+            .iter()
+            .map(|f| {
+                let v = match (f.term, prepared[f.input]) {
+                    (Term::Value, Prepared::Scaled(z)) => z,
+                    (Term::Level(l), Prepared::Level(got)) => f64::from(u8::from(l == got)),
+                    (Term::Missing, Prepared::MissingLevel) => 1.0,
+                    _ => 0.0,
+                };
+                (f.name.as_str(), v)
+            })
+            .collect()
+    }
+
+    /// The raw columns the model reads, in input order.
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        self.inputs.iter().map(|i| i.column.as_str())
+    }
+}
+
+/// The logistic function, written to stay accurate for large |z|.
+#[inline]
+pub fn logistic(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}

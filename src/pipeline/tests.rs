@@ -1,0 +1,216 @@
+//! Pipeline tests against the bundled artifact, whose reference rows were scored by scikit-learn.
+
+use super::artifact::Artifact;
+use super::error::PipelineError;
+use super::json_rows::{score_json_row, service_answers};
+use super::loaded::compile_artifact;
+use super::model::{CompiledModel, Prepared, RawValue};
+use serde_json::{json, Value};
+
+const BUNDLED: &str = include_str!("../../artifacts/purchase_model.json");
+
+fn bundled() -> Value {
+    serde_json::from_str(BUNDLED).unwrap()
+}
+
+fn without_sha(mut doc: Value) -> Value {
+    doc.as_object_mut().unwrap().remove("sha256");
+    doc
+}
+
+fn err_of(doc: &Value) -> String {
+    compile_artifact(doc).unwrap_err().to_string()
+}
+
+#[test]
+fn bundled_artifact_passes_its_scikit_learn_checks() {
+    let doc = bundled();
+    let model = compile_artifact(&doc).unwrap();
+    assert_eq!(model.features.len(), 25);
+    let mut cols: Vec<&str> = model.columns().collect();
+    cols.sort();
+    assert_eq!(
+        cols,
+        ["x12", "x31", "x44", "x5", "x53", "x56", "x58", "x62", "x81", "x91"]
+    );
+    assert_eq!(model.threshold, 0.75);
+    assert_eq!(model.sha256, doc["sha256"].as_str().unwrap());
+    assert!(doc["checks"].as_array().unwrap().len() >= 20);
+}
+
+#[test]
+fn a_hand_computed_row() {
+    let model = compile_artifact(&bundled()).unwrap();
+    let row = json!({"x5": "saturday", "x81": "July", "x31": "japan", "x12": "($1,000.00)",
+                     "x91": 0.5, "x53": null, "x44": "0.25", "x62": 1, "x58": 0, "x56": -1});
+    let std = |x: f64, m: f64, s: f64| (x - m) / s;
+    let z = -1.2065298101599897 + 1.0957909263467889 + 0.9249485781323329
+        + 0.7659757966244676 * std(0.5, 0.25296330472992057, 0.28770324616210396)
+        + 0.0 // x53 missing: imputed to its mean, scaled to 0
+        - 0.5057802785019714 * std(0.25, 0.5005654653552319, 0.28364036185546393)
+        - 0.3937791151757429 * std(-1000.0, 20.485288437500007, 5775.428520080214)
+        - 0.28821501386970944 * std(1.0, 0.007200151135832802, 0.9875666319853392)
+        + 0.21070059561543394 * std(0.0, 0.0023894703053867323, 0.9823509040811053)
+        + 0.20022169967126163 * std(-1.0, -0.010878592103002781, 0.9933450809147276);
+    let expected = 1.0 / (1.0 + (-z).exp());
+    let got = score_json_row(&model, row.as_object().unwrap(), 0).unwrap();
+    assert!(
+        (got.p_hat - expected).abs() < 1e-9,
+        "{} vs {}",
+        got.p_hat,
+        expected
+    );
+    assert_eq!(got.business_outcome, i32::from(expected > 0.75));
+}
+
+#[test]
+fn unseen_and_missing_categories_set_no_indicator() {
+    let model = compile_artifact(&bundled()).unwrap();
+    let i = model.inputs.iter().position(|x| x.column == "x5").unwrap();
+    assert_eq!(
+        model.prepare(i, RawValue::Text("Someday")).unwrap(),
+        Prepared::UnseenLevel
+    );
+    assert_eq!(
+        model.prepare(i, RawValue::Text("")).unwrap(),
+        Prepared::MissingLevel
+    );
+    assert_eq!(
+        model.prepare(i, RawValue::Missing).unwrap(),
+        Prepared::MissingLevel
+    );
+    assert_eq!(model.contribution(i, Prepared::UnseenLevel), 0.0);
+    // friday is the dropped reference level: all zeros too.
+    let friday = model.prepare(i, RawValue::Text("friday")).unwrap();
+    assert_eq!(model.contribution(i, friday), 0.0);
+    let saturday = model.prepare(i, RawValue::Text("saturday")).unwrap();
+    assert_eq!(model.contribution(i, saturday), -1.2065298101599897);
+}
+
+#[test]
+fn the_service_contract() {
+    let model = compile_artifact(&bundled()).unwrap();
+    assert!(service_answers(&model, &json!([])).unwrap().is_empty());
+    let one = service_answers(&model, &json!({"x5": "monday"})).unwrap();
+    assert_eq!(one.len(), 1);
+    let obj = one[0].as_object().unwrap();
+    assert_eq!(obj.len(), 27);
+    assert_eq!(obj["x5_monday"], json!(1.0));
+    assert_eq!(obj["x5_sunday"], json!(0.0));
+    let e = service_answers(&model, &json!([{}, 3]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("element 1") && e.contains("a number"), "{e}");
+    let e = service_answers(&model, &json!([{"x12": [1]}]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("row 0") && e.contains("x12"), "{e}");
+    let e = service_answers(&model, &json!([{"x12": "12 dollars"}]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x12") && e.contains("12 dollars"), "{e}");
+}
+
+#[test]
+fn an_edited_artifact_is_refused_by_its_hash_then_by_its_checks() {
+    let mut doc = bundled();
+    doc["model"]["coefficients"][8] = json!(0.9); // x91, read by every row
+    assert!(err_of(&doc).contains("\"sha256\""));
+    let e = compile_artifact(&without_sha(doc)).unwrap_err();
+    assert!(
+        matches!(e, PipelineError::CheckFailed { index: 0, .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_bad_field_is_named() {
+    let cases: Vec<(fn(&mut Value), &str)> = vec![
+        (|d| d["format"] = json!("onnx"), "\"format\""),
+        (|d| d["format_version"] = json!(2), "\"format_version\""),
+        (|d| d["threshold"] = json!(1.5), "\"threshold\""),
+        (|d| d["threshold"] = json!(0), "\"threshold\""),
+        (
+            |d| d["model"]["coefficients"][3] = json!("x"),
+            "\"model.coefficients[3]\"",
+        ),
+        (
+            |d| {
+                d["model"]["coefficients"].as_array_mut().unwrap().pop();
+            },
+            "\"model.coefficients\"",
+        ),
+        (
+            |d| d["model"]["features"][0] = json!("x5_caturday"),
+            "\"model.features[0]\"",
+        ),
+        (
+            |d| d["model"]["intercept"] = json!(null),
+            "\"model.intercept\"",
+        ),
+        (
+            |d| d["inputs"][0]["kind"] = json!("decimal"),
+            "\"inputs[0].kind\"",
+        ),
+        (
+            |d| {
+                d["inputs"][1]["column"] = json!("x0");
+            },
+            "\"inputs[1].column\"",
+        ),
+        (|d| d["scaler"]["scale"][0] = json!(0.0), "\"scaler.scale\""),
+        (
+            |d| {
+                d["scaler"]["mean"].as_array_mut().unwrap().pop();
+            },
+            "\"scaler.mean\"",
+        ),
+        (
+            |d| {
+                d["imputer"].as_object_mut().unwrap().remove("statistics");
+            },
+            "\"imputer.statistics\"",
+        ),
+        (
+            |d| d["encoder"]["columns"][0]["drop"] = json!("someday"),
+            "\"encoder.columns[0].drop\"",
+        ),
+        (|d| d["checks"][2]["p_hat"] = json!(0.5), "reference row 2"),
+        (
+            |d| d["checks"][1]["row"]["x12"] = json!("five"),
+            "\"checks[1].row\"",
+        ),
+        (
+            |d| {
+                d.as_object_mut().unwrap().remove("model");
+            },
+            "\"model\"",
+        ),
+    ];
+    for (edit, needle) in cases {
+        let mut doc = without_sha(bundled());
+        edit(&mut doc);
+        let e = err_of(&doc);
+        assert!(e.contains(needle), "expected {needle} in: {e}");
+    }
+    assert!(err_of(&json!([1])).contains("(document)"));
+}
+
+#[test]
+fn a_minimal_artifact_without_checks_or_hash_compiles() {
+    let doc = json!({
+        "format": "pg_purchase.logistic_pipeline", "format_version": 1,
+        "inputs": [{"column": "spend", "kind": "money"}, {"column": "tier", "kind": "category"}],
+        "imputer": {"columns": ["spend"], "statistics": [10.0]},
+        "scaler": {"columns": ["spend"], "mean": [10.0], "scale": [2.0]},
+        "encoder": {"columns": [{"column": "tier", "categories": ["gold", "silver"], "drop": null, "missing_indicator": true}]},
+        "model": {"features": ["spend", "tier_silver", "tier_nan"], "coefficients": [1.0, 0.5, -2.0], "intercept": 0.25},
+        "threshold": 0.5
+    });
+    let model: CompiledModel = CompiledModel::compile(&Artifact::from_json(&doc).unwrap()).unwrap();
+    let row = json!({"spend": "$14.00", "tier": null});
+    let z: f64 = 0.25 + 2.0 - 2.0;
+    let s = score_json_row(&model, row.as_object().unwrap(), 0).unwrap();
+    assert_eq!(s.p_hat, 1.0 / (1.0 + (-z).exp()));
+    assert_eq!(s.business_outcome, 1);
+}

@@ -1,0 +1,220 @@
+"""The scikit-learn side of pg_purchase.
+
+* build_reference_pipeline(data_dir): the fitted sklearn objects (SimpleImputer, StandardScaler,
+  OneHotEncoder, LogisticRegression) of the shipped model, rebuilt from the ../shared/data figures.
+* export_artifact(pipe, ...): any such fitted pipeline -> the pg_purchase artifact (dict).
+* predict_proba(pipe, rows): scikit-learn's own p_hat for raw rows (the parity oracle).
+
+The artifact format is documented in README ("The model artifact").
+"""
+from __future__ import annotations
+
+import csv
+import decimal
+import hashlib
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+FORMAT = "pg_purchase.logistic_pipeline"
+FORMAT_VERSION = 1
+
+# The raw schema: which columns are money/percent text and which are categories.
+MONEY_COLUMNS = ["x12"]
+PERCENT_COLUMNS = ["x63"]
+CATEGORY_LEVELS = {
+    "x5": ["friday", "monday", "saturday", "sunday", "thursday", "tuesday", "wednesday"],
+    "x31": ["america", "asia", "germany", "japan"],
+    "x81": ["April", "August", "December", "February", "January", "July", "June",
+            "March", "May", "November", "October", "September"],
+    "x82": ["Female", "Male"],
+}
+
+
+@dataclass
+class PurchasePipeline:
+    """The fitted objects, as a data scientist's notebook holds them."""
+    numeric_columns: list
+    category_columns: list
+    kinds: dict
+    imputer: SimpleImputer
+    scaler: StandardScaler
+    encoder: OneHotEncoder
+    features: list
+    model: LogisticRegression
+    threshold: float
+    training: dict
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Raw frame -> every encoded feature, named as get_feature_names_out names them."""
+        numeric = frame[self.numeric_columns].apply(lambda col: col.map(clean_number)).astype(float)
+        scaled = self.scaler.transform(self.imputer.transform(numeric.to_numpy()))
+        cats = frame[self.category_columns].astype(object).where(frame[self.category_columns].notna(), np.nan)
+        cats = cats.replace("", np.nan)
+        with warnings.catch_warnings():
+            # Unseen categories encode as all zeros (handle_unknown="ignore"); that is intended.
+            warnings.simplefilter("ignore", UserWarning)
+            onehot = self.encoder.transform(cats)
+        onehot = onehot.toarray() if hasattr(onehot, "toarray") else onehot
+        names = list(self.numeric_columns) + list(self.encoder.get_feature_names_out(self.category_columns))
+        return pd.DataFrame(np.hstack([scaled, onehot]), columns=names, index=frame.index)
+
+    def predict_proba(self, rows) -> np.ndarray:
+        frame = pd.DataFrame(list(rows)).reindex(columns=self.numeric_columns + self.category_columns)
+        X = self.transform(frame)[self.features]
+        return self.model.predict_proba(X.to_numpy())[:, 1]
+
+
+def clean_number(value):
+    """The cleaning rule: drop $ , % and spaces; (x) means -x; blank means missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return np.nan
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = "".join(ch for ch in str(value) if ch not in "$,%" and not ch.isspace())
+    if text == "":
+        return np.nan
+    if text.startswith("(") and text.endswith(")"):
+        return -float(text[1:-1])
+    return float(text)
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return list(csv.DictReader(handle))
+
+
+def build_reference_pipeline(data_dir: str) -> PurchasePipeline:
+    """The shipped model: sklearn objects set from the published training-split figures."""
+    stats = _read_csv(os.path.join(data_dir, "glm26_numeric_column_stats.csv"))
+    params = _read_csv(os.path.join(data_dir, "glm26_final_logit_params.csv"))
+    numeric = [r["column"] for r in stats if r["mean_split32k"] != ""]
+    categories = [r["column"] for r in stats if r["mean_split32k"] == ""]
+    means = np.array([float(r["mean_split32k"]) for r in stats if r["column"] in numeric])
+    variances = np.array([float(r["var_split32k_postimpute"]) for r in stats if r["column"] in numeric])
+
+    imputer = SimpleImputer(strategy="mean")
+    imputer.fit(np.zeros((1, len(numeric))))
+    imputer.statistics_ = means.copy()
+
+    scaler = StandardScaler()
+    scaler.fit(np.zeros((2, len(numeric))))
+    scaler.mean_ = means.copy()
+    scaler.var_ = variances.copy()
+    scaler.scale_ = np.sqrt(variances)
+    scaler.n_samples_seen_ = 32000
+
+    levels = [CATEGORY_LEVELS[c] + [np.nan] for c in categories]
+    encoder = OneHotEncoder(categories=levels, drop="first", handle_unknown="ignore", sparse_output=False)
+    width = max(len(l) for l in levels)
+    sample = pd.DataFrame({c: [l[i % len(l)] for i in range(width)] for c, l in zip(categories, levels)}, dtype=object)
+    encoder.fit(sample)
+
+    features = [r["variable"] for r in params]
+    model = LogisticRegression(fit_intercept=False)
+    model.classes_ = np.array([0, 1])
+    model.coef_ = np.array([[float(r["coef_final_40k"]) for r in params]])
+    model.intercept_ = np.zeros(1)
+    model.n_features_in_ = len(features)
+
+    # Raw column order (x0..x99), each with its cleaning kind.
+    kinds = {r["column"]: "category" if r["column"] in categories else "money" if r["column"] in MONEY_COLUMNS
+             else "percent" if r["column"] in PERCENT_COLUMNS else "number"
+             for r in sorted(stats, key=lambda r: int(r["column"][1:]))}
+    training = {
+        "source": "glm26 exercise: imputer/scaler fitted on the 32,000-row training split, "
+                  "logistic regression refitted on 40,000 rows over 25 L1-selected features",
+        "training_rows": 40000,
+        "scaler_rows": 32000,
+        "target": "y (bought the product)",
+        "sklearn_version": __import__("sklearn").__version__,
+    }
+    return PurchasePipeline(numeric, categories, kinds, imputer, scaler, encoder, features, model, 0.75, training)
+
+
+def export_artifact(pipe: PurchasePipeline, check_rows=()) -> dict:
+    """Any fitted PurchasePipeline -> the pg_purchase artifact, with reference checks and sha256."""
+    columns = list(pipe.kinds)
+    encoder_columns = []
+    for column, cats, drop_idx in zip(pipe.category_columns, pipe.encoder.categories_, pipe.encoder.drop_idx_):
+        levels = [c for c in cats if isinstance(c, str)]
+        encoder_columns.append({
+            "column": column,
+            "categories": levels,
+            "drop": None if drop_idx is None else str(cats[drop_idx]),
+            "missing_indicator": any(not isinstance(c, str) for c in cats),
+            "handle_unknown": "ignore",
+        })
+    doc = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "inputs": [{"column": c, "kind": pipe.kinds[c]} for c in columns],
+        "imputer": {"class": "sklearn.impute.SimpleImputer", "strategy": "mean",
+                    "columns": list(pipe.numeric_columns),
+                    "statistics": [float(x) for x in pipe.imputer.statistics_]},
+        "scaler": {"class": "sklearn.preprocessing.StandardScaler",
+                   "columns": list(pipe.numeric_columns),
+                   "mean": [float(x) for x in pipe.scaler.mean_],
+                   "scale": [float(x) for x in pipe.scaler.scale_]},
+        "encoder": {"class": "sklearn.preprocessing.OneHotEncoder", "columns": encoder_columns},
+        "model": {"class": "sklearn.linear_model.LogisticRegression",
+                  "features": list(pipe.features),
+                  "coefficients": [float(x) for x in pipe.model.coef_[0]],
+                  "intercept": float(pipe.model.intercept_[0]) if len(pipe.model.intercept_) else 0.0},
+        "threshold": float(pipe.threshold),
+        "training": pipe.training,
+    }
+    rows = [dict(r) for r in check_rows]
+    if rows:
+        p = pipe.predict_proba(rows)
+        doc["checks"] = [{"row": _json_clean(r), "p_hat": float(x)} for r, x in zip(rows, p)]
+    doc["sha256"] = artifact_sha256(doc)
+    return doc
+
+
+def _json_clean(row):
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+
+
+def artifact_sha256(doc: dict) -> str:
+    """sha256 of the canonical content (README: keys sorted, compact, floats as shortest 1.5e3)."""
+    return hashlib.sha256(canonical_json({k: v for k, v in doc.items() if k != "sha256"}).encode()).hexdigest()
+
+
+def canonical_json(value) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _canonical_float(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + canonical_json(value[k])
+                              for k in sorted(value)) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} in an artifact")
+
+
+def _canonical_float(x: float) -> str:
+    if not math.isfinite(x):
+        raise ValueError("artifacts hold finite numbers only")
+    if x == 0:
+        return "-0e0" if math.copysign(1.0, x) < 0 else "0e0"
+    sign, digits, exponent = decimal.Decimal(repr(x)).normalize().as_tuple()
+    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
+    return ("-" if sign else "") + mantissa + "e" + str(exponent + len(digits) - 1)
