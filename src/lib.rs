@@ -1,4 +1,23 @@
 //! pg_purchase: purchase-propensity scoring of customer rows inside PostgreSQL.
 //!
-//! `pipeline` is the pure model (no pgrx); `pg` is the thin PostgreSQL glue.
+//! `pipeline` is the pure model (no pgrx, tested with `cargo test`); `pg` is the thin
+//! PostgreSQL glue (catalog, caches, SQL functions, planner support).
+
 pub mod pipeline;
+
+mod pg;
+
+pgrx::pg_module_magic!(name, version);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

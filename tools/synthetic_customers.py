@@ -65,6 +65,7 @@ def customers_table_sql(artifact, n, table="customers", seed=0.26):
     for spec in artifact["inputs"]:
         col, kind = spec["column"], spec["kind"]
         miss = f"CASE WHEN random() < {MISSING_RATE} THEN NULL ELSE "
+        # random() inside a correlated subquery (the "+ 0 * g") is drawn per row, not once.
         normal = f"({imp.get(col, 0)!r} + {scale.get(col, 1)!r} * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))"
         if kind == "category":
             vocab = levels[col]
@@ -77,7 +78,7 @@ def customers_table_sql(artifact, n, table="customers", seed=0.26):
                 f"{miss}(SELECT CASE WHEN v >= 0 THEN '$' || to_char(v, 'FM999,999,990.00') || "
                 f"CASE WHEN random() < 0.5 THEN ' ' ELSE '' END "
                 f"WHEN random() < 0.5 THEN '($' || to_char(-v, 'FM999,999,990.00') || ')' "
-                f"ELSE '$-' || to_char(-v, 'FM999,999,990.00') END FROM (SELECT round({normal}::numeric, 2) AS v) m) END")
+                f"ELSE '$-' || to_char(-v, 'FM999,999,990.00') END FROM (SELECT round(({normal} + 0 * g)::numeric, 2) AS v) m) END")
         elif kind == "percent":
             cols.append(f"{col} text")
             exprs.append(f"{miss}to_char({normal}, 'FM99990.00') || '%' END")

@@ -32,12 +32,8 @@ pub enum PipelineError {
         expected: f64,
     },
 
-    #[error("column \"{column}\" has type {found}, which pg_purchase cannot read as {expected}")]
-    WrongType {
-        column: String,
-        found: String,
-        expected: String,
-    },
+    #[error("value {value} for category column \"{column}\" is not text")]
+    CategoryNotText { column: String, value: String },
 
     #[error("{0}")]
     InvalidInput(String),
@@ -54,7 +50,7 @@ impl PipelineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             PipelineError::InvalidValue { .. } => ErrorKind::InvalidText,
-            PipelineError::WrongType { .. } => ErrorKind::DatatypeMismatch,
+            PipelineError::CategoryNotText { .. } => ErrorKind::DatatypeMismatch,
             PipelineError::InvalidArtifact { .. }
             | PipelineError::CheckFailed { .. }
             | PipelineError::InvalidInput(_) => ErrorKind::InvalidParameter,
@@ -76,9 +72,9 @@ impl PipelineError {
                 "The artifact's reference scores do not match its own pipeline: it was edited or exported incorrectly."
                     .into(),
             ),
-            PipelineError::WrongType { .. } => Some(
-                "Use a numeric or text column for numbers and a text column for categories.".into(),
-            ),
+            PipelineError::CategoryNotText { .. } => {
+                Some("Send categories as text, e.g. \"monday\"; null or \"\" means missing.".into())
+            }
             PipelineError::InvalidInput(_) => None,
         }
     }

@@ -17,7 +17,9 @@ pub fn compile_artifact(doc: &Value) -> Result<CompiledModel> {
         let got = score_json_row(&model, &check.row, index)
             .map_err(|e| PipelineError::artifact(format!("checks[{index}].row"), e.to_string()))?
             .p_hat;
-        if !((got - check.p_hat).abs() <= CHECK_TOLERANCE) {
+        // NaN-safe: a NaN difference fails the check too.
+        let close = (got - check.p_hat).abs() <= CHECK_TOLERANCE;
+        if !close {
             return Err(PipelineError::CheckFailed {
                 index,
                 got,

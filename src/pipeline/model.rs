@@ -231,10 +231,9 @@ impl CompiledModel {
                     .iter()
                     .position(|l| l == t)
                     .map_or(Prepared::UnseenLevel, Prepared::Level)),
-                RawValue::Number(v) => Err(PipelineError::InvalidValue {
+                RawValue::Number(v) => Err(PipelineError::CategoryNotText {
                     column: input.column.clone(),
                     value: v.to_string(),
-                    problem: "a category must be text".into(),
                 }),
             },
         }

@@ -125,7 +125,8 @@ fn an_edited_artifact_is_refused_by_its_hash_then_by_its_checks() {
 
 #[test]
 fn every_bad_field_is_named() {
-    let cases: Vec<(fn(&mut Value), &str)> = vec![
+    type Edit = fn(&mut Value);
+    let cases: Vec<(Edit, &str)> = vec![
         (|d| d["format"] = json!("onnx"), "\"format\""),
         (|d| d["format_version"] = json!(2), "\"format_version\""),
         (|d| d["threshold"] = json!(1.5), "\"threshold\""),

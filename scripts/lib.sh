@@ -1,0 +1,92 @@
+# Shared shell helpers for scripts/*: install steps (idempotent) and throwaway clusters.
+# Source it: . "$(dirname "$0")/lib.sh"
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG="$PG_BIN/pg_config"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+SHARED_DATA="${SHARED_DATA:-$ROOT/../shared/data}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# apt packages: PostgreSQL 15 and headers, clang for bindgen, pg_cron, PL/Python + sklearn.
+install_apt() {
+  local pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libclang-dev clang pkg-config sudo
+              postgresql-15-cron postgresql-plpython3-15 python3-sklearn python3-venv curl)
+  local missing=()
+  for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+install_pgrx() {
+  if ! cargo pgrx --version 2>/dev/null | grep -q '0.18.1'; then
+    log "cargo install cargo-pgrx 0.18.1 (about 6 minutes)"
+    cargo install cargo-pgrx --version 0.18.1 --locked
+  fi
+  if [ ! -f "$HOME/.pgrx/config.toml" ] || ! grep -q 'pg15' "$HOME/.pgrx/config.toml"; then
+    cargo pgrx init --pg15 "$PG_CONFIG"
+  fi
+}
+
+install_python() {
+  if [ ! -x "$PY" ]; then
+    log "python venv at $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if ! "$PY" -c 'import sklearn, pandas, psycopg' 2>/dev/null || [ "$ROOT/requirements.txt" -nt "$VENV/.installed" ]; then
+    "$VENV/bin/pip" install -q -r "$ROOT/requirements.txt"
+    touch "$VENV/.installed"
+  fi
+}
+
+install_all() { install_apt; install_pgrx; install_python; }
+
+# Build (release unless PROFILE=debug) and install the extension into the system PostgreSQL 15.
+install_extension() {
+  log "building and installing pg_purchase"
+  if [ "${PROFILE:-release}" = debug ]; then
+    (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null)
+  else
+    (cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null)
+  fi
+}
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+  || python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_cluster DIR [extra postgresql.conf lines...]: initdb + start as postgres; sets PGHOST/PGPORT.
+start_cluster() {
+  local dir="$1"; shift
+  rm -rf "$dir"; mkdir -p "$dir"; chown postgres "$dir" 2>/dev/null || true
+  export PGPORT="${PGPORT_WANTED:-$(free_port)}" PGHOST="$dir/socket" PGUSER=postgres PGDATABASE=postgres
+  mkdir -p "$PGHOST"; chown postgres "$PGHOST" 2>/dev/null || true
+  runas_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  {
+    echo "port = $PGPORT"
+    echo "unix_socket_directories = '$PGHOST'"
+    echo "listen_addresses = '127.0.0.1'"
+    echo "shared_buffers = 1GB"
+    echo "max_parallel_workers_per_gather = 0"
+    for line in "$@"; do echo "$line"; done
+  } >> "$dir/data/postgresql.conf"
+  runas_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+  CLUSTERS+=("$dir")
+  trap stop_clusters EXIT
+}
+
+stop_clusters() {
+  for d in "${CLUSTERS[@]:-}"; do
+    [ -n "$d" ] && [ -d "$d/data" ] && runas_pg "$PG_BIN/pg_ctl" -D "$d/data" -m fast stop >/dev/null 2>&1 || true
+  done
+}
+CLUSTERS=()
+
+runas_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

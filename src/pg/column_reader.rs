@@ -1,0 +1,107 @@
+//! Reading one SQL value as a raw pipeline value, chosen once per column type (not per row):
+//! float8/float4/int/numeric directly, text-like types as borrowed UTF-8, anything else through
+//! its output function (so a domain, an enum category or the `money` type also work).
+
+use super::errors::raise;
+use crate::pipeline::artifact::InputKind;
+use crate::pipeline::model::RawValue;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+
+pub enum ColumnReader {
+    Float8,
+    Float4,
+    Int2,
+    Int4,
+    Int8,
+    Numeric,
+    Text { blank_padded: bool },
+    Output(Box<pg_sys::FmgrInfo>),
+}
+
+impl ColumnReader {
+    /// The reader for values of `typid` feeding an input of `kind`. Allocates the output
+    /// function's FmgrInfo in the current memory context (the call site's).
+    pub fn for_type(typid: pg_sys::Oid, kind: InputKind) -> ColumnReader {
+        let base = unsafe { pg_sys::getBaseType(typid) };
+        let numeric = kind.is_numeric();
+        match base {
+            pg_sys::FLOAT8OID if numeric => ColumnReader::Float8,
+            pg_sys::FLOAT4OID if numeric => ColumnReader::Float4,
+            pg_sys::INT2OID if numeric => ColumnReader::Int2,
+            pg_sys::INT4OID if numeric => ColumnReader::Int4,
+            pg_sys::INT8OID if numeric => ColumnReader::Int8,
+            pg_sys::NUMERICOID if numeric => ColumnReader::Numeric,
+            pg_sys::TEXTOID | pg_sys::VARCHAROID => ColumnReader::Text {
+                blank_padded: false,
+            },
+            pg_sys::BPCHAROID => ColumnReader::Text { blank_padded: true },
+            _ => unsafe {
+                let mut func = pg_sys::InvalidOid;
+                let mut varlena = false;
+                pg_sys::getTypeOutputInfo(typid, &mut func, &mut varlena);
+                let mut finfo: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
+                pg_sys::fmgr_info_cxt(func, finfo.as_mut(), pg_sys::CurrentMemoryContext);
+                ColumnReader::Output(finfo)
+            },
+        }
+    }
+
+    /// Reads one value. Text borrows the datum's memory, which lives for the current row.
+    #[inline]
+    pub unsafe fn read<'a>(
+        &mut self,
+        column: &str,
+        datum: pg_sys::Datum,
+        isnull: bool,
+    ) -> RawValue<'a> {
+        if isnull {
+            return RawValue::Missing;
+        }
+        match self {
+            ColumnReader::Float8 => RawValue::Number(f64::from_bits(datum.value() as u64)),
+            ColumnReader::Float4 => RawValue::Number(f32::from_bits(datum.value() as u32) as f64),
+            ColumnReader::Int2 => RawValue::Number(datum.value() as i16 as f64),
+            ColumnReader::Int4 => RawValue::Number(datum.value() as i32 as f64),
+            ColumnReader::Int8 => RawValue::Number(datum.value() as i64 as f64),
+            ColumnReader::Numeric => {
+                // The exact decimal text, correctly rounded by Rust: what numeric_float8 gives.
+                let num = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::Numeric;
+                let text = std::ffi::CStr::from_ptr(pg_sys::numeric_normalize(num));
+                RawValue::Number(
+                    text.to_str()
+                        .ok()
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(f64::NAN),
+                )
+            }
+            ColumnReader::Text { blank_padded } => {
+                let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+                let bytes = std::slice::from_raw_parts(
+                    pgrx::varlena::vardata_any(v) as *const u8,
+                    pgrx::varlena::varsize_any_exhdr(v),
+                );
+                let text = utf8(column, bytes);
+                RawValue::Text(if *blank_padded {
+                    text.trim_end_matches(' ')
+                } else {
+                    text
+                })
+            }
+            ColumnReader::Output(finfo) => {
+                let cstr = pg_sys::OutputFunctionCall(finfo.as_mut(), datum);
+                RawValue::Text(utf8(column, std::ffi::CStr::from_ptr(cstr).to_bytes()))
+            }
+        }
+    }
+}
+
+fn utf8<'a>(column: &str, bytes: &'a [u8]) -> &'a str {
+    std::str::from_utf8(bytes).unwrap_or_else(|_| {
+        raise(
+            PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+            format!("column \"{column}\" holds text that is not valid UTF-8"),
+            Some("pg_purchase reads text in UTF-8 databases.".into()),
+        )
+    })
+}

@@ -1,0 +1,16 @@
+//! The PostgreSQL glue: catalog, caches, SQL functions and planner support. Thin by design;
+//! the model itself lives in `crate::pipeline`.
+
+mod call_site;
+mod catalog;
+mod column_reader;
+mod columns_scoring;
+mod errors;
+mod json_functions;
+mod model_admin;
+mod model_cache;
+mod planner_support;
+mod row_scoring;
+mod schema;
+mod scoring_functions;
+mod scoring_output;

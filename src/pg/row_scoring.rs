@@ -1,0 +1,140 @@
+//! The generic path: scoring a whole composite value (`ROW(...)::customers`, a function's result,
+//! a record built from jsonb, or a table row the planner did not rewrite).
+//!
+//! Per call site and row type (typid, typmod) the attribute numbers and column readers are
+//! resolved once; per row the tuple is stored in a reusable slot and deformed only up to the
+//! last attribute the model reads. No name lookups and no allocation beyond the result.
+
+use super::call_site::{arg, call_site, text_arg};
+use super::column_reader::ColumnReader;
+use super::errors::raise;
+use super::model_cache::{resolve, LoadedModel};
+use super::scoring_output::{emit, Output, OutputState};
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use std::rc::Rc;
+
+struct RowLayout {
+    typid: pg_sys::Oid,
+    typmod: i32,
+    model: Rc<LoadedModel>,
+    slot: *mut pg_sys::TupleTableSlot,
+    /// For each model input, its 0-based attribute index in the row type.
+    attindex: Vec<usize>,
+    readers: Vec<ColumnReader>,
+    last_attno: i32,
+}
+
+#[derive(Default)]
+struct RowSite {
+    model_name: String,
+    model: Option<Rc<LoadedModel>>,
+    layout: Option<RowLayout>,
+    tuple: Option<Box<pg_sys::HeapTupleData>>,
+    output: OutputState,
+}
+
+impl Drop for RowLayout {
+    fn drop(&mut self) {
+        // The slot and its descriptor copy live in the call site's context; release them early
+        // when the row type changes so alternating types do not accumulate memory.
+        unsafe {
+            let desc = (*self.slot).tts_tupleDescriptor;
+            pg_sys::ExecDropSingleTupleTableSlot(self.slot);
+            pg_sys::FreeTupleDesc(desc);
+        }
+    }
+}
+
+/// Entry for predict_purchase / purchase_outcome / score_purchase / purchase_features on a row.
+///
+/// # Safety
+/// Called only from the V1 functions declared STRICT with (record, text) arguments.
+pub unsafe fn score_row(fcinfo: pg_sys::FunctionCallInfo, output: Output) -> pg_sys::Datum {
+    let site: &mut RowSite = call_site(fcinfo, RowSite::default);
+    let (row, _) = arg(fcinfo, 0);
+    let (name_datum, _) = arg(fcinfo, 1);
+    let name = text_arg(name_datum);
+    if site.model.is_none() || site.model_name != name {
+        site.model = Some(resolve(name));
+        site.model_name = name.to_string();
+    }
+    let model = site.model.clone().unwrap();
+
+    let header = pg_sys::pg_detoast_datum(row.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+    let typid = pgrx::heap_tuple_header_get_type_id(header);
+    let typmod = pgrx::heap_tuple_header_get_typmod(header);
+    let stale = match &site.layout {
+        Some(l) => l.typid != typid || l.typmod != typmod || !Rc::ptr_eq(&l.model, &model),
+        None => true,
+    };
+    if stale {
+        site.layout = None;
+        site.layout = Some(build_layout(fcinfo, model.clone(), typid, typmod));
+    }
+    let layout = site.layout.as_mut().unwrap();
+    let tuple = site
+        .tuple
+        .get_or_insert_with(|| Box::new(std::mem::zeroed()));
+    tuple.t_len = pgrx::heap_tuple_header_get_datum_length(header) as u32;
+    tuple.t_data = header;
+    pg_sys::ExecStoreHeapTuple(tuple.as_mut(), layout.slot, false);
+    pg_sys::slot_getsomeattrs(layout.slot, layout.last_attno);
+    let values = (*layout.slot).tts_values;
+    let nulls = (*layout.slot).tts_isnull;
+    let RowLayout {
+        attindex, readers, ..
+    } = layout;
+    let result = emit(output, &mut site.output, fcinfo, &model, |i| {
+        let a = attindex[i];
+        readers[i].read(&model.model.inputs[i].column, *values.add(a), *nulls.add(a))
+    });
+    pg_sys::ExecClearTuple(layout.slot);
+    result
+}
+
+unsafe fn build_layout(
+    fcinfo: pg_sys::FunctionCallInfo,
+    model: Rc<LoadedModel>,
+    typid: pg_sys::Oid,
+    typmod: i32,
+) -> RowLayout {
+    let mcxt = (*(*fcinfo).flinfo).fn_mcxt;
+    pgrx::PgMemoryContexts::For(mcxt).switch_to(|_| {
+        let desc = pg_sys::lookup_rowtype_tupdesc_copy(typid, typmod);
+        let natts = (*desc).natts as usize;
+        let attrs = (*desc).attrs.as_slice(natts);
+        let mut attindex = Vec::with_capacity(model.model.inputs.len());
+        let mut readers = Vec::with_capacity(model.model.inputs.len());
+        for input in &model.model.inputs {
+            let found = attrs.iter().position(|a| {
+                !a.attisdropped && pgrx::name_data_to_str(&a.attname) == input.column
+            });
+            let Some(index) = found else {
+                let type_name = std::ffi::CStr::from_ptr(pg_sys::format_type_be(typid)).to_string_lossy();
+                let needed: Vec<&str> = model.model.columns().collect();
+                raise(
+                    PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                    format!(
+                        "purchase model \"{}\" (version {}) reads column \"{}\", which row type {} does not have",
+                        model.name, model.version, input.column, type_name
+                    ),
+                    Some(format!("The model reads the columns {}.", needed.join(", "))),
+                );
+            };
+            attindex.push(index);
+            readers.push(ColumnReader::for_type(attrs[index].atttypid, input.kind));
+        }
+        let last_attno = attindex.iter().map(|&i| i as i32 + 1).max().unwrap_or(0);
+        let slot = pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsHeapTuple);
+        RowLayout {
+            typid,
+            typmod,
+            model,
+            slot,
+            attindex,
+            readers,
+            last_attno,
+        }
+    })
+}

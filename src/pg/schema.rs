@@ -1,0 +1,63 @@
+//! SQL objects pgrx cannot generate from Rust signatures: the catalog, the result type and the
+//! V1 scoring functions with their planner support. Every scoring function is STABLE (it reads
+//! the model catalog) and PARALLEL SAFE, and writes nothing.
+
+pgrx::extension_sql!(
+    r#"
+CREATE SCHEMA purchase;
+COMMENT ON SCHEMA purchase IS 'pg_purchase catalog: model versions';
+
+CREATE TABLE purchase.model_versions (
+    name      text        NOT NULL CHECK (name <> ''),
+    version   integer     NOT NULL CHECK (version > 0),
+    artifact  jsonb       NOT NULL,
+    sha256    text        NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    loaded_at timestamptz NOT NULL DEFAULT now(),
+    loaded_by name        NOT NULL DEFAULT current_user,
+    active    boolean     NOT NULL DEFAULT false,
+    PRIMARY KEY (name, version)
+);
+CREATE UNIQUE INDEX model_versions_one_active ON purchase.model_versions (name) WHERE active;
+COMMENT ON TABLE purchase.model_versions IS 'Every loaded model version (immutable); at most one active per name';
+SELECT pg_catalog.pg_extension_config_dump('purchase.model_versions', '');
+GRANT USAGE ON SCHEMA purchase TO PUBLIC;
+GRANT SELECT ON purchase.model_versions TO PUBLIC;
+
+CREATE TYPE purchase_score AS (p_hat float8, business_outcome integer, model text, version integer);
+"#,
+    name = "catalog",
+    bootstrap
+);
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION purchase_planner_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'purchase_planner_support' LANGUAGE C STRICT;
+
+-- The generic path: any row value.
+CREATE FUNCTION predict_purchase("row" record, model text DEFAULT 'default') RETURNS float8
+    AS 'MODULE_PATHNAME', 'predict_purchase_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE SUPPORT purchase_planner_support;
+CREATE FUNCTION purchase_outcome("row" record, model text DEFAULT 'default') RETURNS integer
+    AS 'MODULE_PATHNAME', 'purchase_outcome_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE SUPPORT purchase_planner_support;
+CREATE FUNCTION score_purchase("row" record, model text DEFAULT 'default') RETURNS purchase_score
+    AS 'MODULE_PATHNAME', 'score_purchase_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE SUPPORT purchase_planner_support;
+CREATE FUNCTION purchase_features("row" record, model text DEFAULT 'default') RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'purchase_features_row'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE SUPPORT purchase_planner_support;
+
+-- What the planner rewrites a table/view row call into: only the columns the model reads.
+CREATE FUNCTION predict_purchase_columns(model text, columns text[], VARIADIC "any") RETURNS float8
+    AS 'MODULE_PATHNAME', 'predict_purchase_columns' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION purchase_outcome_columns(model text, columns text[], VARIADIC "any") RETURNS integer
+    AS 'MODULE_PATHNAME', 'purchase_outcome_columns' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION score_purchase_columns(model text, columns text[], VARIADIC "any") RETURNS purchase_score
+    AS 'MODULE_PATHNAME', 'score_purchase_columns' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION purchase_features_columns(model text, columns text[], VARIADIC "any") RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'purchase_features_columns' LANGUAGE C STABLE PARALLEL SAFE;
+"#,
+    name = "scoring_functions",
+    finalize
+);

@@ -1,0 +1,107 @@
+//! Turning one scored row into the SQL result of each scoring function.
+
+use super::errors::{raise, OrRaise};
+use super::model_cache::LoadedModel;
+use crate::pipeline::error::PipelineError;
+use crate::pipeline::model::{Prepared, RawValue};
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgMemoryContexts, PgSqlErrorCode};
+
+/// Which scoring function is being evaluated.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Output {
+    /// predict_purchase: p_hat float8.
+    PHat,
+    /// purchase_outcome: business_outcome int.
+    Outcome,
+    /// score_purchase: (p_hat, business_outcome, model, version).
+    Score,
+    /// purchase_features: jsonb of the model inputs.
+    Features,
+}
+
+/// Per-call-site state of the result: the blessed row descriptor of `purchase_score`.
+#[derive(Default)]
+pub struct OutputState {
+    score_desc: Option<pg_sys::TupleDesc>,
+}
+
+/// Scores one row whose raw inputs `raw(i)` yields and returns the function's Datum.
+///
+/// # Safety
+/// `fcinfo` must be the current call's; `raw` must return values valid for this row.
+#[inline]
+pub unsafe fn emit<'a, F>(
+    output: Output,
+    state: &mut OutputState,
+    fcinfo: pg_sys::FunctionCallInfo,
+    loaded: &LoadedModel,
+    mut raw: F,
+) -> pg_sys::Datum
+where
+    F: FnMut(usize) -> RawValue<'a>,
+{
+    let model = &loaded.model;
+    match output {
+        Output::PHat => {
+            let s = model
+                .score_with(|i| Ok::<_, PipelineError>(raw(i)))
+                .or_raise();
+            s.p_hat.into_datum().unwrap()
+        }
+        Output::Outcome => {
+            let s = model
+                .score_with(|i| Ok::<_, PipelineError>(raw(i)))
+                .or_raise();
+            s.business_outcome.into_datum().unwrap()
+        }
+        Output::Score => {
+            let s = model
+                .score_with(|i| Ok::<_, PipelineError>(raw(i)))
+                .or_raise();
+            let desc = state.score_desc.unwrap_or_else(|| {
+                let d = result_descriptor(fcinfo);
+                state.score_desc = Some(d);
+                d
+            });
+            let mut values = [
+                s.p_hat.into_datum().unwrap(),
+                s.business_outcome.into_datum().unwrap(),
+                loaded.name.as_str().into_datum().unwrap(),
+                loaded.version.into_datum().unwrap(),
+            ];
+            let mut nulls = [false; 4];
+            let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+            pgrx::heap_tuple_get_datum(tuple)
+        }
+        Output::Features => {
+            let prepared: Vec<Prepared> = (0..model.inputs.len())
+                .map(|i| model.prepare(i, raw(i)))
+                .collect::<Result<_, _>>()
+                .or_raise();
+            let map: serde_json::Map<String, serde_json::Value> = model
+                .feature_values(&prepared)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
+                .collect();
+            JsonB(serde_json::Value::Object(map)).into_datum().unwrap()
+        }
+    }
+}
+
+/// The composite result type of the current call, blessed and kept in the call site's context.
+unsafe fn result_descriptor(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::TupleDesc {
+    let mcxt = (*(*fcinfo).flinfo).fn_mcxt;
+    PgMemoryContexts::For(mcxt).switch_to(|_| {
+        let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
+        let kind = pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc);
+        if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || desc.is_null() {
+            raise(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "score_purchase must be called where a composite result is accepted",
+                None,
+            );
+        }
+        pg_sys::BlessTupleDesc(desc)
+    })
+}

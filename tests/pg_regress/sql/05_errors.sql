@@ -1,0 +1,38 @@
+-- Bad input gets a clear error: SQLSTATE, the column/field/value, and a hint.
+-- A row type without a column the model reads.
+CREATE TABLE thin (customer_id int, x5 text);
+INSERT INTO thin VALUES (1, 'monday');
+SELECT error_of('SELECT predict_purchase(t) FROM thin t');
+SELECT error_of('SELECT predict_purchase(ROW(1, ''monday'')) ');
+-- Unparseable money / percent / number text names the column and quotes the value.
+SELECT error_of($$SELECT predict_purchase(ROW(1, 'monday', '12 dollars', 'japan', 0.5, 0.5, 0, 0, 0, '1%', 'July', 'Male', 0.2, 0)::customers)$$);
+CREATE TABLE all_text (x5 text, x12 text, x31 text, x44 text, x53 text, x56 text, x58 text, x62 text, x81 text, x91 text);
+INSERT INTO all_text VALUES ('monday', '$1', 'japan', '0.5', '0.5', '0', '0', 'n/a', 'July', '0.2');
+SELECT error_of('SELECT predict_purchase(t) FROM all_text t');
+SELECT error_of($$SELECT predict_purchase_json('[{"x91": "0,2,x"}]')$$);
+-- A category column holding a number in JSON, a non-object element, a non-array document.
+SELECT error_of($$SELECT predict_purchase_json('[{"x5": 3}]')$$);
+SELECT error_of($$SELECT predict_purchase_json('[{"x5": "monday"}, 42]')$$);
+SELECT error_of($$SELECT predict_purchase_json('"hello"')$$);
+SELECT error_of($$SELECT predict_purchase_json('[{"x12": true}]')$$);
+-- An unknown model lists the loaded ones.
+SELECT error_of($$SELECT predict_purchase(c, 'spring') FROM customers c$$);
+SELECT error_of($$SELECT predict_purchase_json('[]', 'spring')$$);
+
+-- A bad artifact is refused with the field named; the model in force stays in force.
+\getenv artifact_path PG_PURCHASE_ARTIFACT
+CREATE TABLE bundled AS SELECT pg_read_file(:'artifact_path')::jsonb - 'sha256' AS doc;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', doc || '{"threshold": 1.5}')) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', doc || '{"format": "onnx"}')) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{model,coefficients,3}', '"x"'))) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{model,features,0}', '"x5_caturday"'))) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{inputs,0,kind}', '"decimal"'))) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{scaler,scale,0}', '0'))) FROM bundled;
+-- An edited coefficient: refused by the artifact's hash, and without the hash by its reference rows.
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)',
+       jsonb_set(pg_read_file(:'artifact_path')::jsonb, '{model,coefficients,8}', '0.9'))) ;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{model,coefficients,8}', '0.9'))) FROM bundled;
+SELECT error_of($$SELECT load_purchase_model('[1, 2]')$$);
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb, %L)', doc, '')) FROM bundled;
+-- Nothing was written by the refused loads.
+SELECT name, version, active FROM purchase.model_versions ORDER BY 1, 2;
