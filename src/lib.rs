@@ -10,8 +10,7 @@ mod pg;
 pgrx::pg_module_magic!(name, version);
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pgrx::pg_schema]
-mod tests {}
+mod pg_tests;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test of pg_purchase on a fresh Debian 12 machine with Rust:
+# installs what is missing (apt, cargo-pgrx 0.18.1, Python venv), then
+#   1. cargo fmt --check and cargo clippy -D warnings
+#   2. pure pipeline unit tests (cargo test --lib)
+#   3. in-database tests (cargo pgrx test pg15)
+#   4. the SQL regression suite (tests/pg_regress) on a throwaway cluster
+#   5. parity with scikit-learn on the 1000 real rows, 9 spreadsheet rows and 10,000 synthetic rows
+#   6. lifecycle tests (tests/lifecycle): privileges, dump/restore, upgrade, replica, concurrency, pg_cron
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+install_all
+
+log "format and lints"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+
+log "pure pipeline unit tests"
+cargo test --lib
+
+log "in-database tests (cargo pgrx test)"
+pgrx_data=$(mktemp -d /tmp/pg_purchase_pgrx.XXXXXX); chown postgres "$pgrx_data"
+cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_data"
+rm -rf "$pgrx_data"
+
+install_extension
+start_cluster /tmp/pg_purchase_test "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'" \
+  "wal_level = replica" "max_wal_senders = 4"
+
+log "SQL regression suite"
+if ! "$ROOT/scripts/regress.sh"; then
+  cat /tmp/pg_purchase_regress/regression.diffs >&2 || true
+  exit 1
+fi
+
+log "parity with scikit-learn"
+"$PY" "$ROOT/tests/parity/test_parity.py"
+
+for t in "$ROOT"/tests/lifecycle/*.sh; do
+  [ -e "$t" ] || continue
+  log "lifecycle: $(basename "$t")"
+  bash "$t"
+done
+log "all tests passed"
