@@ -29,7 +29,9 @@ mod tests {
     fn versions_count_up() {
         assert_eq!(load_bundled(), 1);
         assert_eq!(load_bundled(), 2);
-        let active = Spi::get_one::<i64>("SELECT count(*) FROM purchase.model_versions WHERE active").unwrap();
+        let active =
+            Spi::get_one::<i64>("SELECT count(*) FROM purchase.model_versions WHERE active")
+                .unwrap();
         assert_eq!(active, Some(1));
     }
 
@@ -45,7 +47,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(same, Some(2));
-        let p = Spi::get_one::<f64>("SELECT predict_purchase(c) FROM customers c WHERE id = 1").unwrap().unwrap();
+        let p = Spi::get_one::<f64>("SELECT predict_purchase(c) FROM customers c WHERE id = 1")
+            .unwrap()
+            .unwrap();
         assert!((p - 0.817376168142).abs() < 1e-12, "{p}");
     }
 
@@ -54,15 +58,25 @@ mod tests {
         setup_customers();
         let plan: Vec<String> = Spi::connect(|client| {
             client
-                .select("EXPLAIN (VERBOSE) SELECT predict_purchase(c) FROM customers c", None, &[])
+                .select(
+                    "EXPLAIN (VERBOSE) SELECT predict_purchase(c) FROM customers c",
+                    None,
+                    &[],
+                )
                 .unwrap()
                 .filter_map(|row| row.get::<String>(1).unwrap())
                 .collect()
         });
-        assert!(plan.join("\n").contains("predict_purchase_columns('default'::text"), "{plan:?}");
+        assert!(
+            plan.join("\n")
+                .contains("predict_purchase_columns('default'::text"),
+            "{plan:?}"
+        );
     }
 
-    #[pg_test(error = "purchase model \"default\" (version 1) reads column \"x81\", which row type thin does not have")]
+    #[pg_test(
+        error = "purchase model \"default\" (version 1) reads column \"x81\", which row type thin does not have"
+    )]
     fn a_missing_column_is_named() {
         load_bundled();
         Spi::run("CREATE TABLE thin (x5 text); INSERT INTO thin VALUES ('monday')").unwrap();
@@ -86,6 +100,9 @@ mod tests {
         .catch_others(|_| true)
         .execute();
         assert!(refused);
-        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM purchase.model_versions").unwrap(), Some(1));
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM purchase.model_versions").unwrap(),
+            Some(1)
+        );
     }
 }

@@ -45,14 +45,9 @@ pub fn active_names() -> Vec<String> {
 /// Inserts a new version of `name` (already validated) and returns its number.
 /// A per-name transaction advisory lock serialises concurrent loads of one name.
 pub fn insert_version(name: &str, artifact: JsonB, sha256: &str, activate: bool) -> i32 {
+    let loaded_by = invoking_role();
     Spi::connect_mut(|client| {
-        client
-            .update(
-                "SELECT pg_advisory_xact_lock(hashtext('pg_purchase.model:' || $1))",
-                None,
-                &[name.into()],
-            )
-            .or_raise();
+        lock_name(client, name);
         if activate {
             client
                 .update(
@@ -64,12 +59,12 @@ pub fn insert_version(name: &str, artifact: JsonB, sha256: &str, activate: bool)
         }
         let row = client
             .update(
-                "INSERT INTO purchase.model_versions (name, version, artifact, sha256, active)
-                 SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4
+                "INSERT INTO purchase.model_versions (name, version, artifact, sha256, active, loaded_by)
+                 SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5
                    FROM purchase.model_versions WHERE name = $1
                  RETURNING version",
                 None,
-                &[name.into(), artifact.into(), sha256.into(), activate.into()],
+                &[name.into(), artifact.into(), sha256.into(), activate.into(), loaded_by.into()],
             )
             .or_raise();
         row.into_iter()
@@ -104,5 +99,99 @@ pub fn catalog_relid() -> Option<pg_sys::Oid> {
 pub fn announce_change() {
     if let Some(rel) = catalog_relid() {
         unsafe { pg_sys::CacheInvalidateRelcacheByRelid(rel) };
+    }
+}
+
+/// Serialises changes to one model name (loads, activations, drops) until the transaction ends.
+fn lock_name(client: &mut pgrx::spi::SpiClient<'_>, name: &str) {
+    client
+        .update(
+            "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pg_purchase.model:' || $1))",
+            None,
+            &[name.into()],
+        )
+        .or_raise();
+}
+
+/// Makes `version` of `name` the active one; false when that version does not exist.
+pub fn activate_version(name: &str, version: i32) -> bool {
+    Spi::connect_mut(|client| {
+        lock_name(client, name);
+        let exists = client
+            .select(
+                "SELECT 1 FROM purchase.model_versions WHERE name = $1 AND version = $2",
+                None,
+                &[name.into(), version.into()],
+            )
+            .or_raise()
+            .len()
+            > 0;
+        if exists {
+            // Two statements: the one-active-per-name index is checked row by row.
+            client
+                .update(
+                    "UPDATE purchase.model_versions SET active = false WHERE name = $1 AND active AND version <> $2",
+                    None,
+                    &[name.into(), version.into()],
+                )
+                .or_raise();
+            client
+                .update(
+                    "UPDATE purchase.model_versions SET active = true WHERE name = $1 AND version = $2 AND NOT active",
+                    None,
+                    &[name.into(), version.into()],
+                )
+                .or_raise();
+        }
+        exists
+    })
+}
+
+/// The versions of `name`, oldest first.
+pub fn versions(name: &str) -> Vec<i32> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT version FROM purchase.model_versions WHERE name = $1 ORDER BY version",
+                None,
+                &[name.into()],
+            )
+            .or_raise()
+            .filter_map(|row| row.get::<i32>(1).or_raise())
+            .collect()
+    })
+}
+
+/// Deletes every version of `name`; returns how many there were.
+pub fn delete_model(name: &str) -> i64 {
+    Spi::connect_mut(|client| {
+        lock_name(client, name);
+        client
+            .update(
+                "DELETE FROM purchase.model_versions WHERE name = $1",
+                None,
+                &[name.into()],
+            )
+            .or_raise()
+            .len() as i64
+    })
+}
+
+/// The role that called us: the session's current role, even inside SECURITY DEFINER functions.
+pub fn invoking_role() -> String {
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), false);
+        std::ffi::CStr::from_ptr(name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// Whether the invoking role may read server files (superuser or pg_read_server_files).
+pub fn invoker_may_read_server_files() -> bool {
+    unsafe {
+        let role = pg_sys::GetOuterUserId();
+        pg_sys::superuser_arg(role)
+            || pg_sys::has_privs_of_role(role, pg_sys::Oid::from(pg_sys::ROLE_PG_READ_SERVER_FILES))
     }
 }

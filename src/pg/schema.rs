@@ -59,5 +59,8 @@ CREATE FUNCTION purchase_features_columns(model text, columns text[], VARIADIC "
     AS 'MODULE_PATHNAME', 'purchase_features_columns' LANGUAGE C STABLE PARALLEL SAFE;
 "#,
     name = "scoring_functions",
-    finalize
+    requires = ["catalog"]
 );
+
+// Lifecycle functions in SQL and the privileges of every function: last, after all others.
+pgrx::extension_sql_file!("lifecycle.sql", finalize);

@@ -1,0 +1,65 @@
+
+-- Model lifecycle: listing and exporting versions (SQL), privileges of the two roles.
+CREATE FUNCTION purchase_models()
+RETURNS TABLE (name text, version integer, active boolean, sha256 text, loaded_at timestamptz,
+               loaded_by name, features integer, threshold float8, columns text[])
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT m.name, m.version, m.active, m.sha256, m.loaded_at, m.loaded_by,
+         jsonb_array_length(m.artifact->'model'->'features'),
+         (m.artifact->>'threshold')::float8,
+         ARRAY(SELECT i->>'column' FROM jsonb_array_elements(m.artifact->'inputs') i)
+    FROM purchase.model_versions m
+   ORDER BY m.name, m.version
+$$;
+COMMENT ON FUNCTION purchase_models() IS 'Every loaded model version with its metadata; active marks the version in force';
+
+CREATE FUNCTION export_purchase_model(name text DEFAULT 'default', version integer DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE doc jsonb;
+BEGIN
+  SELECT m.artifact INTO doc FROM purchase.model_versions m
+   WHERE m.name = export_purchase_model.name
+     AND (m.version = export_purchase_model.version OR (export_purchase_model.version IS NULL AND m.active));
+  IF doc IS NULL THEN
+    RAISE EXCEPTION 'purchase model "%" has no %', name,
+          coalesce('version ' || version, 'active version')
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists every version.';
+  END IF;
+  RETURN doc;
+END $$;
+COMMENT ON FUNCTION export_purchase_model(text, integer) IS 'The stored artifact of a version (the active one by default); load_purchase_model of it scores identically';
+
+-- Roles: purchase_admin changes models, purchase_scorer scores. Roles are cluster-wide and
+-- outlive the extension; they are created only if missing.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'purchase_admin') THEN
+    CREATE ROLE purchase_admin NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'purchase_scorer') THEN
+    CREATE ROLE purchase_scorer NOLOGIN;
+  END IF;
+END $$;
+GRANT purchase_scorer TO purchase_admin;
+
+-- The catalog is written only through the SECURITY DEFINER functions below. Scoring reads it
+-- with the caller's rights: PUBLIC may read (and so score) unless the DBA revokes that, in
+-- which case purchase_scorer keeps both.
+REVOKE ALL ON purchase.model_versions FROM PUBLIC;
+GRANT SELECT ON purchase.model_versions TO PUBLIC, purchase_scorer, purchase_admin;
+
+ALTER FUNCTION load_purchase_model(jsonb, text, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION load_purchase_model_file(text, text, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION activate_purchase_model(text, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION drop_purchase_model(text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean), load_purchase_model_file(text, text, boolean),
+  activate_purchase_model(text, integer), drop_purchase_model(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean), load_purchase_model_file(text, text, boolean),
+  activate_purchase_model(text, integer), drop_purchase_model(text) TO purchase_admin;
+GRANT EXECUTE ON FUNCTION predict_purchase(record, text), purchase_outcome(record, text),
+  score_purchase(record, text), purchase_features(record, text), predict_purchase_json(jsonb, text),
+  predict_purchase_columns(text, text[], "any"), purchase_outcome_columns(text, text[], "any"),
+  score_purchase_columns(text, text[], "any"), purchase_features_columns(text, text[], "any"),
+  clean_number(text), purchase_models(), export_purchase_model(text, integer) TO purchase_scorer;

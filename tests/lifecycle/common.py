@@ -1,0 +1,81 @@
+"""Helpers for the lifecycle tests: connections, databases, the bundled artifact and variants."""
+import json
+import os
+import subprocess
+
+import psycopg
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ARTIFACT_PATH = os.path.join(ROOT, "artifacts", "purchase_model.json")
+PG_BIN = "/usr/lib/postgresql/15/bin"
+RESULTS = []
+
+
+def bundled():
+    with open(ARTIFACT_PATH, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def variant(coefficient_scale):
+    """The bundled model with every coefficient scaled: different scores, same columns."""
+    doc = bundled()
+    doc.pop("sha256")
+    doc.pop("checks")
+    doc["model"]["coefficients"] = [c * coefficient_scale for c in doc["model"]["coefficients"]]
+    return doc
+
+
+def connect(db, **kw):
+    return psycopg.connect(dbname=db, autocommit=True, **kw)
+
+
+def fresh_db(name, version=None):
+    with connect("postgres") as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with connect(name) as conn:
+        if version:
+            conn.execute(f"CREATE EXTENSION pg_purchase VERSION '{version}'")
+        else:
+            conn.execute("CREATE EXTENSION pg_purchase")
+
+
+def make_customers(conn, rows=1000, table="customers"):
+    """A small customers table of the raw schema (the synthetic generator's SQL)."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from synthetic_customers import customers_table_sql
+    conn.execute(customers_table_sql(bundled(), rows, table))
+
+
+def load(conn, doc, name="default", activate=True):
+    return conn.execute("SELECT load_purchase_model(%s::jsonb, %s, %s)", (json.dumps(doc), name, activate)).fetchone()[0]
+
+
+def scores(conn, model="default", table="customers"):
+    return dict(conn.execute(f"SELECT customer_id, predict_purchase(c, %s) FROM {table} c", (model,)).fetchall())
+
+
+def run(cmd, as_postgres=False, **kw):
+    if as_postgres and os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def sqlstate_of(conn, sql, params=None):
+    try:
+        conn.execute(sql, params)
+    except psycopg.Error as e:
+        return e.sqlstate
+    return None
+
+
+def check(label, ok, detail=""):
+    print(f"{'ok  ' if ok else 'FAIL'} {label}{'  (' + detail + ')' if detail else ''}", flush=True)
+    RESULTS.append((label, ok))
+
+
+def finish():
+    failed = [label for label, ok in RESULTS if not ok]
+    if failed:
+        raise SystemExit(f"{len(failed)} lifecycle check(s) failed: {failed}")
