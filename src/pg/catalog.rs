@@ -5,6 +5,7 @@
 use super::errors::{raise, OrRaise};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
+use std::ops::Not;
 
 pub const SCHEMA: &str = "purchase";
 pub const TABLE: &str = "model_versions";
@@ -124,8 +125,8 @@ pub fn activate_version(name: &str, version: i32) -> bool {
                 &[name.into(), version.into()],
             )
             .or_raise()
-            .len()
-            > 0;
+            .is_empty()
+            .not();
         if exists {
             // Two statements: the one-active-per-name index is checked row by row.
             client
