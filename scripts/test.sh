@@ -6,7 +6,8 @@
 #   3. in-database tests (cargo pgrx test pg15)
 #   4. the SQL regression suite (tests/pg_regress) on a throwaway cluster
 #   5. parity with scikit-learn on the 1000 real rows, 9 spreadsheet rows and 10,000 synthetic rows
-#   6. lifecycle tests (tests/lifecycle): privileges, dump/restore, upgrade, replica, concurrency, pg_cron
+#   6. lifecycle tests (tests/lifecycle): versions, privileges, caches, dump/restore, upgrade,
+#      a streaming replica, pgbench concurrency with model swaps
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_all
@@ -36,9 +37,8 @@ fi
 log "parity with scikit-learn"
 "$PY" "$ROOT/tests/parity/test_parity.py"
 
-for t in "$ROOT"/tests/lifecycle/*.sh; do
-  [ -e "$t" ] || continue
-  log "lifecycle: $(basename "$t")"
-  bash "$t"
+for t in test_models test_nothing_lost test_concurrency; do
+  log "lifecycle: $t"
+  "$PY" "$ROOT/tests/lifecycle/$t.py"
 done
 log "all tests passed"
