@@ -17,7 +17,7 @@ cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 
 log "pure pipeline unit tests"
-cargo test --lib
+cargo test --lib pipeline::
 
 log "in-database tests (cargo pgrx test)"
 pgrx_data=$(mktemp -d /tmp/pg_purchase_pgrx.XXXXXX); chown postgres "$pgrx_data"

@@ -98,33 +98,9 @@ def build_reference_pipeline(data_dir: str) -> PurchasePipeline:
     params = _read_csv(os.path.join(data_dir, "glm26_final_logit_params.csv"))
     numeric = [r["column"] for r in stats if r["mean_split32k"] != ""]
     categories = [r["column"] for r in stats if r["mean_split32k"] == ""]
-    means = np.array([float(r["mean_split32k"]) for r in stats if r["column"] in numeric])
-    variances = np.array([float(r["var_split32k_postimpute"]) for r in stats if r["column"] in numeric])
-
-    imputer = SimpleImputer(strategy="mean")
-    imputer.fit(np.zeros((1, len(numeric))))
-    imputer.statistics_ = means.copy()
-
-    scaler = StandardScaler()
-    scaler.fit(np.zeros((2, len(numeric))))
-    scaler.mean_ = means.copy()
-    scaler.var_ = variances.copy()
-    scaler.scale_ = np.sqrt(variances)
-    scaler.n_samples_seen_ = 32000
-
-    levels = [CATEGORY_LEVELS[c] + [np.nan] for c in categories]
-    encoder = OneHotEncoder(categories=levels, drop="first", handle_unknown="ignore", sparse_output=False)
-    width = max(len(l) for l in levels)
-    sample = pd.DataFrame({c: [l[i % len(l)] for i in range(width)] for c, l in zip(categories, levels)}, dtype=object)
-    encoder.fit(sample)
-
-    features = [r["variable"] for r in params]
-    model = LogisticRegression(fit_intercept=False)
-    model.classes_ = np.array([0, 1])
-    model.coef_ = np.array([[float(r["coef_final_40k"]) for r in params]])
-    model.intercept_ = np.zeros(1)
-    model.n_features_in_ = len(features)
-
+    by_column = {r["column"]: r for r in stats}
+    means = [float(by_column[c]["mean_split32k"]) for c in numeric]
+    variances = np.array([float(by_column[c]["var_split32k_postimpute"]) for c in numeric])
     # Raw column order (x0..x99), each with its cleaning kind.
     kinds = {r["column"]: "category" if r["column"] in categories else "money" if r["column"] in MONEY_COLUMNS
              else "percent" if r["column"] in PERCENT_COLUMNS else "number"
@@ -137,7 +113,61 @@ def build_reference_pipeline(data_dir: str) -> PurchasePipeline:
         "target": "y (bought the product)",
         "sklearn_version": __import__("sklearn").__version__,
     }
-    return PurchasePipeline(numeric, categories, kinds, imputer, scaler, encoder, features, model, 0.75, training)
+    return _assemble(
+        kinds, numeric, means, means, np.sqrt(variances), variances,
+        {c: (CATEGORY_LEVELS[c], CATEGORY_LEVELS[c][0], True) for c in categories},
+        [r["variable"] for r in params], [float(r["coef_final_40k"]) for r in params], 0.0, 0.75, training)
+
+
+def pipeline_from_artifact(doc: dict) -> PurchasePipeline:
+    """The inverse of export_artifact: fitted sklearn objects from a pg_purchase artifact."""
+    kinds = {i["column"]: i["kind"] for i in doc["inputs"]}
+    numeric = [c for c in kinds if kinds[c] != "category"]
+    imp = dict(zip(doc["imputer"]["columns"], doc["imputer"]["statistics"]))
+    mean = dict(zip(doc["scaler"]["columns"], doc["scaler"]["mean"]))
+    scale = dict(zip(doc["scaler"]["columns"], doc["scaler"]["scale"]))
+    enc = {e["column"]: (e["categories"], e.get("drop"), e.get("missing_indicator", False))
+           for e in doc["encoder"]["columns"]}
+    return _assemble(
+        kinds, numeric, [imp[c] for c in numeric], [mean[c] for c in numeric],
+        np.array([scale[c] for c in numeric]), np.array([scale[c] for c in numeric]) ** 2,
+        {c: enc[c] for c in kinds if kinds[c] == "category"},
+        doc["model"]["features"], doc["model"]["coefficients"], doc["model"]["intercept"],
+        doc["threshold"], doc.get("training", {}))
+
+
+def _assemble(kinds, numeric, impute_means, scale_means, scales, variances, encodings,
+              features, coefficients, intercept, threshold, training) -> PurchasePipeline:
+    """Sets the fitted state of each sklearn object directly (nothing is re-fitted)."""
+    imputer = SimpleImputer(strategy="mean")
+    imputer.fit(np.zeros((1, len(numeric))))
+    imputer.statistics_ = np.array(impute_means, dtype=float)
+
+    scaler = StandardScaler()
+    scaler.fit(np.zeros((2, len(numeric))))
+    scaler.mean_ = np.array(scale_means, dtype=float)
+    scaler.var_ = np.asarray(variances, dtype=float)
+    scaler.scale_ = np.asarray(scales, dtype=float)
+
+    categories = list(encodings)
+    levels = [list(encodings[c][0]) + ([np.nan] if encodings[c][2] else []) for c in categories]
+    drops = [encodings[c][1] for c in categories]
+    drop = None if all(d is None for d in drops) else np.array(
+        [d if d is not None else None for d in drops], dtype=object)
+    if drop is not None and all(d == l[0] for d, l in zip(drops, levels)):
+        drop = "first"
+    encoder = OneHotEncoder(categories=levels, drop=drop, handle_unknown="ignore", sparse_output=False)
+    width = max(len(l) for l in levels)
+    sample = pd.DataFrame({c: [l[i % len(l)] for i in range(width)] for c, l in zip(categories, levels)}, dtype=object)
+    encoder.fit(sample)
+
+    model = LogisticRegression(fit_intercept=intercept != 0.0)
+    model.classes_ = np.array([0, 1])
+    model.coef_ = np.array([list(map(float, coefficients))])
+    model.intercept_ = np.array([float(intercept)])
+    model.n_features_in_ = len(features)
+    return PurchasePipeline(numeric, categories, kinds, imputer, scaler, encoder, list(features), model,
+                            float(threshold), training)
 
 
 def export_artifact(pipe: PurchasePipeline, check_rows=()) -> dict:

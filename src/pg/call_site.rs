@@ -21,19 +21,6 @@ pub unsafe fn call_site<T, F: FnOnce() -> T>(
     &mut *((*flinfo).fn_extra as *mut T)
 }
 
-/// A text argument borrowed as &str (not copied).
-///
-/// # Safety
-/// `datum` must be a non-null text datum that outlives the returned borrow.
-pub unsafe fn text_arg<'a>(datum: pg_sys::Datum) -> &'a str {
-    let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-    let bytes = std::slice::from_raw_parts(
-        pgrx::varlena::vardata_any(v) as *const u8,
-        pgrx::varlena::varsize_any_exhdr(v),
-    );
-    std::str::from_utf8(bytes).unwrap_or("")
-}
-
 /// Argument `n` of the current call as (datum, isnull).
 ///
 /// # Safety

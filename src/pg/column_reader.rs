@@ -2,11 +2,10 @@
 //! float8/float4/int/numeric directly, text-like types as borrowed UTF-8, anything else through
 //! its output function (so a domain, an enum category or the `money` type also work).
 
-use super::errors::raise;
+use super::text_datum::{as_str, text_str};
 use crate::pipeline::artifact::InputKind;
 use crate::pipeline::model::RawValue;
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
 
 pub enum ColumnReader {
     Float8,
@@ -76,12 +75,7 @@ impl ColumnReader {
                 )
             }
             ColumnReader::Text { blank_padded } => {
-                let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-                let bytes = std::slice::from_raw_parts(
-                    pgrx::varlena::vardata_any(v) as *const u8,
-                    pgrx::varlena::varsize_any_exhdr(v),
-                );
-                let text = utf8(column, bytes);
+                let text = text_str(column, datum);
                 RawValue::Text(if *blank_padded {
                     text.trim_end_matches(' ')
                 } else {
@@ -90,18 +84,8 @@ impl ColumnReader {
             }
             ColumnReader::Output(finfo) => {
                 let cstr = pg_sys::OutputFunctionCall(finfo.as_mut(), datum);
-                RawValue::Text(utf8(column, std::ffi::CStr::from_ptr(cstr).to_bytes()))
+                RawValue::Text(as_str(column, std::ffi::CStr::from_ptr(cstr).to_bytes()))
             }
         }
     }
-}
-
-fn utf8<'a>(column: &str, bytes: &'a [u8]) -> &'a str {
-    std::str::from_utf8(bytes).unwrap_or_else(|_| {
-        raise(
-            PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
-            format!("column \"{column}\" holds text that is not valid UTF-8"),
-            Some("pg_purchase reads text in UTF-8 databases.".into()),
-        )
-    })
 }

@@ -14,3 +14,4 @@ mod row_scoring;
 mod schema;
 mod scoring_functions;
 mod scoring_output;
+mod text_datum;

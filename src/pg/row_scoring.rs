@@ -5,11 +5,12 @@
 //! resolved once; per row the tuple is stored in a reusable slot and deformed only up to the
 //! last attribute the model reads. No name lookups and no allocation beyond the result.
 
-use super::call_site::{arg, call_site, text_arg};
+use super::call_site::{arg, call_site};
 use super::column_reader::ColumnReader;
 use super::errors::raise;
 use super::model_cache::{resolve, LoadedModel};
 use super::scoring_output::{emit, Output, OutputState};
+use super::text_datum::text_str;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::rc::Rc;
@@ -54,7 +55,7 @@ pub unsafe fn score_row(fcinfo: pg_sys::FunctionCallInfo, output: Output) -> pg_
     let site: &mut RowSite = call_site(fcinfo, RowSite::default);
     let (row, _) = arg(fcinfo, 0);
     let (name_datum, _) = arg(fcinfo, 1);
-    let name = text_arg(name_datum);
+    let name = text_str("model", name_datum);
     if site.model.is_none() || site.model_name != name {
         site.model = Some(resolve(name));
         site.model_name = name.to_string();

@@ -9,6 +9,7 @@ pub mod json_fields;
 pub mod json_rows;
 pub mod loaded;
 pub mod model;
+pub mod vocabulary;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 use super::artifact::{Artifact, InputKind};
 use super::clean::clean_number;
 use super::error::{PipelineError, Result};
+use super::vocabulary::Vocabulary;
 use std::collections::HashMap;
 
 /// One raw cell as the caller found it.
@@ -37,7 +38,7 @@ enum InputRule {
         coef: f64,
     },
     Category {
-        levels: Vec<String>,
+        levels: Vocabulary,
         level_coefs: Vec<f64>,
         missing_coef: f64,
     },
@@ -171,7 +172,7 @@ impl CompiledModel {
                             }
                         }
                         InputRule::Category {
-                            levels: enc.categories.clone(),
+                            levels: Vocabulary::new(enc.categories.clone()),
                             level_coefs,
                             missing_coef,
                         }
@@ -228,8 +229,7 @@ impl CompiledModel {
                 RawValue::Missing => Ok(Prepared::MissingLevel),
                 RawValue::Text("") => Ok(Prepared::MissingLevel),
                 RawValue::Text(t) => Ok(levels
-                    .iter()
-                    .position(|l| l == t)
+                    .find(t)
                     .map_or(Prepared::UnseenLevel, Prepared::Level)),
                 RawValue::Number(v) => Err(PipelineError::CategoryNotText {
                     column: input.column.clone(),

@@ -1,0 +1,58 @@
+//! Borrowing a text datum as &str on the hot path: no FFI call for inline values (PostgreSQL's
+//! detoast is only needed for compressed or out-of-line ones) and no UTF-8 re-validation in a
+//! UTF-8 database, where the server has already validated every stored string.
+
+use super::errors::raise;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+
+/// Whether the database's text is UTF-8 (checked once per backend).
+fn database_is_utf8() -> bool {
+    thread_local! {
+        static UTF8: bool = unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 };
+    }
+    UTF8.with(|u| *u)
+}
+
+/// The bytes of a text-like datum, detoasting only when the value is compressed or external.
+///
+/// # Safety
+/// `datum` must be a non-null varlena datum valid for the current row.
+#[inline]
+pub unsafe fn text_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
+    let mut ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
+    let header = *(ptr as *const u8);
+    // 0x01: 1-byte-header external pointer; low bits 10: 4-byte-header compressed.
+    if header == 0x01 || header & 0x03 == 0x02 {
+        ptr = pg_sys::pg_detoast_datum_packed(ptr);
+    }
+    std::slice::from_raw_parts(
+        pgrx::varlena::vardata_any(ptr) as *const u8,
+        pgrx::varlena::varsize_any_exhdr(ptr),
+    )
+}
+
+/// The text of a datum as &str; `column` names it in the error for invalid UTF-8.
+///
+/// # Safety
+/// As for [`text_bytes`].
+#[inline]
+pub unsafe fn text_str<'a>(column: &str, datum: pg_sys::Datum) -> &'a str {
+    as_str(column, text_bytes(datum))
+}
+
+#[inline]
+pub fn as_str<'a>(column: &str, bytes: &'a [u8]) -> &'a str {
+    if database_is_utf8() {
+        // SAFETY: a UTF-8 database only stores valid UTF-8 text.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    } else {
+        std::str::from_utf8(bytes).unwrap_or_else(|_| {
+            raise(
+                PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                format!("column \"{column}\" holds text that is not valid UTF-8"),
+                Some("pg_purchase reads non-ASCII text in UTF-8 databases only.".into()),
+            )
+        })
+    }
+}
