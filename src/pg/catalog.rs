@@ -10,20 +10,28 @@ use std::ops::Not;
 pub const SCHEMA: &str = "purchase";
 pub const TABLE: &str = "model_versions";
 
-/// The active version of `name`: (version, artifact text).
-pub fn active_version(name: &str) -> Option<(i32, String)> {
+/// The active version of `name` as stored: version, sha256, and the artifact text without its
+/// reference checks (verified at load; leaving them out makes a backend's first call cheaper).
+pub struct StoredVersion {
+    pub version: i32,
+    pub sha256: String,
+    pub artifact: String,
+}
+
+pub fn active_version(name: &str) -> Option<StoredVersion> {
     Spi::connect(|client| {
         let rows = client
             .select(
-                "SELECT version, artifact::text FROM purchase.model_versions WHERE name = $1 AND active",
+                "SELECT version, sha256, (artifact - 'checks')::text FROM purchase.model_versions
+                  WHERE name = $1 AND active",
                 Some(1),
                 &[name.into()],
             )
             .or_raise();
-        rows.into_iter().next().map(|row| {
-            let version: i32 = row.get(1).or_raise().unwrap_or_default();
-            let text: String = row.get(2).or_raise().unwrap_or_default();
-            (version, text)
+        rows.into_iter().next().map(|row| StoredVersion {
+            version: row.get(1).or_raise().unwrap_or_default(),
+            sha256: row.get(2).or_raise().unwrap_or_default(),
+            artifact: row.get(3).or_raise().unwrap_or_default(),
         })
     })
 }

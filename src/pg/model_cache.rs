@@ -9,6 +9,7 @@
 
 use super::catalog;
 use super::errors::{raise, OrRaise};
+use crate::pipeline::artifact::Artifact;
 use crate::pipeline::model::CompiledModel;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -109,8 +110,9 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     if cached.is_some() {
         return cached;
     }
-    let (version, text) = catalog::active_version(name)?;
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+    let stored = catalog::active_version(name)?;
+    let version = stored.version;
+    let doc: serde_json::Value = serde_json::from_str(&stored.artifact).unwrap_or_else(|e| {
         raise(
             PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
             format!("stored artifact of model \"{name}\" version {version} is not valid JSON: {e}"),
@@ -118,7 +120,7 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
         )
     });
     // The artifact was fully validated, self-checked and hashed when it was loaded.
-    let artifact = crate::pipeline::artifact::Artifact::from_json(&doc).or_raise();
+    let artifact = Artifact::from_stored_json(&doc, &stored.sha256).or_raise();
     let model = CompiledModel::compile(&artifact).or_raise();
     let loaded = Rc::new(LoadedModel {
         name: name.to_string(),

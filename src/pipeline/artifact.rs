@@ -93,8 +93,29 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    /// Parses and validates a whole artifact document.
+    /// Parses and validates a whole artifact document, verifying its hash.
     pub fn from_json(doc: &Value) -> Result<Artifact> {
+        let sha256 = sha256_hex(&canonical_json(doc, Some("sha256")));
+        let artifact = Self::parse(doc, sha256.clone())?;
+        if let Some(claimed) = object(doc, "(document)")?.get("sha256") {
+            let claimed = string(claimed, "sha256")?;
+            if !claimed.eq_ignore_ascii_case(&sha256) {
+                return Err(PipelineError::artifact(
+                    "sha256",
+                    format!("is {claimed} but the content hashes to {sha256}: the artifact was changed after export"),
+                ));
+            }
+        }
+        Ok(artifact)
+    }
+
+    /// Parses an artifact that was verified when it was stored (its hash is known and its
+    /// reference checks passed), so a backend's first call does not re-hash it.
+    pub fn from_stored_json(doc: &Value, sha256: &str) -> Result<Artifact> {
+        Self::parse(doc, sha256.to_string())
+    }
+
+    fn parse(doc: &Value, sha256: String) -> Result<Artifact> {
         let top = object(doc, "(document)")?;
         let format = string(field(top, "", "format")?, "format")?;
         if format != FORMAT {
@@ -109,17 +130,6 @@ impl Artifact {
                 "format_version",
                 format!("is {version}, this pg_purchase reads version {FORMAT_VERSION}"),
             ));
-        }
-
-        let sha256 = sha256_hex(&canonical_json(doc, Some("sha256")));
-        if let Some(claimed) = top.get("sha256") {
-            let claimed = string(claimed, "sha256")?;
-            if !claimed.eq_ignore_ascii_case(&sha256) {
-                return Err(PipelineError::artifact(
-                    "sha256",
-                    format!("is {claimed} but the content hashes to {sha256}: the artifact was changed after export"),
-                ));
-            }
         }
 
         let inputs = parse_inputs(top)?;

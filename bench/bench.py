@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""pg_purchase against its peers, in one run on one cluster (see README "Performance").
+
+Prints rows/s and ratios, and writes bench/results/latest.md. Never asserts timings.
+Needs PGHOST/PGPORT of a cluster with pg_purchase (release build) and plpython3u available.
+"""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import psycopg
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from old_service import ScoringService, score_through_service  # noqa: E402
+from purchase_pipeline import pipeline_from_artifact  # noqa: E402
+from sql_expression import p_hat_sql  # noqa: E402
+from synthetic_customers import customers_table_sql  # noqa: E402
+
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+PLPY_ROWS = int(os.environ.get("BENCH_PLPY_ROWS", "2000"))
+SERVICE_ROWS = 10000
+JSON_ROWS = 10000
+MEMORY_CALLS = int(os.environ.get("BENCH_MEMORY_CALLS", "10000000"))
+PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "15"))
+DB = "pg_purchase_bench"
+PG_BIN = "/usr/lib/postgresql/15/bin"
+ARTIFACT = os.path.join(ROOT, "artifacts", "purchase_model.json")
+LINES = []
+
+
+def say(line=""):
+    print(line, flush=True)
+    LINES.append(line)
+
+
+def timed(conn, sql, repeat=REPEAT, setup=(), teardown=()):
+    times = []
+    for _ in range(repeat):
+        for s in setup:
+            conn.execute(s)
+        start = time.perf_counter()
+        conn.execute(sql)
+        times.append(time.perf_counter() - start)
+        for s in teardown:
+            conn.execute(s)
+    return statistics.median(times)
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def pgbench(sql, seconds):
+    script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
+    script.write(f"\\set id random(1, {ROWS})\n{sql}\n")
+    script.close()
+    os.chmod(script.name, 0o644)
+    out = subprocess.run([f"{PG_BIN}/pgbench", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-T", str(seconds),
+                          "-f", script.name, DB], capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    tps = float(next(l for l in out.splitlines() if l.startswith("tps")).split()[2])
+    latency = float(next(l for l in out.splitlines() if l.startswith("latency average")).split()[3])
+    return tps, latency
+
+
+def main():
+    with open(ARTIFACT, encoding="utf-8") as handle:
+        artifact = json.load(handle)
+    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {DB}")
+        admin.execute(f"CREATE DATABASE {DB}")
+    conn = psycopg.connect(dbname=DB, autocommit=True)
+    conn.execute("CREATE EXTENSION pg_purchase")
+    conn.execute("SELECT load_purchase_model(%s::jsonb)", (json.dumps(artifact),))
+    t = time.perf_counter()
+    conn.execute(customers_table_sql(artifact, ROWS))
+    conn.execute("VACUUM (FREEZE) customers")
+    say(f"# pg_purchase benchmark — {ROWS:,} synthetic customers (100 raw columns)")
+    say()
+    say(f"Machine: {machine()}. PostgreSQL {conn.execute('SHOW server_version').fetchone()[0]}, "
+        f"shared_buffers {conn.execute('SHOW shared_buffers').fetchone()[0]}, jit {conn.execute('SHOW jit').fetchone()[0]}; "
+        f"median of {REPEAT} warm runs; generated in {time.perf_counter() - t:.0f} s.")
+    say()
+    # The columns the active model reads, as the planner passes them.
+    plan_lines = conn.execute("EXPLAIN (VERBOSE) SELECT predict_purchase(c) FROM customers c").fetchall()
+    names = plan_lines[1][0].split("'{", 1)[1].split("}'", 1)[0].split(",")
+    expr = p_hat_sql(artifact, "c")
+    args = f"predict_purchase_columns('default', '{{{','.join(names)}}}', {', '.join('c.' + n for n in names)})"
+    serial = ["SET max_parallel_workers_per_gather = 0"]
+    parallel = ["SET max_parallel_workers_per_gather = 2", "SET parallel_setup_cost = 100", "SET min_parallel_table_scan_size = 0"]
+    for s in serial:
+        conn.execute(s)
+    timed(conn, "SELECT sum(x0) FROM customers", repeat=2)  # warm the cache
+
+    results = {}
+    queries = [
+        ("scan floor: sum(x0)", "SELECT sum(x0) FROM customers", serial),
+        ("whole-row floor: count(c)", "SELECT count(c) FROM customers c", serial),
+        ("hand-written SQL expression of the model", f"SELECT sum({expr}) FROM customers c", serial),
+        ("same model, needed columns as plain arguments", f"SELECT sum({args}) FROM customers c", serial),
+        ("predict_purchase(c)", "SELECT sum(predict_purchase(c)) FROM customers c", serial),
+        ("predict_purchase(c), 2 parallel workers", "SELECT sum(predict_purchase(c)) FROM customers c", parallel),
+        ("predict_purchase(ROW(c.*)::customers)", "SELECT sum(predict_purchase(ROW(c.*)::customers)) FROM customers c", serial),
+        ("generic record path: subquery record", "SELECT sum(predict_purchase(s)) FROM (SELECT * FROM customers OFFSET 0) s", serial),
+        ("score_purchase via CREATE TABLE AS", "CREATE TABLE bench_targets AS SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s", serial),
+        ("score_purchase via CREATE TABLE AS, 2 workers", "CREATE TABLE bench_targets AS SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s", parallel),
+    ]
+    say("| path | rows | seconds | rows/s | vs predict_purchase(c) |")
+    say("|---|---:|---:|---:|---:|")
+    for label, sql, settings in queries:
+        teardown = ["DROP TABLE IF EXISTS bench_targets"] if sql.startswith("CREATE") else []
+        results[label] = timed(conn, sql, setup=settings, teardown=teardown)
+    ours = results["predict_purchase(c)"]
+    for label, _, _ in queries:
+        say(f"| {label} | {ROWS:,} | {results[label]:.3f} | {ROWS / results[label]:,.0f} | {results[label] / ours:.2f}× |")
+    conn.execute("SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 100; SET min_parallel_table_scan_size = 0")
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT sum(predict_purchase(c)) FROM customers c"))
+    conn.execute("SET max_parallel_workers_per_gather = 0")
+
+    # JSON over 10,000 rows (the service's contract, inside the database).
+    json_s = timed(conn, f"SELECT predict_purchase_json(jsonb_agg(to_jsonb(c))) FROM (SELECT * FROM customers LIMIT {JSON_ROWS}) c")
+    # PL/Python + scikit-learn, one row per call.
+    conn.execute("CREATE EXTENSION IF NOT EXISTS plpython3u")
+    conn.execute(f"""
+        CREATE OR REPLACE FUNCTION sklearn_predict(r customers) RETURNS float8 AS $$
+          if 'pipe' not in SD:
+              import sys, json
+              sys.path.insert(0, {os.path.join(ROOT, 'tools')!r})
+              from purchase_pipeline import pipeline_from_artifact
+              SD['pipe'] = pipeline_from_artifact(json.loads(plpy.execute("SELECT export_purchase_model()::text AS a")[0]['a']))
+          return float(SD['pipe'].predict_proba([r])[0])
+        $$ LANGUAGE plpython3u""")
+    conn.execute("SELECT sklearn_predict(c) FROM customers c LIMIT 1")
+    plpy_s = timed(conn, f"SELECT sum(sklearn_predict(c)) FROM (SELECT * FROM customers LIMIT {PLPY_ROWS}) c", repeat=1)
+    plpy_check = conn.execute(f"SELECT max(abs(sklearn_predict(c) - predict_purchase(c))) FROM (SELECT * FROM customers LIMIT 200) c").fetchone()[0]
+    # The old architecture: export rows, POST JSON, pandas + sklearn, write back.
+    service = ScoringService(pipeline_from_artifact(artifact))
+    raw_columns = [i["column"] for i in artifact["inputs"]]
+    start = time.perf_counter()
+    n = score_through_service(conn, service.url, raw_columns, SERVICE_ROWS, batch=100)
+    service_s = time.perf_counter() - start
+    service.close()
+    service_check = conn.execute("SELECT max(abs(o.p_hat - predict_purchase(c))) FROM old_service_scores o JOIN customers c USING (customer_id)").fetchone()[0]
+    say()
+    say("| peer | rows | seconds | rows/s | per row |")
+    say("|---|---:|---:|---:|---:|")
+    say(f"| predict_purchase_json over {JSON_ROWS:,} rows (incl. jsonb_agg) | {JSON_ROWS:,} | {json_s:.3f} | {JSON_ROWS / json_s:,.0f} | {json_s / JSON_ROWS * 1e6:.2f} µs |")
+    say(f"| PL/Python + scikit-learn, one row per call | {PLPY_ROWS:,} | {plpy_s:.3f} | {PLPY_ROWS / plpy_s:,.0f} | {plpy_s / PLPY_ROWS * 1e6:.1f} µs |")
+    say(f"| old architecture: read out, POST JSON (100 rows/request), pandas + sklearn, COPY back | {n:,} | {service_s:.3f} | {n / service_s:,.0f} | {service_s / n * 1e6:.1f} µs |")
+    say(f"| predict_purchase(c) (above) | {ROWS:,} | {ours:.3f} | {ROWS / ours:,.0f} | {ours / ROWS * 1e6:.2f} µs |")
+    say()
+    say(f"Agreement: PL/Python vs pg_purchase max |Δp| {plpy_check:.1e}; old service vs pg_purchase {service_check:.1e}.")
+
+    # Single-row latency with pgbench.
+    tps_ours, lat_ours = pgbench("SELECT predict_purchase(c) FROM customers c WHERE customer_id = :id;", PGBENCH_SECONDS)
+    tps_sql, lat_sql = pgbench(f"SELECT {expr} FROM customers c WHERE customer_id = :id;", PGBENCH_SECONDS)
+    tps_base, lat_base = pgbench("SELECT x0 FROM customers c WHERE customer_id = :id;", PGBENCH_SECONDS)
+    say()
+    say("| single-row lookup by primary key (pgbench -M prepared, 2 clients) | TPS | avg latency |")
+    say("|---|---:|---:|")
+    say(f"| predict_purchase(c) | {tps_ours:,.0f} | {lat_ours:.3f} ms |")
+    say(f"| hand-written SQL expression | {tps_sql:,.0f} | {lat_sql:.3f} ms |")
+    say(f"| fetch x0 only (floor) | {tps_base:,.0f} | {lat_base:.3f} ms |")
+
+    # First call in a fresh connection (model load + plan), then the second.
+    def first_call_ms(query):
+        firsts, seconds_ = [], []
+        for _ in range(15):
+            with psycopg.connect(dbname=DB, autocommit=True) as fresh:
+                for sink in (firsts, seconds_):
+                    t = time.perf_counter()
+                    fresh.execute(query).fetchone()
+                    sink.append(time.perf_counter() - t)
+        return statistics.median(firsts) * 1e3, statistics.median(seconds_) * 1e3
+
+    first_ms, second_ms = first_call_ms("SELECT predict_purchase(c) FROM customers c WHERE customer_id = 1")
+    plain_first_ms, _ = first_call_ms("SELECT x0 FROM customers c WHERE customer_id = 1")
+    # Memory of one backend across MEMORY_CALLS calls.
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+    def memory():
+        anon = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("RssAnon"))
+        ctx = conn.execute("SELECT sum(total_bytes) FROM pg_backend_memory_contexts").fetchone()[0]
+        return anon, int(ctx)
+
+    conn.execute("SELECT sum(predict_purchase(c)) FROM customers c")
+    before = memory()
+    done = 0
+    while done < MEMORY_CALLS:
+        conn.execute("SELECT sum(predict_purchase(c)) + sum(predict_purchase(ROW(c.*)::customers)) FROM customers c")
+        done += 2 * ROWS
+    after = memory()
+    say()
+    say(f"First call in a fresh connection (model load from the catalog + plan): median {first_ms:.2f} ms; "
+        f"second call {second_ms:.2f} ms; the same first lookup without scoring {plain_first_ms:.2f} ms "
+        f"(a new backend's own catalog warm-up), so loading the model costs {first_ms - plain_first_ms:.2f} ms.")
+    say(f"Backend memory across {done:,} calls: anonymous RSS {before[0] / 1024:.1f} → {after[0] / 1024:.1f} MiB, "
+        f"memory contexts {before[1] / 1048576:.2f} → {after[1] / 1048576:.2f} MiB.")
+    say()
+    say("## Ratios (targets from issue 3)")
+    say()
+    say("| ratio | measured | target |")
+    say("|---|---:|---|")
+    say(f"| predict_purchase(c) / hand-written SQL | {ours / results['hand-written SQL expression of the model']:.2f} | ≤ 0.5 |")
+    say(f"| predict_purchase(c) / plain-argument call | {ours / results['same model, needed columns as plain arguments']:.2f} | ≤ 1.15 |")
+    say(f"| PL/Python per row / predict_purchase(c) per row | {(plpy_s / PLPY_ROWS) / (ours / ROWS):,.0f}× | ≥ 100× |")
+    say(f"| batch rows/s (score_purchase CTAS) / old architecture rows/s | {(ROWS / results['score_purchase via CREATE TABLE AS']) / (n / service_s):,.0f}× | ≥ 100× |")
+    say(f"| 2 workers speed-up on predict_purchase(c) | {ours / results['predict_purchase(c), 2 parallel workers']:.2f}× | ≥ 1.6× |")
+    say(f"| pgbench TPS predict_purchase / SQL expression | {tps_ours / tps_sql:.2f} | ≥ 0.90 |")
+    say(f"| first call in a fresh connection | {first_ms:.2f} ms | < 5 ms |")
+    say(f"| backend anonymous memory growth over {done:,} calls | {(after[0] - before[0]) / 1024:+.1f} MiB | flat |")
+    say()
+    say("Parallel plan used for the 2-worker rows:")
+    say()
+    say("```")
+    say(plan)
+    say("```")
+    conn.close()
+    out = os.path.join(ROOT, "bench", "results", "latest.md")
+    with open(out, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(LINES) + "\n")
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
