@@ -31,17 +31,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION export_purchase_model(text, integer) IS 'The stored artifact of a version (the active one by default); load_purchase_model of it scores identically';
 
--- Roles: purchase_admin changes models, purchase_scorer scores. Roles are cluster-wide and
--- outlive the extension; they are created only if missing.
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'purchase_admin') THEN
-    CREATE ROLE purchase_admin NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'purchase_scorer') THEN
-    CREATE ROLE purchase_scorer NOLOGIN;
-  END IF;
-END $$;
+-- Roles (created in the bootstrap SQL): purchase_admin changes models, purchase_scorer scores.
 GRANT purchase_scorer TO purchase_admin;
 
 -- The catalog is written only through the SECURITY DEFINER functions below. Scoring reads it

@@ -23,6 +23,18 @@ SELECT pg_catalog.pg_extension_config_dump('purchase.model_versions', '');
 GRANT USAGE ON SCHEMA purchase TO PUBLIC;
 GRANT SELECT ON purchase.model_versions TO PUBLIC;
 
+-- Roles: purchase_admin changes models, purchase_scorer scores. Roles are cluster-wide and
+-- outlive the extension; they are created only if missing.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'purchase_admin') THEN
+    CREATE ROLE purchase_admin NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'purchase_scorer') THEN
+    CREATE ROLE purchase_scorer NOLOGIN;
+  END IF;
+END $$;
+
 CREATE TYPE purchase_score AS (p_hat float8, business_outcome integer, model text, version integer);
 "#,
     name = "catalog",
@@ -61,6 +73,9 @@ CREATE FUNCTION purchase_features_columns(model text, columns text[], VARIADIC "
     name = "scoring_functions",
     requires = ["catalog"]
 );
+
+// Batch refresh of targeting lists and its pg_cron scheduling.
+pgrx::extension_sql_file!("refresh.sql", name = "refresh", requires = ["scoring_functions"]);
 
 // Lifecycle functions in SQL and the privileges of every function: last, after all others.
 pgrx::extension_sql_file!("lifecycle.sql", finalize);
