@@ -8,6 +8,7 @@
 #   5. parity with scikit-learn on the 1000 real rows, 9 spreadsheet rows and 10,000 synthetic rows
 #   6. lifecycle tests (tests/lifecycle): versions, privileges, caches, dump/restore, upgrade,
 #      a streaming replica, pgbench concurrency with model swaps
+#   7. targeting-list refresh under concurrency and scheduled by a real pg_cron (tests/refresh)
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_all
@@ -25,7 +26,8 @@ cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_data"
 rm -rf "$pgrx_data"
 
 install_extension
-start_cluster /tmp/pg_purchase_test "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'" \
+start_cluster /tmp/pg_purchase_test "shared_preload_libraries = 'pg_cron'" \
+  "cron.database_name = 'pg_purchase_cron'" "cron.host = '/tmp/pg_purchase_test/socket'" \
   "wal_level = replica" "max_wal_senders = 4"
 
 log "SQL regression suite"
@@ -41,4 +43,6 @@ for t in test_models test_nothing_lost test_concurrency; do
   log "lifecycle: $t"
   "$PY" "$ROOT/tests/lifecycle/$t.py"
 done
+log "refresh and pg_cron"
+"$PY" "$ROOT/tests/refresh/test_refresh.py"
 log "all tests passed"

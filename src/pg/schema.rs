@@ -75,7 +75,11 @@ CREATE FUNCTION purchase_features_columns(model text, columns text[], VARIADIC "
 );
 
 // Batch refresh of targeting lists and its pg_cron scheduling.
-pgrx::extension_sql_file!("refresh.sql", name = "refresh", requires = ["scoring_functions"]);
+pgrx::extension_sql_file!(
+    "refresh.sql",
+    name = "refresh",
+    requires = ["scoring_functions"]
+);
 
 // Lifecycle functions in SQL and the privileges of every function: last, after all others.
 pgrx::extension_sql_file!("lifecycle.sql", finalize);
