@@ -115,15 +115,18 @@ BEGIN
     -- Build the new list beside the old one...
     staging := left(tname, 40) || '_pgp_new_' || run;
     EXECUTE format('SELECT count(*) FROM %s', source) INTO scored;
+    -- Scoring in the select list of a subquery (OFFSET 0 keeps it from being flattened into one
+    -- call per field) lets the planner run it in parallel workers; a LATERAL function scan would
+    -- be costed as free on rescans and stay serial.
     EXECUTE format(
       'CREATE TABLE %I.%I AS
-         SELECT c.%I AS %I, s.p_hat, s.model, s.version, now() AS scored_at
-           FROM %s c CROSS JOIN LATERAL @extschema@.score_purchase(c, %L) s
+         SELECT scored.key AS %I, (scored.s).p_hat, (scored.s).model, (scored.s).version, now() AS scored_at
+           FROM (SELECT c.%I AS key, @extschema@.score_purchase(c, %L) AS s FROM %s c OFFSET 0) scored
           WHERE %s
-          ORDER BY s.p_hat DESC',
-      tschema, staging, key_column, key_column, source, model,
-      CASE WHEN threshold IS NULL THEN 's.business_outcome = 1'
-           ELSE format('s.p_hat > %L::float8', threshold) END);
+          ORDER BY (scored.s).p_hat DESC',
+      tschema, staging, key_column, key_column, model, source,
+      CASE WHEN threshold IS NULL THEN '(scored.s).business_outcome = 1'
+           ELSE format('(scored.s).p_hat > %L::float8', threshold) END);
     GET DIAGNOSTICS rows_targeted = ROW_COUNT;
     EXECUTE format('SELECT coalesce(min(version), %s) FROM %I.%I', used, tschema, staging) INTO used;
 

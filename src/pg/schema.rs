@@ -46,29 +46,32 @@ pgrx::extension_sql!(
 CREATE FUNCTION purchase_planner_support(internal) RETURNS internal
     AS 'MODULE_PATHNAME', 'purchase_planner_support' LANGUAGE C STRICT;
 
+-- COST 100 (x cpu_operator_cost): a call is ~0.3-1 us, about a hundred simple operators. It
+-- lets the planner see that scoring a large table is worth parallel workers.
+
 -- The generic path: any row value.
 CREATE FUNCTION predict_purchase("row" record, model text DEFAULT 'default') RETURNS float8
     AS 'MODULE_PATHNAME', 'predict_purchase_row'
-    LANGUAGE C STABLE STRICT PARALLEL SAFE SUPPORT purchase_planner_support;
+    LANGUAGE C STABLE STRICT PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
 CREATE FUNCTION purchase_outcome("row" record, model text DEFAULT 'default') RETURNS integer
     AS 'MODULE_PATHNAME', 'purchase_outcome_row'
-    LANGUAGE C STABLE STRICT PARALLEL SAFE SUPPORT purchase_planner_support;
+    LANGUAGE C STABLE STRICT PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
 CREATE FUNCTION score_purchase("row" record, model text DEFAULT 'default') RETURNS purchase_score
     AS 'MODULE_PATHNAME', 'score_purchase_row'
-    LANGUAGE C STABLE STRICT PARALLEL SAFE SUPPORT purchase_planner_support;
+    LANGUAGE C STABLE STRICT PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
 CREATE FUNCTION purchase_features("row" record, model text DEFAULT 'default') RETURNS jsonb
     AS 'MODULE_PATHNAME', 'purchase_features_row'
-    LANGUAGE C STABLE STRICT PARALLEL SAFE SUPPORT purchase_planner_support;
+    LANGUAGE C STABLE STRICT PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
 
 -- What the planner rewrites a table/view row call into: only the columns the model reads.
 CREATE FUNCTION predict_purchase_columns(model text, columns text[], VARIADIC "any") RETURNS float8
-    AS 'MODULE_PATHNAME', 'predict_purchase_columns' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'predict_purchase_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
 CREATE FUNCTION purchase_outcome_columns(model text, columns text[], VARIADIC "any") RETURNS integer
-    AS 'MODULE_PATHNAME', 'purchase_outcome_columns' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'purchase_outcome_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
 CREATE FUNCTION score_purchase_columns(model text, columns text[], VARIADIC "any") RETURNS purchase_score
-    AS 'MODULE_PATHNAME', 'score_purchase_columns' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'score_purchase_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
 CREATE FUNCTION purchase_features_columns(model text, columns text[], VARIADIC "any") RETURNS jsonb
-    AS 'MODULE_PATHNAME', 'purchase_features_columns' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'purchase_features_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
 "#,
     name = "scoring_functions",
     requires = ["catalog"]

@@ -26,7 +26,7 @@ def extension_objects(conn):
                  (SELECT pg_get_function_identity_arguments(p.oid) || ' -> ' || pg_get_function_result(p.oid)
                          || ' ' || p.provolatile::text || p.proparallel::text || p.prosecdef::text || p.proisstrict::text
                          || coalesce(p.proconfig::text, '') || coalesce(p.proacl::text, '')
-                         || coalesce(p.prosupport::text, '')
+                         || coalesce(p.prosupport::text, '') || ' cost ' || p.procost::text
                     FROM pg_proc p WHERE p.oid = d.objid) END
           FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
          WHERE d.refclassid = 'pg_extension'::regclass AND e.extname = 'pg_purchase' AND d.deptype = 'e'

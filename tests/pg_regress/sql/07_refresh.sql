@@ -11,7 +11,7 @@ SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
 SELECT bool_and(p_hat <= prev) AS ordered_by_p_hat
   FROM (SELECT p_hat, lag(p_hat) OVER (ORDER BY ctid) AS prev FROM ad_targets) t WHERE prev IS NOT NULL;
 -- A custom threshold instead of the model's; grants on the old list survive the swap.
-CREATE ROLE marketing_reader;
+DO $$ BEGIN CREATE ROLE marketing_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
 GRANT SELECT ON ad_targets TO marketing_reader;
 CALL refresh_purchase_targets('many', 'ad_targets', threshold => 0.9);
 SELECT count(*) AS targets, bool_and(p_hat > 0.9) AS all_above_0_9 FROM ad_targets;
