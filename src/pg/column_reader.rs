@@ -65,14 +65,15 @@ impl ColumnReader {
             ColumnReader::Int8 => RawValue::Number(datum.value() as i64 as f64),
             ColumnReader::Numeric => {
                 // The exact decimal text, correctly rounded by Rust: what numeric_float8 gives.
+                // NaN and values beyond f64 stay text, so the cleaning error quotes them.
                 let num = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::Numeric;
-                let text = std::ffi::CStr::from_ptr(pg_sys::numeric_normalize(num));
-                RawValue::Number(
-                    text.to_str()
-                        .ok()
-                        .and_then(|t| t.parse().ok())
-                        .unwrap_or(f64::NAN),
-                )
+                let text = std::ffi::CStr::from_ptr(pg_sys::numeric_normalize(num))
+                    .to_str()
+                    .unwrap_or("NaN");
+                match text.parse::<f64>() {
+                    Ok(v) if v.is_finite() => RawValue::Number(v),
+                    _ => RawValue::Text(text),
+                }
             }
             ColumnReader::Text { blank_padded } => {
                 let text = text_str(column, datum);

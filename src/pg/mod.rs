@@ -7,6 +7,7 @@ mod column_reader;
 mod columns_scoring;
 mod errors;
 mod json_functions;
+mod jsonb_rows;
 mod model_admin;
 mod model_cache;
 mod planner_support;

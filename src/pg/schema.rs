@@ -63,6 +63,10 @@ CREATE FUNCTION purchase_features("row" record, model text DEFAULT 'default') RE
     AS 'MODULE_PATHNAME', 'purchase_features_row'
     LANGUAGE C STABLE STRICT PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
 
+-- The old web service's contract: raw rows as JSON in, answers as JSON out.
+CREATE FUNCTION predict_purchase_json("rows" jsonb, "model" text DEFAULT 'default') RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'predict_purchase_json_wrapper' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
 -- What the planner rewrites a table/view row call into: only the columns the model reads.
 CREATE FUNCTION predict_purchase_columns(model text, columns text[], VARIADIC "any") RETURNS float8
     AS 'MODULE_PATHNAME', 'predict_purchase_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;

@@ -3,6 +3,7 @@
 //! call-site cache, `VARIADIC "any"` column arguments, and the planner support request.
 
 use super::columns_scoring::score_columns;
+use super::jsonb_rows::predict_json;
 use super::planner_support::simplify;
 use super::row_scoring::score_row;
 use super::scoring_output::Output;
@@ -66,6 +67,14 @@ v1_function!(
     pg_finfo_purchase_features_columns,
     purchase_features_columns,
     |f| unsafe { score_columns(f, Output::Features) }
+);
+
+// The symbol name is the one release 0.1.0's SQL binds (it was a #[pg_extern] then), so a
+// database still on 0.1.0 keeps working with this library.
+v1_function!(
+    pg_finfo_predict_purchase_json_wrapper,
+    predict_purchase_json_wrapper,
+    |f| unsafe { predict_json(f) }
 );
 
 v1_function!(

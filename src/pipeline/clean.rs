@@ -138,9 +138,15 @@ fn finite(column: &str, text: &str, v: f64) -> Result<f64> {
 }
 
 fn bad(column: &str, text: &str, problem: &str) -> PipelineError {
+    // Quote the value, but not a whole page of it.
+    let value = if text.chars().count() > 40 {
+        format!("{}...", text.chars().take(37).collect::<String>())
+    } else {
+        text.to_string()
+    };
     PipelineError::InvalidValue {
         column: column.to_string(),
-        value: text.to_string(),
+        value,
         problem: problem.to_string(),
     }
 }

@@ -14,25 +14,29 @@ pub fn raw_from_json<'a>(
         None | Some(Value::Null) => Ok(RawValue::Missing),
         Some(Value::String(s)) => Ok(RawValue::Text(s)),
         Some(Value::Number(n)) => Ok(RawValue::Number(n.as_f64().unwrap_or(f64::NAN))),
-        Some(other) => Err(PipelineError::InvalidInput(format!(
-            "row {index}: field \"{column}\" is {}, expected a number, a string or null",
-            json_type(other)
-        ))),
+        Some(other) => Err(not_scalar(index, column, json_type(other))),
     }
 }
 
-/// Prepares every model input of one JSON row.
-pub fn prepare_json_row(
-    model: &CompiledModel,
-    row: &Map<String, Value>,
-    index: usize,
-) -> Result<Vec<Prepared>> {
-    model
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(i, input)| model.prepare(i, raw_from_json(row, &input.column, index)?))
-        .collect()
+/// The error for a field that is neither a number, a string nor null.
+pub fn not_scalar(index: usize, column: &str, found: &str) -> PipelineError {
+    PipelineError::InvalidInput(format!(
+        "row {index}: field \"{column}\" is {found}, expected a number, a string or null"
+    ))
+}
+
+/// The error for an input element that is not an object.
+pub fn not_an_object(index: usize, found: &str) -> PipelineError {
+    PipelineError::InvalidInput(format!(
+        "element {index} of the input is {found}, expected an object of raw columns"
+    ))
+}
+
+/// The error for an input document that is neither an object nor an array.
+pub fn not_rows(found: &str) -> PipelineError {
+    PipelineError::InvalidInput(format!(
+        "the input is {found}, expected an object or an array of objects"
+    ))
 }
 
 pub fn score_json_row(
@@ -49,7 +53,19 @@ pub fn service_answer(
     row: &Map<String, Value>,
     index: usize,
 ) -> Result<Value> {
-    let prepared = prepare_json_row(model, row, index)?;
+    answer_from(model, |i| {
+        raw_from_json(row, &model.inputs[i].column, index)
+    })
+}
+
+/// The service's answer for a row whose raw input `i` is `raw(i)`, from any source of rows.
+pub fn answer_from<'a, F>(model: &CompiledModel, mut raw: F) -> Result<Value>
+where
+    F: FnMut(usize) -> Result<RawValue<'a>>,
+{
+    let prepared: Vec<Prepared> = (0..model.inputs.len())
+        .map(|i| model.prepare(i, raw(i)?))
+        .collect::<Result<_>>()?;
     let z = model.intercept
         + prepared
             .iter()
@@ -80,16 +96,10 @@ pub fn service_answers(model: &CompiledModel, rows: &Value) -> Result<Vec<Value>
             .enumerate()
             .map(|(i, item)| match item {
                 Value::Object(row) => service_answer(model, row, i),
-                other => Err(PipelineError::InvalidInput(format!(
-                    "element {i} of the input is {}, expected an object of raw columns",
-                    json_type(other)
-                ))),
+                other => Err(not_an_object(i, json_type(other))),
             })
             .collect(),
-        other => Err(PipelineError::InvalidInput(format!(
-            "the input is {}, expected an object or an array of objects",
-            json_type(other)
-        ))),
+        other => Err(not_rows(json_type(other))),
     }
 }
 

@@ -15,6 +15,11 @@ SELECT error_of($$SELECT predict_purchase_json('[{"x5": 3}]')$$);
 SELECT error_of($$SELECT predict_purchase_json('[{"x5": "monday"}, 42]')$$);
 SELECT error_of($$SELECT predict_purchase_json('"hello"')$$);
 SELECT error_of($$SELECT predict_purchase_json('[{"x12": true}]')$$);
+SELECT error_of($$SELECT predict_purchase_json('[{"x5": {"day": "monday"}}]')$$);
+SELECT error_of($$SELECT predict_purchase_json('[[1, 2]]')$$);
+-- Numbers beyond double precision, and numeric NaN, are errors too.
+SELECT error_of($$SELECT predict_purchase_json('[{"x12": 1e400}]')$$);
+SELECT error_of($$SELECT predict_purchase(ROW('monday', 'NaN', 'japan', 0.5, NULL, 1, 0, '1', 'July', 0)::typed)$$);
 -- An unknown model lists the loaded ones.
 SELECT error_of($$SELECT predict_purchase(c, 'spring') FROM customers c$$);
 SELECT error_of($$SELECT predict_purchase_json('[]', 'spring')$$);
