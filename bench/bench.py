@@ -138,7 +138,7 @@ def main():
               sys.path.insert(0, {os.path.join(ROOT, 'tools')!r})
               from purchase_pipeline import pipeline_from_artifact
               SD['pipe'] = pipeline_from_artifact(json.loads(plpy.execute("SELECT export_purchase_model()::text AS a")[0]['a']))
-          return float(SD['pipe'].predict_proba([r])[0])
+          return SD['pipe'].predict_one(r)
         $$ LANGUAGE plpython3u""")
     conn.execute("SELECT sklearn_predict(c) FROM customers c LIMIT 1")
     plpy_s = timed(conn, f"SELECT sum(sklearn_predict(c)) FROM (SELECT * FROM customers LIMIT {PLPY_ROWS}) c", repeat=1)

@@ -62,10 +62,25 @@ class PurchasePipeline:
         with warnings.catch_warnings():
             # Unseen categories encode as all zeros (handle_unknown="ignore"); that is intended.
             warnings.simplefilter("ignore", UserWarning)
-            onehot = self.encoder.transform(cats)
+            onehot = self.encoder.transform(cats.to_numpy())
         onehot = onehot.toarray() if hasattr(onehot, "toarray") else onehot
         names = list(self.numeric_columns) + list(self.encoder.get_feature_names_out(self.category_columns))
         return pd.DataFrame(np.hstack([scaled, onehot]), columns=names, index=frame.index)
+
+    def predict_one(self, row: dict) -> float:
+        """p_hat of one raw row through the same sklearn objects, without pandas (per-row peer)."""
+        if not hasattr(self, "_feature_index"):
+            names = list(self.numeric_columns) + list(self.encoder.get_feature_names_out(self.category_columns))
+            self._feature_index = [names.index(f) for f in self.features]
+        num = np.array([[clean_number(row.get(c)) for c in self.numeric_columns]], dtype=float)
+        scaled = self.scaler.transform(self.imputer.transform(num))
+        cats = np.array([[np.nan if row.get(c) in (None, "") else row.get(c) for c in self.category_columns]],
+                        dtype=object)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            onehot = self.encoder.transform(cats)
+        X = np.hstack([scaled, onehot])[:, self._feature_index]
+        return float(self.model.predict_proba(X)[0, 1])
 
     def predict_proba(self, rows) -> np.ndarray:
         frame = pd.DataFrame(list(rows)).reindex(columns=self.numeric_columns + self.category_columns)
@@ -159,7 +174,7 @@ def _assemble(kinds, numeric, impute_means, scale_means, scales, variances, enco
     encoder = OneHotEncoder(categories=levels, drop=drop, handle_unknown="ignore", sparse_output=False)
     width = max(len(l) for l in levels)
     sample = pd.DataFrame({c: [l[i % len(l)] for i in range(width)] for c, l in zip(categories, levels)}, dtype=object)
-    encoder.fit(sample)
+    encoder.fit(sample.to_numpy())
 
     model = LogisticRegression(fit_intercept=intercept != 0.0)
     model.classes_ = np.array([0, 1])
