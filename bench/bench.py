@@ -33,6 +33,8 @@ PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "15"))
 DB = "pg_purchase_bench"
 PG_BIN = "/usr/lib/postgresql/15/bin"
 ARTIFACT = os.path.join(ROOT, "artifacts", "purchase_model.json")
+# PL/Python runs as the server's user; bench/run.sh copies tools/ where it can read them.
+TOOLS_FOR_SERVER = os.environ.get("PG_PURCHASE_SERVER_TOOLS", os.path.join(ROOT, "tools"))
 LINES = []
 
 
@@ -135,7 +137,7 @@ def main():
         CREATE OR REPLACE FUNCTION sklearn_predict(r customers) RETURNS float8 AS $$
           if 'pipe' not in SD:
               import sys, json
-              sys.path.insert(0, {os.path.join(ROOT, 'tools')!r})
+              sys.path.insert(0, {TOOLS_FOR_SERVER!r})
               from purchase_pipeline import pipeline_from_artifact
               SD['pipe'] = pipeline_from_artifact(json.loads(plpy.execute("SELECT export_purchase_model()::text AS a")[0]['a']))
           return SD['pipe'].predict_one(r)

@@ -6,4 +6,4 @@ export BENCH_ROWS="${1:-${BENCH_ROWS:-1000000}}"
 install_all
 install_extension
 start_cluster /tmp/pg_purchase_bench "max_worker_processes = 8" "max_parallel_workers = 8"
-"$PY" "$ROOT/bench/bench.py"
+PG_PURCHASE_SERVER_TOOLS="$(server_readable)/tools" "$PY" "$ROOT/bench/bench.py"

@@ -9,7 +9,7 @@ install_extension
 start_cluster /tmp/pg_purchase_demo "max_parallel_workers_per_gather = 2"
 log "loading the bundled model and generating $ROWS synthetic customers"
 psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_purchase" \
-  -c "SELECT load_purchase_model(pg_read_file('$ROOT/artifacts/purchase_model.json')::jsonb)" >/dev/null
+  -c "SELECT load_purchase_model(pg_read_file('$(server_readable)/artifacts/purchase_model.json')::jsonb)" >/dev/null
 "$PY" "$ROOT/tools/synthetic_customers.py" --artifact "$ROOT/artifacts/purchase_model.json" --rows "$ROWS" \
   | psql -qX -v ON_ERROR_STOP=1 >/dev/null
 log "scoring"

@@ -7,7 +7,24 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_CONFIG="$PG_BIN/pg_config"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
-SHARED_DATA="${SHARED_DATA:-$ROOT/../shared/data}"
+# The reference data lives beside the checkout (../shared/data); a clone elsewhere finds it at
+# /work/shared/data or through SHARED_DATA.
+if [ -z "${SHARED_DATA:-}" ]; then
+  for d in "$ROOT/../shared/data" /work/shared/data; do
+    if [ -d "$d" ]; then SHARED_DATA="$(cd "$d" && pwd)"; break; fi
+  done
+fi
+export SHARED_DATA="${SHARED_DATA:-$ROOT/../shared/data}"
+
+# Files the server (user postgres) must read: the artifact and the tools PL/Python imports. A
+# checkout under a private home directory is not readable by postgres, so copy them out.
+server_readable() {
+  local dir=/tmp/pg_purchase_files
+  mkdir -p "$dir"
+  cp -r "$ROOT/artifacts" "$ROOT/tools" "$dir/"
+  chmod -R a+rX "$dir"
+  echo "$dir"
+}
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

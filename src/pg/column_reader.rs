@@ -47,7 +47,7 @@ impl ColumnReader {
     }
 
     /// Reads one value. Text borrows the datum's memory, which lives for the current row.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn read<'a>(
         &mut self,
         column: &str,

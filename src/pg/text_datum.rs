@@ -6,12 +6,12 @@ use super::errors::raise;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
-/// Whether the database's text is UTF-8 (checked once per backend).
+/// Whether the database's text is UTF-8 (checked once per backend: a backend serves one
+/// database for life).
+#[inline]
 fn database_is_utf8() -> bool {
-    thread_local! {
-        static UTF8: bool = unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 };
-    }
-    UTF8.with(|u| *u)
+    static UTF8: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UTF8.get_or_init(|| unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 })
 }
 
 /// The bytes of a text-like datum, detoasting only when the value is compressed or external.

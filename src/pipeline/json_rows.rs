@@ -66,13 +66,8 @@ where
     let prepared: Vec<Prepared> = (0..model.inputs.len())
         .map(|i| model.prepare(i, raw(i)?))
         .collect::<Result<_>>()?;
-    let z = model.intercept
-        + prepared
-            .iter()
-            .enumerate()
-            .map(|(i, p)| model.contribution(i, *p))
-            .sum::<f64>();
-    let score = model.score_from_logit(z);
+    // The same arithmetic as every other scoring path, so p_hat is identical to the bit.
+    let score = model.score_with(&mut raw)?;
     let mut out = Map::new();
     out.insert(
         "business_outcome".into(),

@@ -36,6 +36,7 @@ enum InputRule {
         scale_mean: f64,
         scale: f64,
         coef: f64,
+        coef_over_scale: f64,
     },
     Category {
         levels: Vocabulary,
@@ -155,12 +156,16 @@ impl CompiledModel {
                 let a = &artifact.inputs[src];
                 let mine = features.iter().filter(|f| f.input == pos);
                 let rule = match (&a.numeric, &a.encoding) {
-                    (Some(s), _) => InputRule::Numeric {
-                        impute_mean: s.impute_mean,
-                        scale_mean: s.scale_mean,
-                        scale: s.scale,
-                        coef: mine.map(|f| f.coef).sum(),
-                    },
+                    (Some(s), _) => {
+                        let coef: f64 = mine.map(|f| f.coef).sum();
+                        InputRule::Numeric {
+                            impute_mean: s.impute_mean,
+                            scale_mean: s.scale_mean,
+                            scale: s.scale,
+                            coef,
+                            coef_over_scale: coef / s.scale,
+                        }
+                    }
                     (None, Some(enc)) => {
                         let mut level_coefs = vec![0.0; enc.categories.len()];
                         let mut missing_coef = 0.0;
@@ -209,18 +214,7 @@ impl CompiledModel {
                 scale,
                 ..
             } => {
-                let x = match raw {
-                    RawValue::Missing => None,
-                    RawValue::Number(v) if v.is_finite() => Some(v),
-                    RawValue::Number(v) => {
-                        return Err(PipelineError::InvalidValue {
-                            column: input.column.clone(),
-                            value: v.to_string(),
-                            problem: "not a finite number".into(),
-                        })
-                    }
-                    RawValue::Text(t) => clean_number(&input.column, t)?,
-                };
+                let x = number(&input.column, raw)?;
                 Ok(Prepared::Scaled(
                     (x.unwrap_or(*impute_mean) - scale_mean) / scale,
                 ))
@@ -257,9 +251,22 @@ impl CompiledModel {
         F: FnMut(usize) -> Result<RawValue<'a>>,
     {
         let mut z = self.intercept;
-        for i in 0..self.inputs.len() {
-            let p = self.prepare(i, raw(i)?)?;
-            z += self.contribution(i, p);
+        for (i, input) in self.inputs.iter().enumerate() {
+            z += match &input.rule {
+                // coef * (x - mean) / scale with the division folded into the coefficient at
+                // compile time: one multiply per row instead of a divide (differs from
+                // scikit-learn's rounding by at most an ulp of the term).
+                InputRule::Numeric {
+                    impute_mean,
+                    scale_mean,
+                    coef_over_scale,
+                    ..
+                } => {
+                    (number(&input.column, raw(i)?)?.unwrap_or(*impute_mean) - scale_mean)
+                        * coef_over_scale
+                }
+                InputRule::Category { .. } => self.contribution(i, self.prepare(i, raw(i)?)?),
+            };
         }
         Ok(self.score_from_logit(z))
     }
@@ -291,6 +298,21 @@ impl CompiledModel {
     /// The raw columns the model reads, in input order.
     pub fn columns(&self) -> impl Iterator<Item = &str> {
         self.inputs.iter().map(|i| i.column.as_str())
+    }
+}
+
+/// A numeric input's raw value: None when missing; text is cleaned; NaN/inf are errors.
+#[inline]
+fn number(column: &str, raw: RawValue<'_>) -> Result<Option<f64>> {
+    match raw {
+        RawValue::Missing => Ok(None),
+        RawValue::Number(v) if v.is_finite() => Ok(Some(v)),
+        RawValue::Number(v) => Err(PipelineError::InvalidValue {
+            column: column.to_string(),
+            value: v.to_string(),
+            problem: "not a finite number".into(),
+        }),
+        RawValue::Text(t) => clean_number(column, t),
     }
 }
 

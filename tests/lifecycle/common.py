@@ -7,6 +7,15 @@ import psycopg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARTIFACT_PATH = os.path.join(ROOT, "artifacts", "purchase_model.json")
+
+
+def server_readable_artifact():
+    """A copy of the artifact the server process (user postgres) can read."""
+    import shutil
+    os.makedirs("/tmp/pg_purchase_files", exist_ok=True)
+    path = shutil.copy(ARTIFACT_PATH, "/tmp/pg_purchase_files/purchase_model_for_tests.json")
+    os.chmod(path, 0o644)
+    return path
 PG_BIN = "/usr/lib/postgresql/15/bin"
 RESULTS = []
 

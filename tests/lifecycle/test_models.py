@@ -6,7 +6,9 @@ import threading
 import time
 
 from common import (bundled, check, connect, finish, fresh_db, load, make_customers, scores,
-                    sqlstate_of, variant, ARTIFACT_PATH)
+                    server_readable_artifact, sqlstate_of, variant)
+
+ARTIFACT_PATH = server_readable_artifact()
 
 DB = "pg_purchase_lifecycle"
 
