@@ -33,7 +33,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # apt packages: PostgreSQL 15 and headers, clang for bindgen, pg_cron, PL/Python + sklearn.
 install_apt() {
   local pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libclang-dev clang pkg-config sudo
-              postgresql-15-cron postgresql-plpython3-15 python3-sklearn python3-pandas python3-venv linux-perf)
+              postgresql-15-cron postgresql-plpython3-15 python3-sklearn python3-pandas python3-venv)
   local missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
