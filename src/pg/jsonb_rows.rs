@@ -108,6 +108,9 @@ pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     } else {
         (0..count)
             .map(|i| {
+                if i % 1024 == 1023 {
+                    pgrx::check_for_interrupts!(); // a long document stays cancellable
+                }
                 let v = pg_sys::getIthJsonbValueFromContainer(root, i as u32);
                 let is_object = (*v).type_ == pg_sys::jbvType::jbvBinary
                     && (*(*v).val.binary.data).header & pg_sys::JB_FOBJECT != 0;

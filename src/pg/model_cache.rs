@@ -62,9 +62,8 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
         if relid == pg_sys::InvalidOid || Some(relid) == cache.catalog_relid {
             cache.entries.clear();
             cache.last_invalidation = Some(statement_id());
-            if relid == pg_sys::InvalidOid {
-                cache.catalog_relid = None;
-            }
+            // The catalog may have been dropped (DROP EXTENSION): look its OID up again.
+            cache.catalog_relid = None;
         }
     });
 }

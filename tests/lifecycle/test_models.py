@@ -129,6 +129,25 @@ def privileges():
         check("with pg_read_server_files it can; it can activate and drop", version == 2 and removed == 2)
 
 
+def own_schema():
+    """CREATE EXTENSION ... SCHEMA elsewhere: rewrite, refresh and scheduling still resolve."""
+    with connect("postgres") as admin:
+        admin.execute("DROP DATABASE IF EXISTS pg_purchase_schema WITH (FORCE)")
+        admin.execute("CREATE DATABASE pg_purchase_schema")
+    with connect("pg_purchase_schema") as conn:
+        conn.execute("CREATE SCHEMA scoring")
+        conn.execute("CREATE EXTENSION pg_purchase SCHEMA scoring")
+        conn.execute("SELECT scoring.load_purchase_model(%s::jsonb)", (json.dumps(bundled()),))
+        make_customers(conn, rows=500)
+        plan = " ".join(r[0] for r in conn.execute(
+            "EXPLAIN VERBOSE SELECT scoring.predict_purchase(c) FROM customers c").fetchall())
+        conn.execute("CALL scoring.refresh_purchase_targets('customers', 'targets')")
+        listed = conn.execute("SELECT count(*) FROM targets").fetchone()[0]
+        expected = conn.execute("SELECT count(*) FROM customers c WHERE scoring.purchase_outcome(c) = 1").fetchone()[0]
+        check("installed in its own schema, calls are rewritten and refreshes work",
+              "scoring.predict_purchase_columns" in plan and listed == expected > 0)
+
+
 def main():
     fresh_db(DB)
     with connect(DB) as conn:
@@ -137,6 +156,7 @@ def main():
     cache_coherence(s1, s2)
     one_version_per_statement()
     privileges()
+    own_schema()
     finish()
 
 

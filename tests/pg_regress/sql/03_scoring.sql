@@ -70,3 +70,16 @@ SELECT predict_purchase(ROW(1, '', '', '', 0.5, 0.5, 0, 0, 0, '', '', '', 0.2, 0
 SELECT predict_purchase(NULL::customers) IS NULL AS null_row,
        score_purchase(NULL::customers) IS NULL AS null_score;
 SELECT o.n, predict_purchase(c) AS p FROM (VALUES (99)) o(n) LEFT JOIN customers c ON c.customer_id = o.n;
+
+-- The rewrite also applies to view rows and to partitioned tables (each partition's columns).
+EXPLAIN (VERBOSE, COSTS OFF) SELECT predict_purchase(v) FROM customer_view v;
+CREATE TABLE customers_by_range (LIKE customers) PARTITION BY RANGE (customer_id);
+CREATE TABLE customers_low PARTITION OF customers_by_range FOR VALUES FROM (0) TO (3);
+CREATE TABLE customers_high PARTITION OF customers_by_range FOR VALUES FROM (3) TO (100);
+INSERT INTO customers_by_range SELECT * FROM customers;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT purchase_outcome(p) FROM customers_by_range p;
+SELECT count(*) FILTER (WHERE predict_purchase(p) = predict_purchase(c)) AS same_scores
+  FROM customers_by_range p JOIN customers c USING (customer_id);
+-- A NULL-extended row of an outer join stays on the generic path (and scores NULL).
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT predict_purchase(c) FROM (VALUES (99)) o(n) LEFT JOIN customers c ON c.customer_id = o.n;
