@@ -95,6 +95,9 @@ pub fn catalog_relid() -> Option<pg_sys::Oid> {
 /// The active version of model `name`, or None when there is none.
 pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     ensure_registered();
+    // Once per call site (not per row): take in invalidations already committed, so a
+    // statement whose relation locks were all held before still sees the latest activation.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
     let now = statement_id();
     let cached = CACHE.with(|c| {
         let cache = c.borrow();
