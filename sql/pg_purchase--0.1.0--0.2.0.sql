@@ -14,13 +14,16 @@ ALTER FUNCTION score_purchase_columns(text, text[], "any") COST 100;
 ALTER FUNCTION purchase_features_columns(text, text[], "any") COST 100;
 
 CREATE FUNCTION "activate_purchase_model"("name" TEXT, "version" INT) RETURNS INT
-STRICT VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'activate_purchase_model_wrapper';
+VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'activate_purchase_model_wrapper';
 
 CREATE FUNCTION "drop_purchase_model"("name" TEXT) RETURNS bigint
-STRICT VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'drop_purchase_model_wrapper';
+VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'drop_purchase_model_wrapper';
 
 CREATE FUNCTION "load_purchase_model_file"("path" TEXT, "name" TEXT DEFAULT 'default', "activate" bool DEFAULT true)
-RETURNS INT STRICT VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'load_purchase_model_file_wrapper';
+RETURNS INT VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'load_purchase_model_file_wrapper';
+
+-- A NULL argument to the admin functions is an error (22004), not a silent NULL.
+ALTER FUNCTION load_purchase_model(jsonb, text, boolean) CALLED ON NULL INPUT;
 
 -- Roles: purchase_admin changes models, purchase_scorer scores. Roles are cluster-wide and
 -- outlive the extension; they are created only if missing.

@@ -10,6 +10,17 @@ use crate::pipeline::loaded::compile_artifact;
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
 
+/// An argument that must not be NULL: NULL is an error, never a silent NULL result.
+fn required<T>(value: Option<T>, argument: &str) -> T {
+    value.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("argument \"{argument}\" must not be NULL"),
+            None,
+        )
+    })
+}
+
 fn check_name(name: &str) {
     if name.trim().is_empty() {
         raise(
@@ -24,10 +35,13 @@ fn check_name(name: &str) {
 /// A rejected artifact writes nothing: the model in force before stays in force.
 #[pg_extern(volatile, parallel_unsafe)]
 fn load_purchase_model(
-    artifact: JsonB,
-    name: default!(&str, "'default'"),
-    activate: default!(bool, true),
+    artifact: Option<JsonB>,
+    name: default!(Option<&str>, "'default'"),
+    activate: default!(Option<bool>, true),
 ) -> i32 {
+    let artifact = required(artifact, "artifact");
+    let name = required(name, "name");
+    let activate = required(activate, "activate");
     check_name(name);
     let model = compile_artifact(&artifact.0).or_raise();
     let version = catalog::insert_version(name, artifact, &model.sha256, activate);
@@ -39,10 +53,11 @@ fn load_purchase_model(
 /// Only for superusers and members of pg_read_server_files.
 #[pg_extern(volatile, parallel_unsafe)]
 fn load_purchase_model_file(
-    path: &str,
-    name: default!(&str, "'default'"),
-    activate: default!(bool, true),
+    path: Option<&str>,
+    name: default!(Option<&str>, "'default'"),
+    activate: default!(Option<bool>, true),
 ) -> i32 {
+    let path = required(path, "path");
     if !catalog::invoker_may_read_server_files() {
         raise(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -67,12 +82,14 @@ fn load_purchase_model_file(
             None,
         )
     });
-    load_purchase_model(JsonB(doc), name, activate)
+    load_purchase_model(Some(JsonB(doc)), name, activate)
 }
 
 /// Makes `version` the active version of `name` (a rollback or a pin); returns it.
-#[pg_extern(volatile, parallel_unsafe, strict)]
-fn activate_purchase_model(name: &str, version: i32) -> i32 {
+#[pg_extern(volatile, parallel_unsafe)]
+fn activate_purchase_model(name: Option<&str>, version: Option<i32>) -> i32 {
+    let name = required(name, "name");
+    let version = required(version, "version");
     if !catalog::activate_version(name, version) {
         let versions = catalog::versions(name);
         let known = if versions.is_empty() {
@@ -98,8 +115,9 @@ fn activate_purchase_model(name: &str, version: i32) -> i32 {
 }
 
 /// Removes model `name` and all its versions; returns how many versions were removed.
-#[pg_extern(volatile, parallel_unsafe, strict)]
-fn drop_purchase_model(name: &str) -> i64 {
+#[pg_extern(volatile, parallel_unsafe)]
+fn drop_purchase_model(name: Option<&str>) -> i64 {
+    let name = required(name, "name");
     let removed = catalog::delete_model(name);
     if removed == 0 {
         raise(

@@ -41,3 +41,8 @@ SELECT error_of($$SELECT load_purchase_model('[1, 2]')$$);
 SELECT error_of(format('SELECT load_purchase_model(%L::jsonb, %L)', doc, '')) FROM bundled;
 -- Nothing was written by the refused loads.
 SELECT name, version, active FROM purchase.model_versions ORDER BY 1, 2;
+-- NULL arguments to the admin functions are errors, not silent NULLs.
+SELECT error_of($$SELECT load_purchase_model(NULL)$$);
+SELECT error_of($$SELECT load_purchase_model('{}', NULL)$$);
+SELECT error_of($$SELECT activate_purchase_model('default', NULL)$$);
+SELECT error_of($$SELECT drop_purchase_model(NULL)$$);
