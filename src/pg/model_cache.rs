@@ -69,21 +69,25 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
 }
 
 fn ensure_registered() {
-    CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        if !cache.callback_registered {
-            unsafe {
-                pg_sys::CacheRegisterRelcacheCallback(
-                    Some(on_relcache_invalidation),
-                    pg_sys::Datum::from(0),
-                );
-            }
-            cache.callback_registered = true;
-        }
-        if cache.catalog_relid.is_none() {
-            cache.catalog_relid = catalog::catalog_relid();
-        }
+    // No RefCell borrow may be held across a PostgreSQL call: a catalog lookup can process
+    // invalidations, which re-enter on_relcache_invalidation.
+    let (registered, relid) = CACHE.with(|c| {
+        let cache = c.borrow();
+        (cache.callback_registered, cache.catalog_relid)
     });
+    if !registered {
+        unsafe {
+            pg_sys::CacheRegisterRelcacheCallback(
+                Some(on_relcache_invalidation),
+                pg_sys::Datum::from(0),
+            );
+        }
+        CACHE.with(|c| c.borrow_mut().callback_registered = true);
+    }
+    if relid.is_none() {
+        let found = catalog::catalog_relid();
+        CACHE.with(|c| c.borrow_mut().catalog_relid = found);
+    }
 }
 
 /// The catalog's OID (for plan dependencies), if the extension is installed here.
