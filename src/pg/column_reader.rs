@@ -64,16 +64,7 @@ impl ColumnReader {
             ColumnReader::Int4 => RawValue::Number(datum.value() as i32 as f64),
             ColumnReader::Int8 => RawValue::Number(datum.value() as i64 as f64),
             ColumnReader::Numeric => {
-                // The exact decimal text, correctly rounded by Rust: what numeric_float8 gives.
-                // NaN and values beyond f64 stay text, so the cleaning error quotes them.
-                let num = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::Numeric;
-                let text = std::ffi::CStr::from_ptr(pg_sys::numeric_normalize(num))
-                    .to_str()
-                    .unwrap_or("NaN");
-                match text.parse::<f64>() {
-                    Ok(v) if v.is_finite() => RawValue::Number(v),
-                    _ => RawValue::Text(text),
-                }
+                numeric_raw(pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::Numeric)
             }
             ColumnReader::Text { blank_padded } => {
                 let text = text_str(column, datum);
@@ -88,5 +79,21 @@ impl ColumnReader {
                 RawValue::Text(as_str(column, std::ffi::CStr::from_ptr(cstr).to_bytes()))
             }
         }
+    }
+}
+
+/// A numeric (a column's or a jsonb number) as a raw value: its exact decimal text, correctly
+/// rounded to f64 (what numeric_float8 gives). NaN and values beyond f64's range stay text, so
+/// the cleaning error quotes them as written.
+///
+/// # Safety
+/// `num` must point to a detoasted numeric that lives for the current row.
+pub unsafe fn numeric_raw<'a>(num: pg_sys::Numeric) -> RawValue<'a> {
+    let text = std::ffi::CStr::from_ptr(pg_sys::numeric_normalize(num))
+        .to_str()
+        .unwrap_or("NaN");
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => RawValue::Number(v),
+        _ => RawValue::Text(text),
     }
 }

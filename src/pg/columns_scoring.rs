@@ -3,24 +3,20 @@
 //! `predict_purchase_columns('default', '{x5,x12,...}', c.x5, c.x12, ...)`.
 //! No whole-row value is ever built; each value arrives as a plain argument.
 
-use super::call_site::{arg, call_site};
+use super::call_site::{arg, call_site, ModelArgument};
 use super::column_reader::ColumnReader;
 use super::errors::raise;
-use super::model_cache::{resolve, LoadedModel};
+use super::model_cache::LoadedModel;
 use super::scoring_output::{emit, Output, OutputState};
-use super::text_datum::text_str;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
-use std::rc::Rc;
 
 /// Arguments before the column values: model name, column names.
 pub const FIXED_ARGS: usize = 2;
 
 #[derive(Default)]
 struct ColumnsSite {
-    name_datum: usize,
-    model_name: String,
-    model: Option<Rc<LoadedModel>>,
+    model: ModelArgument,
     /// For each model input, the index of its argument.
     argpos: Vec<usize>,
     readers: Vec<ColumnReader>,
@@ -37,19 +33,10 @@ pub unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, output: Output) ->
         return pgrx::fcinfo::pg_return_null(fcinfo);
     }
     let site: &mut ColumnsSite = call_site(fcinfo, ColumnsSite::default);
-    // The name is usually a plan constant: the same datum every row, so compare it only when
-    // the pointer changes.
-    if site.model.is_none() || site.name_datum != name_datum.value() {
-        let name = text_str("model", name_datum);
-        if site.model.is_none() || site.model_name != name {
-            let model = resolve(name);
-            bind_columns(fcinfo, site, &model);
-            site.model = Some(model);
-            site.model_name = name.to_string();
-        }
-        site.name_datum = name_datum.value();
+    let (model, changed) = site.model.model(name_datum);
+    if changed {
+        bind_columns(fcinfo, site, &model);
     }
-    let model = site.model.clone().unwrap();
     let ColumnsSite {
         argpos,
         readers,

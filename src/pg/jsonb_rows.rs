@@ -3,6 +3,7 @@
 //! and back into a JSON tree (which cost ~55 us per 100-column row).
 
 use super::call_site::arg;
+use super::column_reader::numeric_raw;
 use super::errors::OrRaise;
 use super::model_cache::resolve;
 use super::text_datum::{as_str, text_str};
@@ -11,7 +12,6 @@ use crate::pipeline::json_rows::{answer_from, not_an_object, not_rows, not_scala
 use crate::pipeline::model::RawValue;
 use pgrx::prelude::*;
 use pgrx::JsonB;
-use std::ffi::CStr;
 
 /// What a jsonb value is, in the words of the error messages.
 unsafe fn describe(v: &pg_sys::JsonbValue) -> &'static str {
@@ -33,18 +33,6 @@ unsafe fn container_kind(c: *const pg_sys::JsonbContainer) -> &'static str {
         "an object"
     } else {
         "an array"
-    }
-}
-
-/// A jsonb number: its exact decimal text, correctly rounded to f64; one out of f64's range
-/// stays text so that the cleaning error quotes it as written.
-unsafe fn numeric_value<'a>(n: pg_sys::Numeric) -> RawValue<'a> {
-    let text = CStr::from_ptr(pg_sys::numeric_normalize(n))
-        .to_str()
-        .unwrap_or("NaN");
-    match text.parse::<f64>() {
-        Ok(v) if v.is_finite() => RawValue::Number(v),
-        _ => RawValue::Text(text),
     }
 }
 
@@ -72,7 +60,7 @@ unsafe fn field<'a>(
             let bytes = std::slice::from_raw_parts(s.val as *const u8, s.len as usize);
             Ok(RawValue::Text(as_str(column, bytes)))
         }
-        pg_sys::jbvType::jbvNumeric => Ok(numeric_value(v.val.numeric)),
+        pg_sys::jbvType::jbvNumeric => Ok(numeric_raw(v.val.numeric)),
         _ => Err(not_scalar(index, column, describe(v))),
     }
 }

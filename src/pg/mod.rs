@@ -3,10 +3,10 @@
 
 mod call_site;
 mod catalog;
+mod cleaning_function;
 mod column_reader;
 mod columns_scoring;
 mod errors;
-mod json_functions;
 mod jsonb_rows;
 mod model_admin;
 mod model_cache;

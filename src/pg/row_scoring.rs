@@ -5,12 +5,11 @@
 //! resolved once; per row the tuple is stored in a reusable slot and deformed only up to the
 //! last attribute the model reads. No name lookups and no allocation beyond the result.
 
-use super::call_site::{arg, call_site};
+use super::call_site::{arg, call_site, ModelArgument};
 use super::column_reader::ColumnReader;
 use super::errors::raise;
-use super::model_cache::{resolve, LoadedModel};
+use super::model_cache::LoadedModel;
 use super::scoring_output::{emit, Output, OutputState};
-use super::text_datum::text_str;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::rc::Rc;
@@ -28,8 +27,7 @@ struct RowLayout {
 
 #[derive(Default)]
 struct RowSite {
-    model_name: String,
-    model: Option<Rc<LoadedModel>>,
+    model: ModelArgument,
     layout: Option<RowLayout>,
     tuple: Option<Box<pg_sys::HeapTupleData>>,
     output: OutputState,
@@ -55,12 +53,8 @@ pub unsafe fn score_row(fcinfo: pg_sys::FunctionCallInfo, output: Output) -> pg_
     let site: &mut RowSite = call_site(fcinfo, RowSite::default);
     let (row, _) = arg(fcinfo, 0);
     let (name_datum, _) = arg(fcinfo, 1);
-    let name = text_str("model", name_datum);
-    if site.model.is_none() || site.model_name != name {
-        site.model = Some(resolve(name));
-        site.model_name = name.to_string();
-    }
-    let model = site.model.clone().unwrap();
+    // A new model invalidates the layout below (it compares the model it was built for).
+    let (model, _) = site.model.model(name_datum);
 
     let header = pg_sys::pg_detoast_datum(row.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
     let typid = pgrx::heap_tuple_header_get_type_id(header);

@@ -42,28 +42,29 @@ where
     F: FnMut(usize) -> RawValue<'a>,
 {
     let model = &loaded.model;
+    if output == Output::Features {
+        let prepared: Vec<Prepared> = (0..model.inputs.len())
+            .map(|i| model.prepare(i, raw(i)))
+            .collect::<Result<_, _>>()
+            .or_raise();
+        let map: serde_json::Map<String, serde_json::Value> = model
+            .feature_values(&prepared)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
+            .collect();
+        return JsonB(serde_json::Value::Object(map)).into_datum().unwrap();
+    }
+    let s = model
+        .score_with(|i| Ok::<_, PipelineError>(raw(i)))
+        .or_raise();
     match output {
-        Output::PHat => {
-            let s = model
-                .score_with(|i| Ok::<_, PipelineError>(raw(i)))
-                .or_raise();
-            s.p_hat.into_datum().unwrap()
-        }
-        Output::Outcome => {
-            let s = model
-                .score_with(|i| Ok::<_, PipelineError>(raw(i)))
-                .or_raise();
-            s.business_outcome.into_datum().unwrap()
-        }
-        Output::Score => {
-            let s = model
-                .score_with(|i| Ok::<_, PipelineError>(raw(i)))
-                .or_raise();
-            let desc = state.score_desc.unwrap_or_else(|| {
-                let d = result_descriptor(fcinfo);
-                state.score_desc = Some(d);
-                d
-            });
+        Output::PHat => s.p_hat.into_datum().unwrap(),
+        Output::Outcome => s.business_outcome.into_datum().unwrap(),
+        // Output::Score (Features returned above).
+        _ => {
+            let desc = *state
+                .score_desc
+                .get_or_insert_with(|| result_descriptor(fcinfo));
             let mut values = [
                 s.p_hat.into_datum().unwrap(),
                 s.business_outcome.into_datum().unwrap(),
@@ -73,18 +74,6 @@ where
             let mut nulls = [false; 4];
             let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
             pgrx::heap_tuple_get_datum(tuple)
-        }
-        Output::Features => {
-            let prepared: Vec<Prepared> = (0..model.inputs.len())
-                .map(|i| model.prepare(i, raw(i)))
-                .collect::<Result<_, _>>()
-                .or_raise();
-            let map: serde_json::Map<String, serde_json::Value> = model
-                .feature_values(&prepared)
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
-                .collect();
-            JsonB(serde_json::Value::Object(map)).into_datum().unwrap()
         }
     }
 }

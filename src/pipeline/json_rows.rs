@@ -66,8 +66,7 @@ where
     let prepared: Vec<Prepared> = (0..model.inputs.len())
         .map(|i| model.prepare(i, raw(i)?))
         .collect::<Result<_>>()?;
-    // The same arithmetic as every other scoring path, so p_hat is identical to the bit.
-    let score = model.score_with(&mut raw)?;
+    let score = model.score_prepared(&prepared);
     let mut out = Map::new();
     out.insert(
         "business_outcome".into(),
@@ -80,22 +79,6 @@ where
         out.insert(name.to_string(), Value::from(v));
     }
     Ok(Value::Object(out))
-}
-
-/// Scores a JSON document holding one object or an array of objects, in input order.
-pub fn service_answers(model: &CompiledModel, rows: &Value) -> Result<Vec<Value>> {
-    match rows {
-        Value::Object(row) => Ok(vec![service_answer(model, row, 0)?]),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Value::Object(row) => service_answer(model, row, i),
-                other => Err(not_an_object(i, json_type(other))),
-            })
-            .collect(),
-        other => Err(not_rows(json_type(other))),
-    }
 }
 
 pub fn json_type(v: &Value) -> &'static str {

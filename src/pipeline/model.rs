@@ -16,11 +16,12 @@ pub enum RawValue<'a> {
     Text(&'a str),
 }
 
-/// One input after cleaning/imputing/scaling (numbers) or vocabulary lookup (categories).
+/// One input after cleaning and imputing (numbers) or vocabulary lookup (categories).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Prepared {
-    /// The standardised value (x - mean) / scale, after mean imputation.
-    Scaled(f64),
+    /// The cleaned number, or the training mean when it was missing. Scaling is applied where
+    /// it is used: folded into the coefficient for scoring, explicitly for `feature_values`.
+    Imputed(f64),
     /// Index into the input's vocabulary.
     Level(usize),
     /// A missing category (NULL or empty text).
@@ -35,7 +36,8 @@ enum InputRule {
         impute_mean: f64,
         scale_mean: f64,
         scale: f64,
-        coef: f64,
+        /// The feature's coefficient divided by the scale: scoring multiplies once per row
+        /// instead of dividing (differs from scikit-learn's rounding by at most an ulp).
         coef_over_scale: f64,
     },
     Category {
@@ -162,7 +164,6 @@ impl CompiledModel {
                             impute_mean: s.impute_mean,
                             scale_mean: s.scale_mean,
                             scale: s.scale,
-                            coef,
                             coef_over_scale: coef / s.scale,
                         }
                     }
@@ -203,22 +204,14 @@ impl CompiledModel {
         })
     }
 
-    /// Cleans, imputes and scales (numbers) or looks up (categories) input `i`.
+    /// Cleans and imputes (numbers) or looks up (categories) input `i`.
     #[inline]
     pub fn prepare(&self, i: usize, raw: RawValue<'_>) -> Result<Prepared> {
         let input = &self.inputs[i];
         match &input.rule {
-            InputRule::Numeric {
-                impute_mean,
-                scale_mean,
-                scale,
-                ..
-            } => {
-                let x = number(&input.column, raw)?;
-                Ok(Prepared::Scaled(
-                    (x.unwrap_or(*impute_mean) - scale_mean) / scale,
-                ))
-            }
+            InputRule::Numeric { impute_mean, .. } => Ok(Prepared::Imputed(
+                number(&input.column, raw)?.unwrap_or(*impute_mean),
+            )),
             InputRule::Category { levels, .. } => match raw {
                 RawValue::Missing => Ok(Prepared::MissingLevel),
                 RawValue::Text("") => Ok(Prepared::MissingLevel),
@@ -237,7 +230,14 @@ impl CompiledModel {
     #[inline]
     pub fn contribution(&self, i: usize, p: Prepared) -> f64 {
         match (&self.inputs[i].rule, p) {
-            (InputRule::Numeric { coef, .. }, Prepared::Scaled(z)) => coef * z,
+            (
+                InputRule::Numeric {
+                    scale_mean,
+                    coef_over_scale,
+                    ..
+                },
+                Prepared::Imputed(x),
+            ) => (x - scale_mean) * coef_over_scale,
             (InputRule::Category { level_coefs, .. }, Prepared::Level(l)) => level_coefs[l],
             (InputRule::Category { missing_coef, .. }, Prepared::MissingLevel) => *missing_coef,
             _ => 0.0,
@@ -251,24 +251,19 @@ impl CompiledModel {
         F: FnMut(usize) -> Result<RawValue<'a>>,
     {
         let mut z = self.intercept;
-        for (i, input) in self.inputs.iter().enumerate() {
-            z += match &input.rule {
-                // coef * (x - mean) / scale with the division folded into the coefficient at
-                // compile time: one multiply per row instead of a divide (differs from
-                // scikit-learn's rounding by at most an ulp of the term).
-                InputRule::Numeric {
-                    impute_mean,
-                    scale_mean,
-                    coef_over_scale,
-                    ..
-                } => {
-                    (number(&input.column, raw(i)?)?.unwrap_or(*impute_mean) - scale_mean)
-                        * coef_over_scale
-                }
-                InputRule::Category { .. } => self.contribution(i, self.prepare(i, raw(i)?)?),
-            };
+        for i in 0..self.inputs.len() {
+            z += self.contribution(i, self.prepare(i, raw(i)?)?);
         }
         Ok(self.score_from_logit(z))
+    }
+
+    /// The score of a row already prepared: the same arithmetic as `score_with`, to the bit.
+    pub fn score_prepared(&self, prepared: &[Prepared]) -> Score {
+        let z = prepared
+            .iter()
+            .enumerate()
+            .fold(self.intercept, |z, (i, p)| z + self.contribution(i, *p));
+        self.score_from_logit(z)
     }
 
     pub fn score_from_logit(&self, z: f64) -> Score {
@@ -284,10 +279,17 @@ impl CompiledModel {
         self.features
             .iter()
             .map(|f| {
-                let v = match (f.term, prepared[f.input]) {
-                    (Term::Value, Prepared::Scaled(z)) => z,
-                    (Term::Level(l), Prepared::Level(got)) => f64::from(u8::from(l == got)),
-                    (Term::Missing, Prepared::MissingLevel) => 1.0,
+                let v = match (f.term, prepared[f.input], &self.inputs[f.input].rule) {
+                    // What StandardScaler.transform gives: (x - mean) / scale.
+                    (
+                        Term::Value,
+                        Prepared::Imputed(x),
+                        InputRule::Numeric {
+                            scale_mean, scale, ..
+                        },
+                    ) => (x - scale_mean) / scale,
+                    (Term::Level(l), Prepared::Level(got), _) => f64::from(u8::from(l == got)),
+                    (Term::Missing, Prepared::MissingLevel, _) => 1.0,
                     _ => 0.0,
                 };
                 (f.name.as_str(), v)

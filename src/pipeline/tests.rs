@@ -2,7 +2,7 @@
 
 use super::artifact::Artifact;
 use super::error::PipelineError;
-use super::json_rows::{score_json_row, service_answers};
+use super::json_rows::{not_an_object, score_json_row, service_answer};
 use super::loaded::compile_artifact;
 use super::model::{CompiledModel, Prepared, RawValue};
 use serde_json::{json, Value};
@@ -90,25 +90,34 @@ fn unseen_and_missing_categories_set_no_indicator() {
 #[test]
 fn the_service_contract() {
     let model = compile_artifact(&bundled()).unwrap();
-    assert!(service_answers(&model, &json!([])).unwrap().is_empty());
-    let one = service_answers(&model, &json!({"x5": "monday"})).unwrap();
-    assert_eq!(one.len(), 1);
-    let obj = one[0].as_object().unwrap();
+    let row = json!({"x5": "monday", "x12": "($5,032.58)", "x91": 0.3});
+    let answer = service_answer(&model, row.as_object().unwrap(), 0).unwrap();
+    let obj = answer.as_object().unwrap();
     assert_eq!(obj.len(), 27);
     assert_eq!(obj["x5_monday"], json!(1.0));
     assert_eq!(obj["x5_sunday"], json!(0.0));
-    let e = service_answers(&model, &json!([{}, 3]))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("element 1") && e.contains("a number"), "{e}");
-    let e = service_answers(&model, &json!([{"x12": [1]}]))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("row 0") && e.contains("x12"), "{e}");
-    let e = service_answers(&model, &json!([{"x12": "12 dollars"}]))
-        .unwrap_err()
-        .to_string();
+    assert_eq!(
+        obj["x12"],
+        json!((-5032.58 - 20.485288437500007) / 5775.428520080214)
+    );
+    // The answer's p_hat is the row's score to the bit (one arithmetic for every path).
+    let score = score_json_row(&model, row.as_object().unwrap(), 0).unwrap();
+    assert_eq!(obj["p_hat"], json!(score.p_hat));
+    assert_eq!(obj["business_outcome"], json!(score.business_outcome));
+    let bad = |row: serde_json::Value, index| {
+        service_answer(&model, row.as_object().unwrap(), index)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = bad(json!({"x12": [1]}), 3);
+    assert!(
+        e.contains("row 3") && e.contains("\"x12\"") && e.contains("an array"),
+        "{e}"
+    );
+    let e = bad(json!({"x12": "12 dollars"}), 0);
     assert!(e.contains("x12") && e.contains("12 dollars"), "{e}");
+    let e = not_an_object(1, "a number").to_string();
+    assert!(e.contains("element 1") && e.contains("a number"), "{e}");
 }
 
 #[test]

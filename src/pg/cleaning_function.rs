@@ -1,4 +1,4 @@
-//! The cleaning rule alone (JSON scoring is in jsonb_rows.rs).
+//! `clean_number`: the cleaning rule on its own, as SQL.
 
 use super::errors::OrRaise;
 use crate::pipeline::clean::clean_number as clean;
