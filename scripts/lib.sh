@@ -3,8 +3,12 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PG_BIN=/usr/lib/postgresql/15/bin
-PG_CONFIG="$PG_BIN/pg_config"
+# PG_CONFIG may point at another PostgreSQL 15 installation (a relocated copy lets several
+# working trees install and test side by side); everything else follows from it.
+PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
+PG_BIN="$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)"
+export PG_CONFIG PG_BIN
+PGRX_HOME="${PGRX_HOME:-$HOME/.pgrx}"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 # The reference data lives beside the checkout (../shared/data); a clone elsewhere finds it at
@@ -48,7 +52,7 @@ install_pgrx() {
     log "cargo install cargo-pgrx 0.18.1 (about 6 minutes)"
     cargo install cargo-pgrx --version 0.18.1 --locked
   fi
-  if [ ! -f "$HOME/.pgrx/config.toml" ] || ! grep -q 'pg15' "$HOME/.pgrx/config.toml"; then
+  if [ ! -f "$PGRX_HOME/config.toml" ] || ! grep -q "pg15 = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml"; then
     cargo pgrx init --pg15 "$PG_CONFIG"
   fi
 }
@@ -66,14 +70,28 @@ install_python() {
 
 install_all() { install_apt; install_pgrx; install_python; }
 
-# Build (release unless PROFILE=debug) and install the extension into the system PostgreSQL 15.
+# Every file a pg_purchase install puts into PostgreSQL's directories: control file, install and
+# upgrade scripts, the library. Removed before each install, so a used machine behaves like a new one.
+remove_installed_extension() {
+  local share lib
+  share="$("$PG_CONFIG" --sharedir)/extension"; lib="$("$PG_CONFIG" --pkglibdir)"
+  as_root rm -f "$share"/pg_purchase.control "$share"/pg_purchase--*.sql "$lib"/pg_purchase.so
+}
+
+# Build (release unless PROFILE=debug) and install the extension into PostgreSQL 15: the library,
+# the current version's script and control file (cargo pgrx), and every frozen script of sql/
+# (earlier versions' install scripts and the upgrade scripts), which cargo pgrx does not all copy.
+# The build's output goes to target/pgrx-install.log and is shown only when it fails.
 install_extension() {
   log "building and installing pg_purchase"
-  if [ "${PROFILE:-release}" = debug ]; then
-    (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null)
-  else
-    (cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null)
+  local args=(--pg-config "$PG_CONFIG") logf="$ROOT/target/pgrx-install.log"
+  [ "${PROFILE:-release}" = debug ] || args+=(--release)
+  mkdir -p "$ROOT/target"
+  remove_installed_extension
+  if ! (cd "$ROOT" && cargo pgrx install "${args[@]}" >"$logf" 2>&1); then
+    tail -n 60 "$logf" >&2; log "build failed (full log: $logf)"; return 1
   fi
+  as_root install -m 644 "$ROOT"/sql/pg_purchase--*.sql "$("$PG_CONFIG" --sharedir)/extension/"
 }
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \

@@ -11,7 +11,7 @@ chmod -R a+rwX "$out"
 tests=$(cd "$ROOT/tests/pg_regress/sql" && ls *.sql | sed 's/\.sql$//' | sort)
 "$PG_BIN/dropdb" --if-exists pg_purchase_regress
 "$PG_BIN/createdb" pg_purchase_regress
-REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
+REGRESS="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 runas_pg env PG_PURCHASE_ARTIFACT="$PG_PURCHASE_ARTIFACT" "$REGRESS" --use-existing \
   --host="$PGHOST" --port="$PGPORT" --user=postgres --dbname=pg_purchase_regress \
   --inputdir="$out/suite" --outputdir="$out" $tests

@@ -16,7 +16,7 @@ def server_readable_artifact():
     path = shutil.copy(ARTIFACT_PATH, "/tmp/pg_purchase_files/purchase_model_for_tests.json")
     os.chmod(path, 0o644)
     return path
-PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 RESULTS = []
 
 

@@ -1,0 +1,1 @@
+-- pg_purchase 0.2.0 -> 0.3.0. Models in purchase.model_versions are kept as they are.
