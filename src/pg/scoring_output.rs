@@ -49,6 +49,7 @@ where
             .or_raise();
         let map: serde_json::Map<String, serde_json::Value> = model
             .feature_values(&prepared)
+            .or_raise()
             .into_iter()
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
             .collect();

@@ -11,6 +11,8 @@ pub enum ErrorKind {
     UndefinedColumn,
     /// A column has a SQL or JSON type the pipeline cannot read (42804).
     DatatypeMismatch,
+    /// A finite input too large for the model's arithmetic (22003).
+    OutOfRange,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -32,8 +34,12 @@ pub enum PipelineError {
         expected: f64,
     },
 
-    #[error("value {value} for category column \"{column}\" is not text")]
-    CategoryNotText { column: String, value: String },
+    #[error("value \"{value}\" of column \"{column}\" is out of range for the model: {problem}")]
+    OutOfRange {
+        column: String,
+        value: String,
+        problem: String,
+    },
 
     #[error("{0}")]
     InvalidInput(String),
@@ -50,7 +56,7 @@ impl PipelineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             PipelineError::InvalidValue { .. } => ErrorKind::InvalidText,
-            PipelineError::CategoryNotText { .. } => ErrorKind::DatatypeMismatch,
+            PipelineError::OutOfRange { .. } => ErrorKind::OutOfRange,
             PipelineError::InvalidArtifact { .. }
             | PipelineError::CheckFailed { .. }
             | PipelineError::InvalidInput(_) => ErrorKind::InvalidParameter,
@@ -65,16 +71,17 @@ impl PipelineError {
                     .into(),
             ),
             PipelineError::InvalidValue { .. } => Some(
-                "Numbers may carry $ , % ( ) and spaces, e.g. '$1,234.50', '($12.00)', '36.29%'; NULL or '' means missing."
+                "Numbers are plain ('14.75', '-3.5e-2') or money/percent text with one $ or one %, one sign or parentheses, and thousands separators in groups of three: '$1,234.50', '($12.00)', '36.29%'. NULL or blank text means missing."
                     .into(),
             ),
             PipelineError::CheckFailed { .. } => Some(
                 "The artifact's reference scores do not match its own pipeline: it was edited or exported incorrectly."
                     .into(),
             ),
-            PipelineError::CategoryNotText { .. } => {
-                Some("Send categories as text, e.g. \"monday\"; null or \"\" means missing.".into())
-            }
+            PipelineError::OutOfRange { .. } => Some(
+                "The value is far outside what the model was trained on; check the row, or leave it NULL to impute it."
+                    .into(),
+            ),
             PipelineError::InvalidInput(_) => None,
         }
     }

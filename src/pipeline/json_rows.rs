@@ -66,14 +66,14 @@ where
     let prepared: Vec<Prepared> = (0..model.inputs.len())
         .map(|i| model.prepare(i, raw(i)?))
         .collect::<Result<_>>()?;
-    let score = model.score_prepared(&prepared);
+    let score = model.score_prepared(&prepared)?;
     let mut out = Map::new();
     out.insert(
         "business_outcome".into(),
         Value::from(score.business_outcome),
     );
     out.insert("p_hat".into(), Value::from(score.p_hat));
-    let mut feats = model.feature_values(&prepared);
+    let mut feats = model.feature_values(&prepared)?;
     feats.sort_by(|a, b| a.0.cmp(b.0));
     for (name, v) in feats {
         out.insert(name.to_string(), Value::from(v));

@@ -3,7 +3,7 @@
 //! vocabulary lookup (categories), then a weighted sum and the logistic function.
 
 use super::artifact::{Artifact, InputKind};
-use super::clean::clean_number;
+use super::clean::{clean_number, BLANKS};
 use super::error::{PipelineError, Result};
 use super::vocabulary::Vocabulary;
 use std::collections::HashMap;
@@ -160,6 +160,17 @@ impl CompiledModel {
                 let rule = match (&a.numeric, &a.encoding) {
                     (Some(s), _) => {
                         let coef: f64 = mine.map(|f| f.coef).sum();
+                        // Scoring folds 1/scale into the coefficient: a scale so small that the
+                        // quotient overflows would turn the mean itself into 0 * inf = NaN.
+                        if !(coef / s.scale).is_finite() {
+                            return Err(PipelineError::artifact(
+                                format!("scaler.scale (column \"{}\")", a.column),
+                                format!(
+                                    "is {:e}, too small for its coefficient {:e}: their quotient overflows",
+                                    s.scale, coef
+                                ),
+                            ));
+                        }
                         InputRule::Numeric {
                             impute_mean: s.impute_mean,
                             scale_mean: s.scale_mean,
@@ -187,13 +198,13 @@ impl CompiledModel {
                         "artifact parsing gives every input numeric stats or an encoding"
                     ),
                 };
-                ModelInput {
+                Ok(ModelInput {
                     column: a.column.clone(),
                     kind: a.kind,
                     rule,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
 
         Ok(CompiledModel {
             inputs,
@@ -212,17 +223,18 @@ impl CompiledModel {
             InputRule::Numeric { impute_mean, .. } => Ok(Prepared::Imputed(
                 number(&input.column, raw)?.unwrap_or(*impute_mean),
             )),
-            InputRule::Category { levels, .. } => match raw {
-                RawValue::Missing => Ok(Prepared::MissingLevel),
-                RawValue::Text("") => Ok(Prepared::MissingLevel),
-                RawValue::Text(t) => Ok(levels
+            InputRule::Category { levels, .. } => Ok(match raw {
+                RawValue::Missing => Prepared::MissingLevel,
+                RawValue::Text(t) if t.trim_matches(BLANKS).is_empty() => Prepared::MissingLevel,
+                RawValue::Text(t) => levels
                     .find(t)
-                    .map_or(Prepared::UnseenLevel, Prepared::Level)),
-                RawValue::Number(v) => Err(PipelineError::CategoryNotText {
-                    column: input.column.clone(),
-                    value: v.to_string(),
-                }),
-            },
+                    .map_or(Prepared::UnseenLevel, Prepared::Level),
+                // A number (a JSON number, a float column) is compared by its text form, as an
+                // integer column's value is: 3 and 3.0 are "3", 0.5 is "0.5".
+                RawValue::Number(v) => levels
+                    .find(&v.to_string())
+                    .map_or(Prepared::UnseenLevel, Prepared::Level),
+            }),
         }
     }
 
@@ -254,16 +266,64 @@ impl CompiledModel {
         for i in 0..self.inputs.len() {
             z += self.contribution(i, self.prepare(i, raw(i)?)?);
         }
+        if !z.is_finite() {
+            return Err(self.overflow(&mut raw));
+        }
         Ok(self.score_from_logit(z))
     }
 
+    /// The error for a row whose linear predictor is not finite (a huge but finite input, e.g.
+    /// `1e308`, scaled past f64's range): it names the column whose share overflowed, or the
+    /// one with the largest share when only their sum did. Never a NaN or a silent 0/1.
+    fn overflow<'a, F>(&self, raw: &mut F) -> PipelineError
+    where
+        F: FnMut(usize) -> Result<RawValue<'a>>,
+    {
+        let mut worst: Option<(usize, f64)> = None;
+        for i in 0..self.inputs.len() {
+            let Ok(value) = raw(i) else { continue };
+            let Ok(prepared) = self.prepare(i, value) else {
+                continue;
+            };
+            let share = self.contribution(i, prepared).abs();
+            if worst.is_none_or(|(_, w)| !(share <= w)) {
+                worst = Some((i, share));
+            }
+        }
+        let (i, share) = worst.unwrap_or((0, f64::NAN));
+        let column = self.inputs.get(i).map_or("?", |x| x.column.as_str());
+        let value = match raw(i) {
+            Ok(RawValue::Text(t)) => t.to_string(),
+            Ok(RawValue::Number(v)) => number_text(v),
+            _ => String::new(),
+        };
+        PipelineError::OutOfRange {
+            column: column.to_string(),
+            value,
+            problem: if share.is_finite() {
+                "the model's linear predictor overflows for this row".into()
+            } else {
+                "its scaled model input overflows".into()
+            },
+        }
+    }
+
     /// The score of a row already prepared: the same arithmetic as `score_with`, to the bit.
-    pub fn score_prepared(&self, prepared: &[Prepared]) -> Score {
+    pub fn score_prepared(&self, prepared: &[Prepared]) -> Result<Score> {
         let z = prepared
             .iter()
             .enumerate()
             .fold(self.intercept, |z, (i, p)| z + self.contribution(i, *p));
-        self.score_from_logit(z)
+        if !z.is_finite() {
+            let mut raw = |i: usize| {
+                Ok(match prepared[i] {
+                    Prepared::Imputed(x) => RawValue::Number(x),
+                    _ => RawValue::Missing,
+                })
+            };
+            return Err(self.overflow(&mut raw));
+        }
+        Ok(self.score_from_logit(z))
     }
 
     pub fn score_from_logit(&self, z: f64) -> Score {
@@ -274,9 +334,11 @@ impl CompiledModel {
         }
     }
 
-    /// The model inputs after the pipeline, in feature order, given prepared inputs.
-    pub fn feature_values(&self, prepared: &[Prepared]) -> Vec<(&str, f64)> {
-        self.features
+    /// The model inputs after the pipeline, in feature order, given prepared inputs. A scaled
+    /// input that overflows is an error naming its column, never an infinity or a JSON null.
+    pub fn feature_values(&self, prepared: &[Prepared]) -> Result<Vec<(&str, f64)>> {
+        let values: Vec<(&str, f64)> = self
+            .features
             .iter()
             .map(|f| {
                 let v = match (f.term, prepared[f.input], &self.inputs[f.input].rule) {
@@ -294,7 +356,25 @@ impl CompiledModel {
                 };
                 (f.name.as_str(), v)
             })
-            .collect()
+            .collect();
+        if let Some(f) = self
+            .features
+            .iter()
+            .zip(&values)
+            .find(|(_, v)| !v.1.is_finite())
+        {
+            let input = &self.inputs[f.0.input];
+            let value = match prepared[f.0.input] {
+                Prepared::Imputed(x) => number_text(x),
+                _ => String::new(),
+            };
+            return Err(PipelineError::OutOfRange {
+                column: input.column.clone(),
+                value,
+                problem: "its scaled model input overflows".into(),
+            });
+        }
+        Ok(values)
     }
 
     /// The raw columns the model reads, in input order.
@@ -315,6 +395,15 @@ fn number(column: &str, raw: RawValue<'_>) -> Result<Option<f64>> {
             problem: "not a finite number".into(),
         }),
         RawValue::Text(t) => clean_number(column, t),
+    }
+}
+
+/// A number as an error message quotes it: `1e308`, not 309 digits.
+fn number_text(v: f64) -> String {
+    if v != 0.0 && !(1e-6..1e16).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
     }
 }
 

@@ -224,3 +224,78 @@ fn a_minimal_artifact_without_checks_or_hash_compiles() {
     assert_eq!(s.p_hat, 1.0 / (1.0 + (-z).exp()));
     assert_eq!(s.business_outcome, 1);
 }
+
+/// Finite inputs never give NaN or an infinity: x91 = x53 = 1e308 made +inf + -inf = NaN.
+#[test]
+fn huge_finite_inputs_are_an_error_naming_the_column_never_nan() {
+    let model = compile_artifact(&bundled()).unwrap();
+    for row in [
+        json!({"x91": "1e308", "x53": "1e308"}),
+        json!({"x91": "1e308"}),
+        json!({"x53": -1e308}),
+    ] {
+        let e = score_json_row(&model, row.as_object().unwrap(), 0).unwrap_err();
+        let msg = e.to_string();
+        assert_eq!(e.kind(), super::error::ErrorKind::OutOfRange, "{msg}");
+        assert!(
+            msg.contains("1e308") && (msg.contains("x91") || msg.contains("x53")),
+            "{msg}"
+        );
+    }
+    // The same rows through the prepared path (the JSON service and purchase_features).
+    let prepared: Vec<Prepared> = (0..model.inputs.len())
+        .map(|i| {
+            let raw = if model.inputs[i].column == "x91" {
+                RawValue::Text("1e308")
+            } else {
+                RawValue::Missing
+            };
+            model.prepare(i, raw).unwrap()
+        })
+        .collect();
+    assert!(model.score_prepared(&prepared).is_err());
+    assert!(model.feature_values(&prepared).is_err());
+    // Large but representable inputs still score, within [0, 1].
+    let s = score_json_row(&model, json!({"x91": "1e300"}).as_object().unwrap(), 0).unwrap();
+    assert!((0.0..=1.0).contains(&s.p_hat));
+}
+
+/// A tiny positive scale (1e-310) made coef/scale overflow, so the mean scored 0 * inf = NaN.
+#[test]
+fn a_scale_whose_quotient_overflows_is_refused_naming_the_field() {
+    let mut doc = without_sha(bundled());
+    doc.as_object_mut().unwrap().remove("checks");
+    doc["scaler"]["scale"][87] = json!(1e-310); // x91
+    let e = err_of(&doc);
+    assert!(e.contains("scaler.scale") && e.contains("x91"), "{e}");
+}
+
+/// Categories: blank text is missing like ''; a number is compared by its text form, the same
+/// as an integer column's value would be.
+#[test]
+fn blank_and_numeric_categories() {
+    let doc = json!({
+        "format": "pg_purchase.logistic_pipeline", "format_version": 1,
+        "inputs": [{"column": "tier", "kind": "category"}],
+        "imputer": {"columns": [], "statistics": []},
+        "scaler": {"columns": [], "mean": [], "scale": []},
+        "encoder": {"columns": [{"column": "tier", "categories": ["1", "2", "2.5"], "drop": "1", "missing_indicator": true}]},
+        "model": {"features": ["tier_2", "tier_2.5", "tier_nan"], "coefficients": [1.0, 2.0, -3.0], "intercept": 0.0},
+        "threshold": 0.5
+    });
+    let model = CompiledModel::compile(&Artifact::from_json(&doc).unwrap()).unwrap();
+    let z = |row: Value| {
+        let p = score_json_row(&model, row.as_object().unwrap(), 0)
+            .unwrap()
+            .p_hat;
+        (p / (1.0 - p)).ln()
+    };
+    let near = |a: f64, b: f64| (a - b).abs() < 1e-12;
+    assert!(near(z(json!({"tier": " "})), -3.0));
+    assert!(near(z(json!({"tier": "\t"})), -3.0));
+    assert!(near(z(json!({"tier": 2})), 1.0));
+    assert!(near(z(json!({"tier": 2.0})), 1.0));
+    assert!(near(z(json!({"tier": "2"})), 1.0));
+    assert!(near(z(json!({"tier": 2.5})), 2.0));
+    assert!(near(z(json!({"tier": 7})), 0.0)); // unseen
+}
