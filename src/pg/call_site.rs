@@ -34,33 +34,71 @@ pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> (pg_sys::Datum,
     (a.value, a.isnull)
 }
 
-/// The model a call site scores with, resolved from its `model` argument. The name is usually
-/// a plan constant, the same datum every row, so it is compared only when the pointer changes,
-/// and resolved (catalog, cache) only when the name changes.
+/// The model a call site scores with, resolved from its `model` argument.
+///
+/// When the argument is a plan constant (`Const`), the name is read once and the resolved model
+/// kept for the call site's life. Otherwise (`lower(seg)`, a column, a PL/pgSQL variable) the
+/// name's bytes are compared on every row: a per-row datum's address says nothing, since
+/// per-tuple memory reuses addresses. Resolving (catalog, cache) happens only when the name changes.
 #[derive(Default)]
 pub struct ModelArgument {
-    datum: usize,
+    /// Whether the argument was found to be a `Const` on the first row.
+    constant: Option<bool>,
     name: String,
     model: Option<Rc<LoadedModel>>,
 }
 
 impl ModelArgument {
-    /// The model for this row's `model` argument, and whether it differs from the last row's.
+    /// The model for this row's `model` argument (argument `argno`), and whether it differs
+    /// from the last row's.
     ///
     /// # Safety
-    /// `name_datum` must be a non-null text datum.
+    /// `name_datum` must be a non-null text datum; `fcinfo` the current call.
     #[inline]
-    pub unsafe fn model(&mut self, name_datum: pg_sys::Datum) -> (Rc<LoadedModel>, bool) {
-        let mut changed = false;
-        if self.model.is_none() || self.datum != name_datum.value() {
-            let name = text_str("model", name_datum);
-            if self.model.is_none() || self.name != name {
-                self.model = Some(resolve(name));
-                self.name = name.to_string();
-                changed = true;
-            }
-            self.datum = name_datum.value();
+    pub unsafe fn model(
+        &mut self,
+        fcinfo: pg_sys::FunctionCallInfo,
+        argno: i32,
+        name_datum: pg_sys::Datum,
+    ) -> (Rc<LoadedModel>, bool) {
+        let constant = *self
+            .constant
+            .get_or_insert_with(|| arg_is_const((*fcinfo).flinfo, argno));
+        if let (true, Some(model)) = (constant, &self.model) {
+            return (model.clone(), false);
         }
-        (self.model.clone().unwrap(), changed)
+        let name = text_str("model", name_datum);
+        if let Some(model) = &self.model {
+            if self.name == name {
+                return (model.clone(), false);
+            }
+        }
+        let model = resolve(name);
+        self.name.clear();
+        self.name.push_str(name);
+        self.model = Some(model.clone());
+        (model, true)
     }
+}
+
+/// Whether argument `argno` of the call is a plan-time constant (a `Const` node), the only
+/// case in which its value cannot change from one row to the next. (An extern `Param` can: a
+/// PL/pgSQL simple expression keeps its state across calls with different variable values.)
+unsafe fn arg_is_const(flinfo: *mut pg_sys::FmgrInfo, argno: i32) -> bool {
+    if flinfo.is_null() || (*flinfo).fn_expr.is_null() {
+        return false;
+    }
+    let expr = (*flinfo).fn_expr;
+    let args = if pgrx::is_a(expr, pg_sys::NodeTag::T_FuncExpr) {
+        (*(expr as *mut pg_sys::FuncExpr)).args
+    } else {
+        return false;
+    };
+    if argno < 0 || argno >= pg_sys::list_length(args) {
+        return false;
+    }
+    pgrx::is_a(
+        pg_sys::list_nth(args, argno) as *mut pg_sys::Node,
+        pg_sys::NodeTag::T_Const,
+    )
 }

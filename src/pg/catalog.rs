@@ -18,22 +18,68 @@ pub struct StoredVersion {
     pub artifact: String,
 }
 
+///
+/// Read with the statement's own snapshot (read-only SPI): pgrx's SPI takes a fresh snapshot
+/// per query once the transaction has an XID, so in a CTAS, an INSERT ... SELECT or any statement
+/// after a write, a call site starting after a concurrent activation committed would otherwise
+/// score with the new version while an earlier one used the old.
 pub fn active_version(name: &str) -> Option<StoredVersion> {
-    Spi::connect(|client| {
-        let rows = client
-            .select(
-                "SELECT version, sha256, (artifact - 'checks')::text FROM purchase.model_versions
-                  WHERE name = $1 AND active",
-                Some(1),
-                &[name.into()],
-            )
-            .or_raise();
-        rows.into_iter().next().map(|row| StoredVersion {
-            version: row.get(1).or_raise().unwrap_or_default(),
-            sha256: row.get(2).or_raise().unwrap_or_default(),
-            artifact: row.get(3).or_raise().unwrap_or_default(),
-        })
-    })
+    const QUERY: &std::ffi::CStr = c"SELECT version, sha256, (artifact - 'checks')::text
+        FROM purchase.model_versions WHERE name = $1 AND active";
+    unsafe {
+        // Without an active snapshot (none is set outside statements) read-only SPI would run
+        // with no snapshot at all; take a fresh one then, as any query would.
+        let read_only = pg_sys::ActiveSnapshotSet();
+        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
+            raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "pg_purchase could not connect to SPI to read its model catalog",
+                None,
+            );
+        }
+        let mut argtypes = [pg_sys::TEXTOID];
+        let mut values = [name.into_datum().unwrap()];
+        let nulls = [b' ' as std::ffi::c_char];
+        let status = pg_sys::SPI_execute_with_args(
+            QUERY.as_ptr(),
+            1,
+            argtypes.as_mut_ptr(),
+            values.as_mut_ptr(),
+            nulls.as_ptr(),
+            read_only,
+            1,
+        );
+        if status != pg_sys::SPI_OK_SELECT as i32 {
+            pg_sys::SPI_finish();
+            raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("pg_purchase catalog query failed (SPI status {status})"),
+                Some("Is the extension installed completely? Try ALTER EXTENSION pg_purchase UPDATE.".into()),
+            );
+        }
+        let found = if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
+            None
+        } else {
+            let table = &*pg_sys::SPI_tuptable;
+            let tuple = *table.vals;
+            let column = |n: i32| {
+                let mut isnull = false;
+                let d = pg_sys::SPI_getbinval(tuple, table.tupdesc, n, &mut isnull);
+                (d, isnull)
+            };
+            let (version, _) = column(1);
+            let (sha, sha_null) = column(2);
+            let (artifact, artifact_null) = column(3);
+            // Copied into Rust strings before SPI_finish frees the tuple table.
+            Some(StoredVersion {
+                version: i32::from_datum(version, false).unwrap_or_default(),
+                sha256: String::from_datum(sha, sha_null).unwrap_or_default(),
+                artifact: String::from_datum(artifact, artifact_null).unwrap_or_default(),
+            })
+        };
+        pg_sys::SPI_finish();
+        found
+    }
 }
 
 /// The names that have an active version, for "unknown model" errors.

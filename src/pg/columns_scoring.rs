@@ -33,7 +33,7 @@ pub unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, output: Output) ->
         return pgrx::fcinfo::pg_return_null(fcinfo);
     }
     let site: &mut ColumnsSite = call_site(fcinfo, ColumnsSite::default);
-    let (model, changed) = site.model.model(name_datum);
+    let (model, changed) = site.model.model(fcinfo, 0, name_datum);
     if changed {
         bind_columns(fcinfo, site, &model);
     }

@@ -2,10 +2,13 @@
 //! (queued by every load/activate/drop, delivered by PostgreSQL at commit, never at rollback)
 //! empties the cache, so each session's next statement reads the new active version.
 //!
-//! One subtlety: an invalidation can be processed after the current statement took its snapshot
-//! (at transaction start or at a lock). A model loaded in that statement may then be the old
-//! version, and no further invalidation would ever evict it. Such entries are marked provisional
-//! and re-read by the next statement.
+//! One subtlety: an invalidation can be processed after the snapshot that reads the catalog was
+//! taken (at a lock inside a READ COMMITTED statement, or any time in a REPEATABLE READ or
+//! SERIALIZABLE transaction or a cursor, whose snapshot is older still). A model read under that
+//! snapshot may be the superseded version, and no further invalidation would ever evict it. So
+//! an entry read in a transaction that has processed an invalidation is provisional: it serves
+//! only the statement that read it, and the next statement reads the catalog again (compiling
+//! only when the version actually differs). From the next transaction on, entries are final.
 
 use super::catalog;
 use super::errors::{raise, OrRaise};
@@ -13,7 +16,7 @@ use crate::pipeline::artifact::Artifact;
 use crate::pipeline::model::CompiledModel;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -42,6 +45,15 @@ struct Cache {
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    /// Bumped by every relcache invalidation this backend processes (any relation): a cheap
+    /// per-row test of whether any row type may have changed since a layout was built.
+    static RELCACHE_GENERATION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The number of relcache invalidations processed so far (see `RELCACHE_GENERATION`).
+#[inline]
+pub fn relcache_generation() -> u64 {
+    RELCACHE_GENERATION.with(Cell::get)
 }
 
 fn statement_id() -> StatementId {
@@ -57,6 +69,7 @@ fn statement_id() -> StatementId {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    RELCACHE_GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         if relid == pg_sys::InvalidOid || Some(relid) == cache.catalog_relid {
@@ -103,20 +116,41 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     // statement whose relation locks were all held before still sees the latest activation.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     let now = statement_id();
-    let cached = CACHE.with(|c| {
+    let (cached, usable) = CACHE.with(|c| {
         let cache = c.borrow();
-        cache
-            .entries
-            .get(name)
-            .and_then(|e| match e.provisional_for {
-                Some(stmt) if stmt != now => None,
-                _ => Some(e.model.clone()),
-            })
+        match cache.entries.get(name) {
+            Some(e) => {
+                let usable = e.provisional_for.is_none_or(|stmt| stmt == now);
+                (Some(e.model.clone()), usable)
+            }
+            None => (None, false),
+        }
     });
-    if cached.is_some() {
+    if usable {
         return cached;
     }
     let stored = catalog::active_version(name)?;
+    let version = stored.version;
+    let loaded = match cached {
+        // A provisional entry re-read unchanged: keep the compiled model.
+        Some(m) if m.version == version && m.model.sha256 == stored.sha256 => m,
+        _ => compile_stored(name, stored),
+    };
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        let same_transaction = cache.last_invalidation.map(|(lxid, _)| lxid) == Some(now.0);
+        cache.entries.insert(
+            name.to_string(),
+            Entry {
+                model: loaded.clone(),
+                provisional_for: same_transaction.then_some(now),
+            },
+        );
+    });
+    Some(loaded)
+}
+
+fn compile_stored(name: &str, stored: catalog::StoredVersion) -> Rc<LoadedModel> {
     let version = stored.version;
     let doc: serde_json::Value = serde_json::from_str(&stored.artifact).unwrap_or_else(|e| {
         raise(
@@ -128,23 +162,11 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     // The artifact was fully validated, self-checked and hashed when it was loaded.
     let artifact = Artifact::from_stored_json(&doc, &stored.sha256).or_raise();
     let model = CompiledModel::compile(&artifact).or_raise();
-    let loaded = Rc::new(LoadedModel {
+    Rc::new(LoadedModel {
         name: name.to_string(),
         version,
         model,
-    });
-    CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        let provisional_for = (cache.last_invalidation == Some(now)).then_some(now);
-        cache.entries.insert(
-            name.to_string(),
-            Entry {
-                model: loaded.clone(),
-                provisional_for,
-            },
-        );
-    });
-    Some(loaded)
+    })
 }
 
 /// The active version of model `name`; an error listing the loaded models when there is none.

@@ -23,6 +23,11 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     if root.is_null() || (*root).glob.is_null() || (*root).parse.is_null() {
         return None;
     }
+    // Grouping sets null grouped columns in their super-aggregate rows (ROLLUP's grand total):
+    // the whole row is NULL there while its columns, rewritten, would be some customer's.
+    if !(*(*root).parse).groupingSets.is_null() {
+        return None;
+    }
     let fcall = (*req).fcall;
     let args = (*fcall).args;
     if pg_sys::list_length(args) != 2 {

@@ -8,7 +8,7 @@
 use super::call_site::{arg, call_site, ModelArgument};
 use super::column_reader::ColumnReader;
 use super::errors::raise;
-use super::model_cache::LoadedModel;
+use super::model_cache::{relcache_generation, LoadedModel};
 use super::scoring_output::{emit, Output, OutputState};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -17,6 +17,12 @@ use std::rc::Rc;
 struct RowLayout {
     typid: pg_sys::Oid,
     typmod: i32,
+    /// The row type's descriptor identity (typcache), and the relcache generation at which it
+    /// was last confirmed: a named composite type can change under the same (typid, typmod),
+    /// e.g. `ALTER TABLE ... DROP COLUMN` earlier in a transaction whose PL/pgSQL keeps its
+    /// call sites.
+    identifier: u64,
+    generation: u64,
     model: Rc<LoadedModel>,
     slot: *mut pg_sys::TupleTableSlot,
     /// For each model input, its 0-based attribute index in the row type.
@@ -54,13 +60,18 @@ pub unsafe fn score_row(fcinfo: pg_sys::FunctionCallInfo, output: Output) -> pg_
     let (row, _) = arg(fcinfo, 0);
     let (name_datum, _) = arg(fcinfo, 1);
     // A new model invalidates the layout below (it compares the model it was built for).
-    let (model, _) = site.model.model(name_datum);
+    let (model, _) = site.model.model(fcinfo, 1, name_datum);
 
     let header = pg_sys::pg_detoast_datum(row.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
     let typid = pgrx::heap_tuple_header_get_type_id(header);
     let typmod = pgrx::heap_tuple_header_get_typmod(header);
-    let stale = match &site.layout {
-        Some(l) => l.typid != typid || l.typmod != typmod || !Rc::ptr_eq(&l.model, &model),
+    let stale = match &mut site.layout {
+        Some(l) => {
+            l.typid != typid
+                || l.typmod != typmod
+                || !Rc::ptr_eq(&l.model, &model)
+                || !l.still_current()
+        }
         None => true,
     };
     if stale {
@@ -88,6 +99,22 @@ pub unsafe fn score_row(fcinfo: pg_sys::FunctionCallInfo, output: Output) -> pg_
     result
 }
 
+impl RowLayout {
+    /// Whether the row type still has the descriptor the layout was built from. Checked with
+    /// one comparison per row; the typcache is consulted only after a relcache invalidation.
+    #[inline]
+    unsafe fn still_current(&mut self) -> bool {
+        let generation = relcache_generation();
+        if generation == self.generation {
+            return true;
+        }
+        // SAFETY: typid/typmod identify a row type this call site has already read.
+        let identifier = unsafe { pg_sys::assign_record_type_identifier(self.typid, self.typmod) };
+        self.generation = generation;
+        identifier == self.identifier
+    }
+}
+
 unsafe fn build_layout(
     fcinfo: pg_sys::FunctionCallInfo,
     model: Rc<LoadedModel>,
@@ -96,6 +123,8 @@ unsafe fn build_layout(
 ) -> RowLayout {
     let mcxt = (*(*fcinfo).flinfo).fn_mcxt;
     pgrx::PgMemoryContexts::For(mcxt).switch_to(|_| {
+        let generation = relcache_generation();
+        let identifier = pg_sys::assign_record_type_identifier(typid, typmod);
         let desc = pg_sys::lookup_rowtype_tupdesc_copy(typid, typmod);
         let natts = (*desc).natts as usize;
         let attrs = (*desc).attrs.as_slice(natts);
@@ -125,6 +154,8 @@ unsafe fn build_layout(
         RowLayout {
             typid,
             typmod,
+            identifier,
+            generation,
             model,
             slot,
             attindex,

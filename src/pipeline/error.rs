@@ -71,7 +71,7 @@ impl PipelineError {
                     .into(),
             ),
             PipelineError::InvalidValue { .. } => Some(
-                "Numbers are plain ('14.75', '-3.5e-2') or money/percent text with one $ or one %, one sign or parentheses, and thousands separators in groups of three: '$1,234.50', '($12.00)', '36.29%'. NULL or blank text means missing."
+                "Write numbers like 14.75, -3.5e-2, $1,234.50, ($12.00) or 36.29%; NULL or blank text means missing."
                     .into(),
             ),
             PipelineError::CheckFailed { .. } => Some(
