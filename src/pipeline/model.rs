@@ -286,7 +286,8 @@ impl CompiledModel {
                 continue;
             };
             let share = self.contribution(i, prepared).abs();
-            if worst.is_none_or(|(_, w)| !(share <= w)) {
+            // NaN (inf - inf) counts as the largest share.
+            if worst.is_none_or(|(_, w)| share.is_nan() || share > w) {
                 worst = Some((i, share));
             }
         }
