@@ -39,7 +39,7 @@ fi
 log "parity with scikit-learn"
 "$PY" "$ROOT/tests/parity/test_parity.py"
 
-for t in test_models test_nothing_lost test_concurrency; do
+for t in test_models test_snapshots test_nothing_lost test_concurrency; do
   log "lifecycle: $t"
   "$PY" "$ROOT/tests/lifecycle/$t.py"
 done
