@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -23,6 +24,9 @@ import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+from pg_purchase import cleaning as _rule  # noqa: E402  (the one Python copy of the cleaning rule)
 
 FORMAT = "pg_purchase.logistic_pipeline"
 FORMAT_VERSION = 1
@@ -57,8 +61,7 @@ class PurchasePipeline:
         """Raw frame -> every encoded feature, named as get_feature_names_out names them."""
         numeric = frame[self.numeric_columns].apply(lambda col: col.map(clean_number)).astype(float)
         scaled = self.scaler.transform(self.imputer.transform(numeric.to_numpy()))
-        cats = frame[self.category_columns].astype(object).where(frame[self.category_columns].notna(), np.nan)
-        cats = cats.replace("", np.nan)
+        cats = frame[self.category_columns].astype(object).apply(lambda col: col.map(category_value))
         with warnings.catch_warnings():
             # Unseen categories encode as all zeros (handle_unknown="ignore"); that is intended.
             warnings.simplefilter("ignore", UserWarning)
@@ -74,8 +77,7 @@ class PurchasePipeline:
             self._feature_index = [names.index(f) for f in self.features]
         num = np.array([[clean_number(row.get(c)) for c in self.numeric_columns]], dtype=float)
         scaled = self.scaler.transform(self.imputer.transform(num))
-        cats = np.array([[np.nan if row.get(c) in (None, "") else row.get(c) for c in self.category_columns]],
-                        dtype=object)
+        cats = np.array([[category_value(row.get(c)) for c in self.category_columns]], dtype=object)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             onehot = self.encoder.transform(cats)
@@ -89,17 +91,15 @@ class PurchasePipeline:
 
 
 def clean_number(value):
-    """The cleaning rule: drop $ , % and spaces; (x) means -x; blank means missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return np.nan
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = "".join(ch for ch in str(value) if ch not in "$,%" and not ch.isspace())
-    if text == "":
-        return np.nan
-    if text.startswith("(") and text.endswith(")"):
-        return -float(text[1:-1])
-    return float(text)
+    """The database's cleaning rule (python/pg_purchase/cleaning.py); missing is NaN here."""
+    cleaned = _rule.clean_number(value)
+    return np.nan if cleaned is None else cleaned
+
+
+def category_value(value):
+    """A raw category as the database compares it: missing (NULL, NaN, blank text) is NaN,
+    a number is its text form."""
+    return np.nan if _rule.is_missing_category(value) else _rule.category_text(value)
 
 
 def _read_csv(path):

@@ -25,7 +25,8 @@ BLANKS = " \t\n\r\f\v"
 
 def clean_number(value):
     """Text -> float, or None when blank. Raises ValueError naming the problem otherwise."""
-    if value is None:
+    # None and NaN are how pandas spells a missing cell (the database's NULL).
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):

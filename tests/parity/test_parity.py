@@ -18,7 +18,9 @@ import psycopg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "python"))
 from purchase_pipeline import build_reference_pipeline  # noqa: E402
+from pg_purchase.cleaning import clean_number as python_clean_number  # noqa: E402
 from synthetic_customers import synthetic_rows  # noqa: E402
 
 DATA = os.environ.get("SHARED_DATA", os.path.join(ROOT, "..", "shared", "data"))
@@ -100,6 +102,51 @@ def score_json(cur, rows, label, expected):
     assert all(len(a) == 27 for a in answers)
 
 
+# The cleaning rule's table (README, "Cleaning rule"): accepted forms and hostile text that an
+# older rule misread. Both implementations must agree on every one, value for value.
+CLEANING_TABLE = [
+    "$6,882.34", "($5,032.58)", "$-5,032.58", "-$5,032.58", "+$5", "36.29%", "(5%)", "-3.5e-2", "14.757",
+    "1e-400", "5.", ".5", "$.5", "$1,234,567.89", " 7 ", "\t7\n", "", "   ", "0", "-0", "(0)",
+    "1.234,56", "1 234,56", "1,2,3", "5 5", "$$5", "(+5)", "(-5)", "(1,2)", "1234,567", ",123", "1,23",
+    "$5%", "5%%", "1,234.5e3", "+-5", "-$-5", "$ 5", "NaN", "nan", "inf", "-Infinity", "1e999", "-1e309",
+    "1_000", "0x10", "\u00a05", "5\u00a0000", "\u0663", "(5", "5)", "()", "-(5)", "1e", "e5", ".", "-", "$",
+    "1.7976931348623157e308", "123456789012345678901234567890", "0.000000000000000000000000123",
+]
+
+
+def fuzz_texts(count, seed=26):
+    """Random short strings over the rule's alphabet: most are refused, some accepted."""
+    rng = np.random.default_rng(seed)
+    alphabet = list("0123456789$,.%()-+e ") + ["00", "1,000", "$1"]
+    return ["".join(rng.choice(alphabet, size=rng.integers(1, 9))) for _ in range(count)]
+
+
+def cleaning_rule(cur):
+    """The database's clean_number and the Python rule agree on every text: same double, or both refuse."""
+    texts = CLEANING_TABLE + fuzz_texts(20000)
+    cur.execute("""CREATE FUNCTION pg_temp.try_clean(t text) RETURNS text LANGUAGE plpgsql AS $$
+                   BEGIN RETURN coalesce(float8send(clean_number(t))::text, 'missing');
+                   EXCEPTION WHEN invalid_text_representation THEN RETURN 'refused'; END $$""")
+    cur.execute("SELECT t, pg_temp.try_clean(t) FROM unnest(%s::text[]) WITH ORDINALITY u(t, n) ORDER BY n",
+                (texts,))
+    database = cur.fetchall()
+    mismatches, accepted = [], 0
+    for text, got in database:
+        try:
+            v = python_clean_number(text)
+            want = "missing" if v is None else "\\x" + np.float64(v).byteswap().tobytes().hex()
+        except ValueError:
+            want = "refused"
+        accepted += want not in ("refused", "missing")
+        if got != want:
+            mismatches.append((text, got, want))
+    ok = not mismatches and accepted > 100
+    print(f"{'ok  ' if ok else 'FAIL'} cleaning rule: database and Python agree on {len(texts)} texts "
+          f"({accepted} accepted){'' if ok else ': ' + repr(mismatches[:5])}")
+    if not ok:
+        FAILURES.append("cleaning rule")
+
+
 def main():
     with open(ARTIFACT, encoding="utf-8") as handle:
         artifact = json.load(handle)
@@ -111,6 +158,7 @@ def main():
     with psycopg.connect(dbname=dbname, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("CREATE EXTENSION pg_purchase")
         cur.execute("SELECT load_purchase_model(%s::jsonb)", (json.dumps(artifact),))
+        cleaning_rule(cur)
 
         # 1. The 1000 real rows, exactly as the service received them.
         with open(os.path.join(DATA, "exercise_26_test_first1000rows_raw.json"), encoding="utf-8") as handle:
