@@ -1,35 +1,69 @@
 #!/usr/bin/env bash
 # The main job: a throwaway PostgreSQL 15 cluster, pg_purchase built and installed, the bundled
-# model loaded, N synthetic customers (default 200,000) scored with CREATE TABLE AS, a summary.
-#   bash scripts/demo.sh [ROWS]
+# model loaded, N synthetic customers (default 200,000) scored into the list of customers to
+# target, a summary. The build is quiet unless it fails (its log: target/pgrx-install.log).
+#   bash scripts/demo.sh [ROWS] [--keep]     (--keep leaves the cluster running)
 . "$(dirname "$0")/lib.sh"
-ROWS="${1:-200000}"
+ROWS=200000 KEEP=
+for arg in "$@"; do
+  case "$arg" in
+    --keep) KEEP=1 ;;
+    *[!0-9]*|'') echo "usage: bash scripts/demo.sh [ROWS] [--keep]" >&2; exit 2 ;;
+    *) ROWS="$arg" ;;
+  esac
+done
 install_all
 install_extension
 start_cluster /tmp/pg_purchase_demo "max_parallel_workers_per_gather = 2"
+if [ -n "$KEEP" ]; then trap - EXIT; fi
 log "loading the bundled model and generating $ROWS synthetic customers"
 psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_purchase" \
   -c "SELECT load_purchase_model(pg_read_file('$(server_readable)/artifacts/purchase_model.json')::jsonb)" >/dev/null
 "$PY" "$ROOT/tools/synthetic_customers.py" --artifact "$ROOT/artifacts/purchase_model.json" --rows "$ROWS" \
-  | psql -qX -v ON_ERROR_STOP=1 >/dev/null
+  | PGOPTIONS="-c client_min_messages=warning" psql -qX -v ON_ERROR_STOP=1 >/dev/null
 log "scoring"
-psql -X -v ON_ERROR_STOP=1 <<'SQL'
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 \pset footer off
 SELECT clock_timestamp() AS started \gset
-CREATE TABLE ad_targets AS
-  SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s;
+-- Score every customer (in a select list, so large tables use parallel workers) and keep the
+-- ones to target: business_outcome = 1, i.e. p_hat above the model's threshold.
+CREATE TABLE scored AS
+  SELECT customer_id, (s).p_hat, (s).business_outcome, (s).model, (s).version
+    FROM (SELECT c.customer_id, score_purchase(c) AS s FROM customers c OFFSET 0) x;
+CREATE TABLE customers_to_target AS
+  SELECT customer_id, p_hat, model, version FROM scored WHERE business_outcome = 1;
 SELECT round(extract(epoch FROM clock_timestamp() - :'started'::timestamptz)::numeric, 3) AS seconds \gset
 \echo
 \echo '== pg_purchase demo summary =='
-SELECT count(*) AS rows_scored,
-       sum(business_outcome) AS positives,
-       round(100.0 * avg(business_outcome), 2) AS positive_pct,
+SELECT count(*) AS customers_scored,
+       sum(business_outcome) AS to_target,
+       round(100.0 * avg(business_outcome), 2) AS to_target_pct,
        round(avg(p_hat)::numeric, 4) AS mean_p_hat,
        min(model) || ' v' || min(version) AS model,
        :seconds AS seconds,
        round(count(*) / greatest(:seconds, 0.001)) AS rows_per_second
-  FROM ad_targets;
-\echo 'top 10 customers to target:'
-SELECT customer_id, round(p_hat::numeric, 6) AS p_hat, business_outcome
-  FROM ad_targets ORDER BY p_hat DESC, customer_id LIMIT 10;
+  FROM scored;
+\echo 'top 10 customers to target (table customers_to_target):'
+SELECT customer_id, round(p_hat::numeric, 6) AS p_hat
+  FROM customers_to_target ORDER BY p_hat DESC, customer_id LIMIT 10;
+\echo 'why the top customer was targeted (the model inputs after cleaning/imputing/scaling/encoding):'
+SELECT key AS feature, round(value::numeric, 4) AS model_input
+  FROM customers c, jsonb_each_text(purchase_features(c))
+ WHERE customer_id = (SELECT customer_id FROM customers_to_target ORDER BY p_hat DESC, customer_id LIMIT 1)
+   AND value::float8 <> 0
+ ORDER BY abs(value::float8) DESC LIMIT 8;
 SQL
+cat <<EOF
+
+What to try next:
+  bash scripts/demo.sh $ROWS --keep      keep the cluster running and print how to connect; then:
+  SELECT * FROM purchase_models();                                  the loaded model versions
+  SELECT predict_purchase(c) FROM customers c LIMIT 5;              score rows in place
+  SELECT purchase_features(c) FROM customers c LIMIT 1;             what the model saw
+  CALL refresh_purchase_targets('customers', 'ad_targets');        the nightly refresh (README)
+EOF
+if [ -n "$KEEP" ]; then
+  echo
+  echo "The cluster keeps running: psql -h $PGHOST -p $PGPORT -U postgres"
+  echo "Stop it with: runuser -u postgres -- $PG_BIN/pg_ctl -D /tmp/pg_purchase_demo/data stop"
+fi
