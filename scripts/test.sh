@@ -38,6 +38,8 @@ fi
 
 log "parity with scikit-learn"
 "$PY" "$ROOT/tests/parity/test_parity.py"
+log "insights (explain, weights, evaluate, drift) against scikit-learn"
+"$PY" "$ROOT/tests/parity/test_insights.py"
 
 for t in test_models test_snapshots test_nothing_lost test_concurrency; do
   log "lifecycle: $t"

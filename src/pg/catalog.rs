@@ -82,6 +82,25 @@ pub fn active_version(name: &str) -> Option<StoredVersion> {
     }
 }
 
+/// Version `version` of `name` as stored (checks left out), whether active or not.
+pub fn stored_version(name: &str, version: i32) -> Option<StoredVersion> {
+    Spi::connect(|client| {
+        let rows = client
+            .select(
+                "SELECT version, sha256, (artifact - 'checks')::text FROM purchase.model_versions
+                  WHERE name = $1 AND version = $2",
+                Some(1),
+                &[name.into(), version.into()],
+            )
+            .or_raise();
+        rows.into_iter().next().map(|row| StoredVersion {
+            version: row.get(1).or_raise().unwrap_or_default(),
+            sha256: row.get(2).or_raise().unwrap_or_default(),
+            artifact: row.get(3).or_raise().unwrap_or_default(),
+        })
+    })
+}
+
 /// The names that have an active version, for "unknown model" errors.
 pub fn active_names() -> Vec<String> {
     Spi::connect(|client| {

@@ -52,4 +52,6 @@ GRANT EXECUTE ON FUNCTION predict_purchase(record, text), purchase_outcome(recor
   score_purchase(record, text), purchase_features(record, text), predict_purchase_json(jsonb, text),
   predict_purchase_columns(text, text[], "any"), purchase_outcome_columns(text, text[], "any"),
   score_purchase_columns(text, text[], "any"), purchase_features_columns(text, text[], "any"),
-  clean_number(text), purchase_models(), export_purchase_model(text, integer) TO purchase_scorer;
+  clean_number(text), purchase_models(), export_purchase_model(text, integer),
+  explain_purchase(record, text, integer), purchase_model_weights(text, integer),
+  evaluate_purchase_model(regclass, text, text), purchase_drift(regclass, text) TO purchase_scorer;

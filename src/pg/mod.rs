@@ -7,6 +7,7 @@ mod cleaning_function;
 mod column_reader;
 mod columns_scoring;
 mod errors;
+mod insights;
 mod jsonb_rows;
 mod model_admin;
 mod model_cache;

@@ -150,7 +150,8 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     Some(loaded)
 }
 
-fn compile_stored(name: &str, stored: catalog::StoredVersion) -> Rc<LoadedModel> {
+/// Compiles a stored version (validated, self-checked and hashed when it was loaded).
+pub fn compile_stored(name: &str, stored: catalog::StoredVersion) -> Rc<LoadedModel> {
     let version = stored.version;
     let doc: serde_json::Value = serde_json::from_str(&stored.artifact).unwrap_or_else(|e| {
         raise(

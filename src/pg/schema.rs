@@ -88,5 +88,12 @@ pgrx::extension_sql_file!(
     requires = ["scoring_functions"]
 );
 
+// Model insights in SQL over the Rust functions of insights.rs.
+pgrx::extension_sql_file!(
+    "insights.sql",
+    name = "insights",
+    requires = ["scoring_functions", purchase_model_weights]
+);
+
 // Lifecycle functions in SQL and the privileges of every function: last, after all others.
 pgrx::extension_sql_file!("lifecycle.sql", finalize);

@@ -4,7 +4,9 @@
 pub mod artifact;
 pub mod canonical;
 pub mod clean;
+pub mod drift;
 pub mod error;
+pub mod evaluate;
 pub mod json_fields;
 pub mod json_rows;
 pub mod loaded;

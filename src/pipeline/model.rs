@@ -378,6 +378,42 @@ impl CompiledModel {
         Ok(values)
     }
 
+    /// The (mean, scale) numeric input `i` is standardized with; None for a category.
+    pub fn input_scaling(&self, i: usize) -> Option<(f64, f64)> {
+        match &self.inputs[i].rule {
+            InputRule::Numeric {
+                scale_mean, scale, ..
+            } => Some((*scale_mean, *scale)),
+            InputRule::Category { .. } => None,
+        }
+    }
+
+    /// The training vocabulary of category input `i`; None for a number.
+    pub fn input_levels(&self, i: usize) -> Option<&[String]> {
+        match &self.inputs[i].rule {
+            InputRule::Category { levels, .. } => Some(levels.levels()),
+            InputRule::Numeric { .. } => None,
+        }
+    }
+
+    /// The raw column feature `f` is computed from.
+    pub fn feature_column(&self, f: &Feature) -> &str {
+        &self.inputs[f.input].column
+    }
+
+    /// The (mean, scale) a numeric feature is standardized with; None for an indicator.
+    pub fn feature_scaling(&self, f: &Feature) -> Option<(f64, f64)> {
+        match (f.term, &self.inputs[f.input].rule) {
+            (
+                Term::Value,
+                InputRule::Numeric {
+                    scale_mean, scale, ..
+                },
+            ) => Some((*scale_mean, *scale)),
+            _ => None,
+        }
+    }
+
     /// The raw columns the model reads, in input order.
     pub fn columns(&self) -> impl Iterator<Item = &str> {
         self.inputs.iter().map(|i| i.column.as_str())

@@ -31,6 +31,10 @@ impl Vocabulary {
             .position(|(lk, level)| *lk == k && (k.0 <= 8 || level == text))
     }
 
+    pub fn levels(&self) -> &[String] {
+        &self.levels
+    }
+
     pub fn len(&self) -> usize {
         self.levels.len()
     }

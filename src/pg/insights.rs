@@ -1,0 +1,310 @@
+//! Model insight functions: the published weights of a version and its evaluation on known
+//! outcomes. `explain_purchase` (per-row contributions) is SQL over these, in `insights.sql`.
+
+use super::catalog::{self, StoredVersion};
+use super::errors::{raise, OrRaise};
+use super::model_cache::{compile_stored, resolve, LoadedModel};
+use crate::pipeline::evaluate::Evaluation;
+use crate::pipeline::model::RawValue;
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgRelation, PgSqlErrorCode};
+use std::rc::Rc;
+
+/// The model of `name` at `version` (the active one when None), as compiled for scoring.
+fn model_version(name: &str, version: Option<i32>) -> (Rc<LoadedModel>, Option<serde_json::Value>) {
+    let stored: StoredVersion = match version {
+        None => {
+            let active = resolve(name);
+            // Standard errors live in the stored document, not in the compiled model.
+            let doc = catalog::stored_version(name, active.version).map(|s| s.artifact);
+            return (active, doc.and_then(|d| serde_json::from_str(&d).ok()));
+        }
+        Some(v) => catalog::stored_version(name, v).unwrap_or_else(|| {
+            raise(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+                format!("purchase model \"{name}\" has no version {v}"),
+                Some("SELECT * FROM purchase_models() lists every version.".into()),
+            )
+        }),
+    };
+    let doc = serde_json::from_str(&stored.artifact).ok();
+    (compile_stored(name, stored), doc)
+}
+
+/// One row per model feature (and the intercept when it is not zero): coefficient, standard
+/// error where the artifact carries one (`model.std_errors`), odds ratio, rank by |coefficient|,
+/// and the standardization of numeric features.
+#[pg_extern(stable, parallel_safe, name = "purchase_model_weights")]
+#[allow(clippy::type_complexity)]
+fn purchase_model_weights(
+    model: default!(Option<&str>, "'default'"),
+    version: default!(Option<i32>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(feature, String),
+        name!(input_column, Option<String>),
+        name!(coefficient, f64),
+        name!(std_error, Option<f64>),
+        name!(odds_ratio, f64),
+        name!(rank, i32),
+        name!(mean, Option<f64>),
+        name!(scale, Option<f64>),
+    ),
+> {
+    let Some(model) = model else {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "model must not be NULL",
+            Some(
+                "Name a model, e.g. 'default'; SELECT * FROM purchase_models() lists them.".into(),
+            ),
+        )
+    };
+    let (loaded, doc) = model_version(model, version);
+    let m = &loaded.model;
+    let std_errors: Option<Vec<Option<f64>>> = doc
+        .as_ref()
+        .and_then(|d| d.pointer("/model/std_errors"))
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().map(|x| x.as_f64()).collect());
+    let mut order: Vec<usize> = (0..m.features.len()).collect();
+    order.sort_by(|&a, &b| {
+        m.features[b]
+            .coef
+            .abs()
+            .total_cmp(&m.features[a].coef.abs())
+    });
+    let mut rank = vec![0i32; m.features.len()];
+    for (r, &f) in order.iter().enumerate() {
+        rank[f] = r as i32 + 1;
+    }
+    let mut rows: Vec<_> = m
+        .features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let scaling = m.feature_scaling(f);
+            (
+                f.name.clone(),
+                Some(m.feature_column(f).to_string()),
+                f.coef,
+                std_errors
+                    .as_ref()
+                    .and_then(|s| s.get(i).copied().flatten()),
+                f.coef.exp(),
+                rank[i],
+                scaling.map(|s| s.0),
+                scaling.map(|s| s.1),
+            )
+        })
+        .collect();
+    if m.intercept != 0.0 {
+        let se = doc
+            .as_ref()
+            .and_then(|d| d.pointer("/model/intercept_std_error"))
+            .and_then(|v| v.as_f64());
+        rows.push((
+            "(intercept)".to_string(),
+            None,
+            m.intercept,
+            se,
+            m.intercept.exp(),
+            0,
+            None,
+            None,
+        ));
+    }
+    TableIterator::new(rows)
+}
+
+/// Scores every row of `source` with the active version of `model` and compares with the 0/1
+/// outcome in `target_column`: AUC, log loss, accuracy/precision/recall at the model's threshold,
+/// and a decile lift table. One pass over the table; rows whose outcome is NULL are left out
+/// (and counted).
+#[pg_extern(stable, parallel_safe)]
+fn evaluate_purchase_model(
+    source: PgRelation,
+    target_column: &str,
+    model: default!(&str, "'default'"),
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> JsonB {
+    let loaded = resolve(model);
+    let schema = own_schema(fcinfo);
+    let source = source.oid();
+    let relation = relation_name(source);
+    let query = format!(
+        "SELECT {schema}.predict_purchase(s, $1), s.{target}::text FROM {relation} s",
+        target = quote_ident(target_column),
+    );
+    check_column(source, target_column);
+    let mut evaluation = Evaluation::with_capacity(1024);
+    let mut without_outcome = 0i64;
+    Spi::connect(|client| {
+        let args = [model.into()];
+        let mut cursor = client.open_cursor(query.as_str(), &args);
+        loop {
+            let batch = cursor.fetch(10_000).or_raise();
+            if batch.is_empty() {
+                break;
+            }
+            for row in batch {
+                let p: Option<f64> = row.get(1).or_raise();
+                let y: Option<String> = row.get(2).or_raise();
+                let (Some(p), Some(y)) = (p, y) else {
+                    without_outcome += 1;
+                    continue;
+                };
+                evaluation.add(p, outcome(target_column, &y));
+            }
+            pgrx::check_for_interrupts!();
+        }
+    });
+    let mut answer = evaluation.finish(loaded.model.threshold).to_json();
+    let obj = answer.as_object_mut().unwrap();
+    obj.insert("rows_without_outcome".into(), without_outcome.into());
+    obj.insert("model".into(), loaded.name.clone().into());
+    obj.insert("version".into(), loaded.version.into());
+    JsonB(answer)
+}
+
+/// A 0/1 outcome as the target column holds it: boolean, integer or text 0/1.
+fn outcome(column: &str, text: &str) -> bool {
+    match text {
+        "1" | "t" | "true" => true,
+        "0" | "f" | "false" => false,
+        other => raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("target column \"{column}\" holds {other:?}, not a 0/1 outcome"),
+            Some("The outcome must be boolean or 0/1; NULL leaves the row out.".into()),
+        ),
+    }
+}
+
+fn check_column(relid: pg_sys::Oid, column: &str) {
+    let name = std::ffi::CString::new(column).unwrap_or_default();
+    let attno = unsafe { pg_sys::get_attnum(relid, name.as_ptr()) };
+    if attno == pg_sys::InvalidAttrNumber as i16 {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            format!(
+                "column \"{column}\" of relation {} does not exist",
+                relation_name(relid)
+            ),
+            None,
+        );
+    }
+}
+
+pub fn quote_ident(name: &str) -> String {
+    let c = std::ffi::CString::new(name).unwrap_or_default();
+    unsafe {
+        std::ffi::CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr()))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// A relation's name, schema-qualified and quoted as needed.
+pub fn relation_name(relid: pg_sys::Oid) -> String {
+    unsafe {
+        let ptr = pg_sys::get_rel_name(relid);
+        if ptr.is_null() {
+            raise(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                format!("relation with OID {} does not exist", relid.to_u32()),
+                None,
+            );
+        }
+        let nsp = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
+        let quoted = pg_sys::quote_qualified_identifier(nsp, ptr);
+        std::ffi::CStr::from_ptr(quoted)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// The schema of the function being called: pg_purchase's own, so its functions are called
+/// qualified whatever the caller's search_path.
+pub fn own_schema(fcinfo: pg_sys::FunctionCallInfo) -> String {
+    unsafe {
+        let nsp = pg_sys::get_func_namespace((*(*fcinfo).flinfo).fn_oid);
+        quote_ident(&std::ffi::CStr::from_ptr(pg_sys::get_namespace_name(nsp)).to_string_lossy())
+    }
+}
+
+/// Live data of `source` against the training statistics of `model`'s active version, one row
+/// per column the model reads (see `pipeline::drift` for the statistics and the flag rule).
+#[pg_extern(stable, parallel_safe)]
+#[allow(clippy::type_complexity)]
+fn purchase_drift(
+    source: PgRelation,
+    model: default!(&str, "'default'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(column_name, String),
+        name!(train_mean, Option<f64>),
+        name!(live_mean, Option<f64>),
+        name!(train_std, Option<f64>),
+        name!(live_std, Option<f64>),
+        name!(train_null_rate, Option<f64>),
+        name!(live_null_rate, Option<f64>),
+        name!(unseen_categories, Option<Vec<String>>),
+        name!(psi, Option<f64>),
+        name!(flagged, bool),
+    ),
+> {
+    let (loaded, doc) = model_version(model, None);
+    let relid = source.oid();
+    let columns: Vec<&str> = loaded.model.columns().collect();
+    for c in &columns {
+        check_column(relid, c);
+    }
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| format!("s.{}::text", quote_ident(c)))
+        .collect();
+    let query = format!(
+        "SELECT {} FROM {} s",
+        select.join(", "),
+        relation_name(relid)
+    );
+    let mut drift = crate::pipeline::drift::Drift::new(&loaded.model, doc.as_ref());
+    Spi::connect(|client| {
+        let mut cursor = client.open_cursor(query.as_str(), &[]);
+        loop {
+            let batch = cursor.fetch(10_000).or_raise();
+            if batch.is_empty() {
+                break;
+            }
+            for row in batch {
+                for i in 0..columns.len() {
+                    let value: Option<&str> = row.get(i + 1).or_raise();
+                    let raw = value.map_or(RawValue::Missing, RawValue::Text);
+                    drift.add(i, raw).or_raise();
+                }
+            }
+            pgrx::check_for_interrupts!();
+        }
+    });
+    let rows: Vec<_> = drift
+        .finish()
+        .into_iter()
+        .map(|r| {
+            (
+                r.column,
+                r.train_mean,
+                r.live_mean,
+                r.train_std,
+                r.live_std,
+                r.train_null_rate,
+                r.live_null_rate,
+                r.unseen_categories,
+                r.psi,
+                r.flagged,
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
+}
