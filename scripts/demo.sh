@@ -52,6 +52,22 @@ SELECT key AS feature, round(value::numeric, 4) AS model_input
  WHERE customer_id = (SELECT customer_id FROM customers_to_target ORDER BY p_hat DESC, customer_id LIMIT 1)
    AND value::float8 <> 0
  ORDER BY abs(value::float8) DESC LIMIT 8;
+-- Outcomes drawn from the model itself (seeded), so the lift chart shows what a model this good
+-- buys: the share of buyers in each tenth of the list, best-scored first.
+SELECT setseed(0.26);
+ALTER TABLE customers ADD COLUMN bought boolean;
+UPDATE customers c SET bought = random() < predict_purchase(c);
+SELECT evaluate_purchase_model('customers', 'bought') AS e \gset
+\echo 'decile lift on outcomes drawn from the model (evaluate_purchase_model):'
+SELECT (d->>'decile')::int AS decile,
+       round((d->>'max_p_hat')::numeric, 3) AS top_p_hat,
+       round(100 * (d->>'captured')::numeric, 1) AS buyers_pct,
+       round((d->>'lift')::numeric, 2) AS lift,
+       repeat('#', round(20 * (d->>'lift')::numeric)::int) AS chart
+  FROM jsonb_array_elements((:'e'::jsonb)->'lift') d;
+SELECT round(((:'e'::jsonb)->>'auc')::numeric, 4) AS auc,
+       round(((:'e'::jsonb)->>'precision')::numeric, 4) AS precision_at_threshold,
+       round(((:'e'::jsonb)->>'recall')::numeric, 4) AS recall_at_threshold;
 SQL
 cat <<EOF
 
@@ -61,6 +77,8 @@ What to try next:
   SELECT predict_purchase(c) FROM customers c LIMIT 5;              score rows in place
   SELECT purchase_features(c) FROM customers c LIMIT 1;             what the model saw
   CALL refresh_purchase_targets('customers', 'ad_targets');        the nightly refresh (README)
+  SELECT * FROM explain_purchase((SELECT c FROM customers c LIMIT 1), top_k => 5);   why a score
+  SELECT * FROM purchase_drift('customers') WHERE flagged;          is today's data still like training?
 EOF
 if [ -n "$KEEP" ]; then
   echo
