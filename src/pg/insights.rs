@@ -134,7 +134,7 @@ fn evaluate_purchase_model(
     let source = source.oid();
     let relation = relation_name(source);
     let query = format!(
-        "SELECT {schema}.predict_purchase(s, $1), s.{target}::text FROM {relation} s",
+        "SELECT {schema}.predict_purchase(s, $1), s.{target}::pg_catalog.text FROM {relation} s",
         target = quote_ident(target_column),
     );
     check_column(source, target_column);
@@ -263,7 +263,7 @@ fn purchase_drift(
     }
     let select: Vec<String> = columns
         .iter()
-        .map(|c| format!("s.{}::text", quote_ident(c)))
+        .map(|c| format!("s.{}::pg_catalog.text", quote_ident(c)))
         .collect();
     let query = format!(
         "SELECT {} FROM {} s",
