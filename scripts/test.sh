@@ -26,8 +26,10 @@ cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_data"
 rm -rf "$pgrx_data"
 
 install_extension
+# The pg_cron settings are exactly README's recipe ("Nightly targeting lists"), which
+# tests/refresh checks end to end.
 start_cluster /tmp/pg_purchase_test "shared_preload_libraries = 'pg_cron'" \
-  "cron.database_name = 'pg_purchase_cron'" "cron.host = '/tmp/pg_purchase_test/socket'" \
+  "cron.database_name = 'pg_purchase_cron'" "cron.use_background_workers = on" \
   "wal_level = replica" "max_wal_senders = 4"
 
 log "SQL regression suite"

@@ -1,5 +1,540 @@
 -- pg_purchase 0.2.0 -> 0.3.0. Models in purchase.model_versions are kept as they are.
 
+-- ---------------------------------------------------------------------------------------------
+-- Issue 9, SQL side (items 1, 3, 11-15): pinned search_path on every SQL function, a run log that
+-- only the run itself writes (error text shown to roles that may read the source), refreshes that
+-- keep the target table, bad-row handling. The run log keeps every row: the table is renamed to
+-- purchase.refresh_run_log and purchase.refresh_runs becomes a view of it.
+ALTER FUNCTION purchase_models() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION export_purchase_model(text, integer) SET search_path = pg_catalog, pg_temp;
+
+DROP PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, bigint);
+DROP FUNCTION schedule_purchase_refresh(text, text, regclass, text, text);
+DROP FUNCTION unschedule_purchase_refresh(text);
+DROP FUNCTION purchase.refresh_run_started(text, text, text);
+DROP FUNCTION purchase.refresh_run_finished(bigint, text, integer, bigint, bigint, text, text);
+
+ALTER TABLE purchase.refresh_runs RENAME TO refresh_run_log;
+ALTER SEQUENCE purchase.refresh_runs_run_id_seq RENAME TO refresh_run_log_run_id_seq;
+ALTER INDEX purchase.refresh_runs_pkey RENAME TO refresh_run_log_pkey;
+ALTER TABLE purchase.refresh_run_log
+  DROP CONSTRAINT refresh_runs_status_check,
+  ADD COLUMN source_oid oid,
+  ADD COLUMN rows_skipped bigint,
+  ADD COLUMN on_bad_row text,
+  ADD COLUMN backend_pid integer,
+  ADD COLUMN backend_start timestamptz,
+  ADD CONSTRAINT refresh_run_log_status_check
+    CHECK (status IN ('running', 'succeeded', 'failed', 'skipped', 'abandoned'));
+-- Earlier runs logged the source as the caller saw it; where it still resolves, its error text
+-- stays visible to roles that may read it (otherwise to superusers only).
+UPDATE purchase.refresh_run_log SET source_oid = pg_catalog.to_regclass(source);
+COMMENT ON TABLE purchase.refresh_run_log IS 'One row per refresh_purchase_targets run, kept even when the run fails; read it through purchase.refresh_runs';
+REVOKE ALL ON purchase.refresh_run_log FROM PUBLIC, purchase_admin, purchase_scorer;
+
+-- Rows a run with on_bad_row => 'skip' left out (at most max_bad_rows per run; only the latest
+-- successful run of each target keeps its rows). Private: readers use purchase.refresh_bad_rows.
+CREATE TABLE purchase.refresh_bad_row_log (
+    run_id      bigint NOT NULL REFERENCES purchase.refresh_run_log ON DELETE CASCADE,
+    key         text,
+    column_name text,
+    value       text,
+    sqlstate    text,
+    error       text
+);
+CREATE INDEX refresh_bad_row_log_run ON purchase.refresh_bad_row_log (run_id);
+COMMENT ON TABLE purchase.refresh_bad_row_log IS 'Rows left out by refresh runs with on_bad_row => skip; read it through purchase.refresh_bad_rows';
+REVOKE ALL ON purchase.refresh_bad_row_log FROM PUBLIC;
+
+-- Views run functions with the reader's identity: has_table_privilege asks about the reader.
+CREATE VIEW purchase.refresh_runs WITH (security_barrier) AS
+SELECT r.run_id, r.source, r.target, r.model, r.version, r.rows_scored, r.rows_targeted,
+       r.started_at, r.finished_at, r.duration, r.status, r.sqlstate,
+       CASE WHEN r.error IS NULL OR pg_catalog.has_table_privilege(r.source_oid, 'SELECT') THEN r.error
+            ELSE 'hidden: only roles that may read ' || r.source || ' see this error' END AS error,
+       r.run_by, r.rows_skipped, r.on_bad_row
+  FROM purchase.refresh_run_log r;
+COMMENT ON VIEW purchase.refresh_runs IS 'The refresh run log; error text only for roles that may read the run''s source';
+
+CREATE VIEW purchase.refresh_bad_rows WITH (security_barrier) AS
+SELECT b.run_id, r.source, r.target, b.key, b.column_name, b.value, b.sqlstate, b.error
+  FROM purchase.refresh_bad_row_log b JOIN purchase.refresh_run_log r ON r.run_id = b.run_id
+ WHERE pg_catalog.has_table_privilege(r.source_oid, 'SELECT');
+COMMENT ON VIEW purchase.refresh_bad_rows IS 'Rows the latest skip-mode run of each target left out, for roles that may read its source';
+
+-- Whether the session is in a transaction block, where the procedure could not COMMIT (C, no SQL).
+CREATE FUNCTION purchase.refresh_in_transaction_block() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'purchase_in_transaction_block' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+-- Whether run is still running and was started by this very session (backend pid and start
+-- time): the only session allowed to write its log row.
+CREATE FUNCTION purchase.refresh_run_is_mine(run bigint) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (SELECT FROM purchase.refresh_run_log r, pg_stat_activity a
+                  WHERE r.run_id = run AND r.status = 'running'
+                    AND a.pid = pg_backend_pid() AND r.backend_pid = a.pid AND r.backend_start = a.backend_start)
+$$;
+
+-- Starts a run: marks runs whose session is gone as abandoned, then logs this one as running,
+-- bound to the calling session.
+CREATE FUNCTION purchase.refresh_run_started(source regclass, target text, model text, on_bad_row text) RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  UPDATE purchase.refresh_run_log r
+     SET status = 'abandoned', finished_at = clock_timestamp(),
+         error = 'the session running it ended before the run finished (terminated, crashed or the server restarted)'
+   WHERE r.status = 'running'
+     AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start = r.backend_start);
+  INSERT INTO purchase.refresh_run_log (source, source_oid, target, model, on_bad_row, run_by, backend_pid, backend_start)
+  SELECT format('%I.%I', n.nspname, c.relname), c.oid, target, model, on_bad_row, session_user, a.pid, a.backend_start
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, pg_stat_activity a
+   WHERE c.oid = source AND a.pid = pg_backend_pid()
+  RETURNING run_id
+$$;
+
+-- Ends a run of this session: anything else is refused, so no role can rewrite another run.
+CREATE FUNCTION purchase.refresh_run_finished(run bigint, status text, target text, version integer,
+                                              rows_scored bigint, rows_targeted bigint, rows_skipped bigint,
+                                              sqlstate text, error text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF status IS NULL OR status NOT IN ('succeeded', 'failed', 'skipped') THEN
+    RAISE EXCEPTION 'a refresh run ends as succeeded, failed or skipped, not %', coalesce(status, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT purchase.refresh_run_is_mine(run) THEN
+    RAISE EXCEPTION 'refresh run % is not a running refresh of this session', run
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only the run itself writes its log row.';
+  END IF;
+  UPDATE purchase.refresh_run_log r
+     SET status = refresh_run_finished.status, target = coalesce(refresh_run_finished.target, r.target),
+         version = refresh_run_finished.version, rows_scored = refresh_run_finished.rows_scored,
+         rows_targeted = refresh_run_finished.rows_targeted, rows_skipped = refresh_run_finished.rows_skipped,
+         sqlstate = refresh_run_finished.sqlstate, error = refresh_run_finished.error,
+         finished_at = clock_timestamp()
+   WHERE r.run_id = run;
+  IF status = 'succeeded' THEN
+    -- Bounded: only the latest successful run of a target keeps its bad rows.
+    DELETE FROM purchase.refresh_bad_row_log b USING purchase.refresh_run_log r
+     WHERE b.run_id = r.run_id AND r.run_id < run AND r.target = refresh_run_finished.target;
+  END IF;
+END $$;
+
+-- Records one row a skip-mode run left out (the run's own session only).
+CREATE FUNCTION purchase.refresh_bad_row_add(run bigint, key text, column_name text, value text,
+                                             sqlstate text, error text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT purchase.refresh_run_is_mine(run) THEN
+    RAISE EXCEPTION 'refresh run % is not a running refresh of this session', run
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only the run itself records its bad rows.';
+  END IF;
+  INSERT INTO purchase.refresh_bad_row_log VALUES (run, key, column_name, left(value, 200), sqlstate, error);
+END $$;
+
+-- The table a target names, as PostgreSQL would resolve it for the caller: a qualified name as
+-- written; an unqualified one in the first schema of the caller's path that has it, else in
+-- the caller's creation schema. existing is its OID when it exists.
+CREATE FUNCTION purchase.refresh_target(target text, caller_schemas name[], creation_schema name,
+                                        OUT schema_name text, OUT table_name text, OUT existing oid)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE parts text[];
+BEGIN
+  parts := parse_ident(target);
+  IF array_length(parts, 1) = 2 THEN
+    schema_name := parts[1];
+    table_name := parts[2];
+  ELSIF array_length(parts, 1) = 1 THEN
+    table_name := parts[1];
+    SELECT n.nspname INTO schema_name
+      FROM unnest(caller_schemas) WITH ORDINALITY s(nsp, i)
+      JOIN pg_namespace n ON n.nspname = s.nsp
+      JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = table_name
+     ORDER BY s.i LIMIT 1;
+    schema_name := coalesce(schema_name, creation_schema);
+  ELSE
+    RAISE EXCEPTION 'target "%" must be a table name, optionally schema-qualified', target
+      USING ERRCODE = 'invalid_name';
+  END IF;
+  IF schema_name IS NULL THEN
+    RAISE EXCEPTION 'no schema to create target "%" in', target USING ERRCODE = 'invalid_schema_name';
+  END IF;
+  SELECT c.oid INTO existing FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = schema_name AND c.relname = table_name;
+END $$;
+
+-- Finds rows of source that the model cannot score: key, the column and raw value at fault
+-- (when one column explains it), SQLSTATE and message. Reads with the caller's rights; each
+-- row is scored in its own subtransaction, so this is for diagnosis, not for the hot path.
+CREATE FUNCTION purchase_input_errors(source regclass, model text DEFAULT 'default',
+                                      key_column text DEFAULT 'customer_id', max_rows bigint DEFAULT 1000)
+RETURNS TABLE (key text, column_name text, value text, sqlstate text, error text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r       record;
+  inputs  jsonb;
+  doc     jsonb;
+  listed  bigint := 0;
+  col     text;
+  kind    text;
+  e_state text;
+  e_text  text;
+BEGIN
+  IF source IS NULL OR model IS NULL OR key_column IS NULL THEN
+    RAISE EXCEPTION 'purchase_input_errors: source, model and key_column must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column
+                                              AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
+      USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
+  END IF;
+  SELECT mv.artifact->'inputs' INTO inputs FROM purchase.model_versions mv
+   WHERE mv.name = purchase_input_errors.model AND mv.active;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'purchase model "%" does not exist', model
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
+  END IF;
+  IF max_rows IS NOT NULL AND max_rows <= 0 THEN
+    RETURN;
+  END IF;
+  -- A record variable (not a field of one): its row type may differ from call to call.
+  FOR r IN EXECUTE format('SELECT c.%I::text AS "pg_purchase key", c.* FROM %s c', key_column, source) LOOP
+    BEGIN
+      PERFORM @extschema@.score_purchase(r, model);
+      CONTINUE;
+    EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+      GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_text = MESSAGE_TEXT;
+    END;
+    key := r."pg_purchase key";
+    sqlstate := e_state;
+    error := e_text;
+    column_name := NULL;
+    value := NULL;
+    -- The column at fault: the first number column whose text does not clean.
+    doc := to_jsonb(r);
+    FOR col, kind IN SELECT i->>'column', i->>'kind' FROM jsonb_array_elements(inputs) i LOOP
+      CONTINUE WHEN kind = 'category' OR doc->>col IS NULL;
+      BEGIN
+        PERFORM @extschema@.clean_number(doc->>col);
+      EXCEPTION WHEN data_exception THEN
+        column_name := col;
+        value := left(doc->>col, 200);
+        EXIT;
+      END;
+    END LOOP;
+    RETURN NEXT;
+    listed := listed + 1;
+    EXIT WHEN listed >= max_rows;
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION purchase_input_errors(regclass, text, text, bigint) IS
+  'Rows of source the model cannot score (key, column, value, SQLSTATE, message): find bad rows before a refresh';
+
+-- The statement that scores every row of source once into a temporary table. Scoring in the
+-- select list of a subquery (OFFSET 0 keeps it from being flattened into one call per field)
+-- lets the planner use parallel workers.
+CREATE FUNCTION purchase.refresh_scoring_sql(staging text, source regclass, model text, key_column text, filter text)
+RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format('CREATE TEMP TABLE %I ON COMMIT DROP AS
+                   SELECT scored.key, (scored.s).p_hat, (scored.s).business_outcome, (scored.s).version
+                     FROM (SELECT c.%I AS key, %s.score_purchase(c, %L) AS s FROM %s c %s OFFSET 0) scored',
+                staging, key_column, '@extschema@', model, source, filter)
+$$;
+
+-- The work of one run, in the caller's rights: score source into a temporary table (one scan:
+-- rows_scored and the list come from it), then replace the target's contents under an
+-- ACCESS EXCLUSIVE lock with TRUNCATE + INSERT, which keeps the table itself with its indexes,
+-- constraints, comments, grants, triggers, policies and dependent views.
+CREATE FUNCTION purchase.refresh_work(run bigint, source regclass, target text, caller_schemas name[],
+                                      creation_schema name, model text, key_column text, threshold float8,
+                                      on_bad_row text, max_bad_rows integer,
+                                      OUT r_status text, OUT r_target text, OUT r_version integer,
+                                      OUT r_scored bigint, OUT r_targeted bigint, OUT r_skipped bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tschema   text;
+  tname     text;
+  existing  oid;
+  kind      "char";
+  staging   text := 'pg_purchase_refresh_' || run;
+  bad_keys  text := 'pg_purchase_refresh_bad_' || run;
+  keep      text;
+  bad       record;
+  first_bad record;
+BEGIN
+  IF on_bad_row NOT IN ('error', 'skip') THEN
+    RAISE EXCEPTION 'on_bad_row must be ''error'' or ''skip'', not %', quote_literal(on_bad_row)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_bad_rows < 0 OR max_bad_rows > 10000 THEN
+    RAISE EXCEPTION 'max_bad_rows must be between 0 and 10000, not %', max_bad_rows
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT t.schema_name, t.table_name, t.existing INTO tschema, tname, existing
+    FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
+  r_target := format('%I.%I', tschema, tname);
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column
+                                              AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
+      USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
+  END IF;
+  SELECT mv.version INTO r_version FROM purchase.model_versions mv WHERE mv.name = model AND mv.active;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'purchase model "%" does not exist', model
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
+  END IF;
+  IF existing IS NOT NULL THEN
+    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = existing;
+    IF kind NOT IN ('r', 'p') THEN
+      RAISE EXCEPTION 'target % is not a table', r_target
+        USING ERRCODE = 'wrong_object_type', HINT = 'A refresh replaces the rows of a table it creates or that has its columns.';
+    END IF;
+  END IF;
+
+  -- Two refreshes of one target never interleave: the second skips with a NOTICE. The key is
+  -- the quoted qualified name (unambiguous: "a.b".c and a."b.c" differ), hashed to 64 bits.
+  IF NOT pg_try_advisory_xact_lock(hashtextextended('pg_purchase.refresh:' || r_target, 0)) THEN
+    RAISE NOTICE 'a refresh of % is already running; skipping this one', r_target;
+    r_status := 'skipped';
+    r_scored := 0;
+    r_targeted := 0;
+    RETURN;
+  END IF;
+
+  -- Score every row once (rows_scored and the list come from this one scan).
+  BEGIN
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column, '');
+  EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+    -- A bad cell: find the rows at fault (scoring each row on its own).
+    IF on_bad_row = 'error' THEN
+      SELECT * INTO first_bad FROM @extschema@.purchase_input_errors(source, model, key_column, 1);
+      IF NOT FOUND THEN
+        RAISE;  -- no single row explains it: the original error
+      END IF;
+      RAISE EXCEPTION 'row %: %', format('%I = %s', key_column, first_bad.key), first_bad.error
+        USING ERRCODE = first_bad.sqlstate,
+              HINT = 'Fix that row, or pass on_bad_row => ''skip'' to leave bad rows out; '
+                     || format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them all.', source::text, model, key_column);
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE %I (key text) ON COMMIT DROP', bad_keys);
+    r_skipped := 0;
+    FOR bad IN SELECT * FROM @extschema@.purchase_input_errors(source, model, key_column, NULL) LOOP
+      EXECUTE format('INSERT INTO pg_temp.%I VALUES ($1)', bad_keys) USING bad.key;
+      IF r_skipped < max_bad_rows THEN
+        PERFORM purchase.refresh_bad_row_add(run, bad.key, bad.column_name, bad.value, bad.sqlstate, bad.error);
+      END IF;
+      r_skipped := r_skipped + 1;
+    END LOOP;
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column,
+      format('WHERE NOT EXISTS (SELECT FROM pg_temp.%I b WHERE b.key = c.%I::text)', bad_keys, key_column));
+  END;
+  GET DIAGNOSTICS r_scored = ROW_COUNT;
+  r_skipped := coalesce(r_skipped, 0);
+  IF r_scored = 0 AND r_skipped > 0 THEN
+    RAISE EXCEPTION 'every row of % is bad (% rows); the list is left as it was', source, r_skipped
+      USING ERRCODE = 'data_exception',
+            HINT = format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them.', source::text, model, key_column);
+  END IF;
+  EXECUTE format('SELECT coalesce(min(version), %s) FROM pg_temp.%I', r_version, staging) INTO r_version;
+
+  keep := CASE WHEN threshold IS NULL THEN 'business_outcome = 1' ELSE format('p_hat > %L::float8', threshold) END;
+  IF existing IS NULL THEN
+    EXECUTE format('CREATE TABLE %I.%I AS
+                      SELECT key AS %I, p_hat, %L::text AS model, version, now() AS scored_at
+                        FROM pg_temp.%I WHERE %s ORDER BY p_hat DESC',
+                   tschema, tname, key_column, model, staging, keep);
+  ELSE
+    -- Readers see the old complete list until commit, then the new one.
+    EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', tschema, tname);
+    EXECUTE format('TRUNCATE TABLE %I.%I', tschema, tname);
+    EXECUTE format('INSERT INTO %I.%I (%I, p_hat, model, version, scored_at)
+                      SELECT key, p_hat, %L, version, now() FROM pg_temp.%I WHERE %s ORDER BY p_hat DESC',
+                   tschema, tname, key_column, model, staging, keep);
+  END IF;
+  GET DIAGNOSTICS r_targeted = ROW_COUNT;
+  EXECUTE format('DROP TABLE pg_temp.%I', staging);
+  r_status := 'succeeded';
+END $$;
+
+CREATE FUNCTION purchase.refresh_failure_hint(hint text, run bigint) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(nullif(hint, ''), 'See purchase.refresh_runs run ' || run || '.') $$;
+
+-- A procedure, not a function: the run-log row is committed before the work starts and its
+-- outcome is committed after, so a failed, cancelled or timed-out run stays logged while the
+-- caller (and pg_cron's cron.job_run_details) still sees the error. CALL it outside an explicit
+-- transaction block. A procedure with a SET clause may not COMMIT, so this one has none: it
+-- calls only schema-qualified functions and uses no operator, and the work runs in
+-- purchase.refresh_work, which pins search_path.
+CREATE PROCEDURE refresh_purchase_targets(source regclass, target text, model text DEFAULT 'default',
+                                          key_column text DEFAULT 'customer_id', threshold float8 DEFAULT NULL,
+                                          on_bad_row text DEFAULT 'error', max_bad_rows integer DEFAULT 100,
+                                          INOUT rows_targeted bigint DEFAULT NULL)
+LANGUAGE plpgsql
+AS $proc$
+DECLARE
+  run       bigint;
+  outcome   record;
+  failed    boolean := false;
+  err_state text;
+  err_text  text;
+  err_hint  text;
+BEGIN
+  IF purchase.refresh_in_transaction_block() THEN
+    RAISE EXCEPTION 'refresh_purchase_targets cannot run inside a transaction block'
+      USING ERRCODE = 'invalid_transaction_termination',
+            HINT = 'It commits its run-log entry before and after the work: CALL it on its own (autocommit, '
+                   'not between BEGIN and COMMIT, not together with other statements in one query string), as pg_cron does.';
+  END IF;
+  IF source IS NULL OR target IS NULL OR model IS NULL OR key_column IS NULL OR on_bad_row IS NULL OR max_bad_rows IS NULL THEN
+    RAISE EXCEPTION 'refresh_purchase_targets: source, target, model, key_column, on_bad_row and max_bad_rows must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  run := purchase.refresh_run_started(source, target, model, on_bad_row);
+  COMMIT;
+  -- One snapshot for the whole run: the rows scored, skipped and listed are the same rows.
+  SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+
+  BEGIN
+    SELECT * INTO outcome
+      FROM purchase.refresh_work(run, source, target, pg_catalog.current_schemas(true), pg_catalog.current_schema(),
+                                 model, key_column, threshold, on_bad_row, max_bad_rows);
+    PERFORM purchase.refresh_run_finished(run, outcome.r_status, outcome.r_target, outcome.r_version,
+                                          outcome.r_scored, outcome.r_targeted, outcome.r_skipped, NULL, NULL);
+    rows_targeted := outcome.r_targeted;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- Everything above is rolled back: the old list stays. A cancel or statement_timeout
+    -- (57014) is logged as failed too, then raised again.
+    GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_text = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
+    failed := true;
+  END;
+
+  IF failed THEN
+    PERFORM purchase.refresh_run_finished(run, 'failed', NULL, NULL, NULL, NULL, NULL, err_state, err_text);
+    COMMIT;  -- the log entry survives the error raised next
+    RAISE EXCEPTION 'refresh of "%" from % failed: %', target, source, err_text
+      USING ERRCODE = err_state, HINT = purchase.refresh_failure_hint(err_hint, run);
+  END IF;
+END
+$proc$;
+COMMENT ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint) IS
+  'Scores every row of source and atomically replaces the contents of target with the customers to target, ordered by p_hat';
+
+-- The CALL a pg_cron job runs: source and target fully qualified when scheduled, so the job
+-- does not depend on the search_path it runs with.
+CREATE FUNCTION purchase.refresh_job_command(source regclass, target text, caller_schemas name[], creation_schema name,
+                                             model text, key_column text, threshold float8, on_bad_row text)
+RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE qualified_source text; qualified_target text;
+BEGIN
+  IF source IS NULL OR target IS NULL OR model IS NULL OR key_column IS NULL OR on_bad_row IS NULL THEN
+    RAISE EXCEPTION 'schedule_purchase_refresh: source, target, model, key_column and on_bad_row must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT format('%I.%I', n.nspname, c.relname) INTO qualified_source
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
+  SELECT format('%I.%I', t.schema_name, t.table_name) INTO qualified_target
+    FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
+  RETURN format('CALL %s.refresh_purchase_targets(%L::regclass, %L, %L, key_column => %L, threshold => %s, on_bad_row => %L)',
+                '@extschema@', qualified_source, qualified_target, model, key_column,
+                coalesce(quote_literal(threshold) || '::float8', 'NULL'), on_bad_row);
+END $$;
+
+CREATE FUNCTION purchase.schedule_refresh_job(job_name text, schedule text, command text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job bigint;
+  cron_db text := current_setting('cron.database_name', true);
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+    IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
+      RAISE EXCEPTION 'pg_cron runs its jobs from database "%", not from "%"', cron_db, current_database()
+        USING ERRCODE = 'feature_not_supported',
+              HINT = format('Schedule it from database %I (as a superuser, or a role granted EXECUTE on cron.schedule_in_database): SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                            cron_db, job_name, schedule, command, current_database());
+    END IF;
+    RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Install postgresql-15-cron; set shared_preload_libraries = ''pg_cron'', cron.database_name = '''
+                   || current_database() || ''' and cron.use_background_workers = on; restart; then CREATE EXTENSION pg_cron.';
+  END IF;
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule, command;
+  RETURN job;
+END $$;
+
+-- Scheduling with pg_cron, when it is installed in this database (pg_purchase does not need it).
+-- No SET clause: it must pass on the caller's search_path to resolve an unqualified target;
+-- it calls only schema-qualified functions.
+CREATE FUNCTION schedule_purchase_refresh(job_name text, schedule text, source regclass, target text,
+                                          model text DEFAULT 'default', key_column text DEFAULT 'customer_id',
+                                          threshold float8 DEFAULT NULL, on_bad_row text DEFAULT 'error')
+RETURNS bigint
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT purchase.schedule_refresh_job(job_name, schedule,
+           purchase.refresh_job_command(source, target, pg_catalog.current_schemas(true), pg_catalog.current_schema(),
+                                        model, key_column, threshold, on_bad_row))
+$$;
+
+CREATE FUNCTION unschedule_purchase_refresh(job_name text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE found boolean;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+    RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+      USING ERRCODE = 'feature_not_supported', HINT = 'There is nothing to unschedule without pg_cron.';
+  END IF;
+  EXECUTE 'SELECT EXISTS (SELECT FROM cron.job WHERE jobname = $1 AND username = current_user)' INTO found USING job_name;
+  IF NOT found THEN
+    RAISE EXCEPTION 'no pg_cron job named "%"', job_name
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT jobname, schedule, command FROM cron.job lists the jobs.';
+  END IF;
+  EXECUTE 'SELECT cron.unschedule($1)' INTO found USING job_name;
+  RETURN found;
+END $$;
+
+-- Privileges. The log writers and the work are internal: only purchase_admin (who may refresh)
+-- executes them, and the writers refuse any run but the caller's own.
+REVOKE EXECUTE ON FUNCTION purchase.refresh_run_is_mine(bigint),
+  purchase.refresh_run_started(regclass, text, text, text),
+  purchase.refresh_run_finished(bigint, text, text, integer, bigint, bigint, bigint, text, text),
+  purchase.refresh_bad_row_add(bigint, text, text, text, text, text),
+  purchase.refresh_target(text, name[], name),
+  purchase.refresh_work(bigint, regclass, text, name[], name, text, text, float8, text, integer),
+  purchase.refresh_failure_hint(text, bigint),
+  purchase.refresh_scoring_sql(text, regclass, text, text, text),
+  purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text),
+  purchase.schedule_refresh_job(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purchase.refresh_run_started(regclass, text, text, text),
+  purchase.refresh_run_finished(bigint, text, text, integer, bigint, bigint, bigint, text, text),
+  purchase.refresh_bad_row_add(bigint, text, text, text, text, text),
+  purchase.refresh_target(text, name[], name),
+  purchase.refresh_work(bigint, regclass, text, name[], name, text, text, float8, text, integer),
+  purchase.refresh_failure_hint(text, bigint),
+  purchase.refresh_scoring_sql(text, regclass, text, text, text),
+  purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text),
+  purchase.schedule_refresh_job(text, text, text) TO purchase_admin;
+GRANT SELECT ON purchase.refresh_runs, purchase.refresh_bad_rows TO purchase_admin, purchase_scorer;
+REVOKE EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text),
+  unschedule_purchase_refresh(text) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint) TO purchase_admin;
+GRANT EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text),
+  unschedule_purchase_refresh(text) TO purchase_admin;
+GRANT EXECUTE ON FUNCTION purchase_input_errors(regclass, text, text, bigint) TO purchase_scorer;
 -- Model insights: published weights, evaluation on outcomes, drift, per-row explanations.
 CREATE FUNCTION "purchase_model_weights"("model" TEXT DEFAULT 'default', "version" INT DEFAULT NULL)
 RETURNS TABLE ("feature" TEXT, "input_column" TEXT, "coefficient" double precision,

@@ -3,7 +3,7 @@
 CREATE FUNCTION purchase_models()
 RETURNS TABLE (name text, version integer, active boolean, sha256 text, loaded_at timestamptz,
                loaded_by name, features integer, threshold float8, columns text[])
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT m.name, m.version, m.active, m.sha256, m.loaded_at, m.loaded_by,
          jsonb_array_length(m.artifact->'model'->'features'),
@@ -15,7 +15,7 @@ $$;
 COMMENT ON FUNCTION purchase_models() IS 'Every loaded model version with its metadata; active marks the version in force';
 
 CREATE FUNCTION export_purchase_model(name text DEFAULT 'default', version integer DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql STABLE PARALLEL SAFE
+RETURNS jsonb LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE doc jsonb;
 BEGIN

@@ -31,15 +31,104 @@ SELECT count(*) AS before_failure FROM ad_targets;
 CALL refresh_purchase_targets('many', 'ad_targets', model => 'nope');
 CALL refresh_purchase_targets('many', 'ad_targets', key_column => 'id');
 CALL refresh_purchase_targets('thin', 'ad_targets', key_column => 'customer_id');
+-- A bad cell fails the run (the default) and the error names the row by its key.
 UPDATE many SET x12 = 'twelve dollars' WHERE customer_id = 5000;
 CALL refresh_purchase_targets('many', 'ad_targets');
 SELECT count(*) AS after_failures FROM ad_targets;
 CALL refresh_purchase_targets('many', 'a.b.c');
+CALL refresh_purchase_targets('many', 'ad_targets', on_bad_row => 'ignore');
+
+-- Bad rows can be found before scoring: key, column, raw value, SQLSTATE and message.
+UPDATE many SET x62 = 'n/a' WHERE customer_id IN (7, 8000);
+SELECT * FROM purchase_input_errors('many', 'default') ORDER BY key::int;
+SELECT count(*) AS first_two FROM purchase_input_errors('many', max_rows => 2);
+SELECT error_of($$SELECT purchase_input_errors('many', 'nope')$$);
+
+-- on_bad_row => 'skip' leaves bad rows out, counts them in the run log and records at most
+-- max_bad_rows of them in purchase.refresh_bad_rows.
+CALL refresh_purchase_targets('many', 'ad_targets', on_bad_row => 'skip', max_bad_rows => 2);
+SELECT rows_scored, rows_targeted, rows_skipped, on_bad_row, status
+  FROM purchase.refresh_runs ORDER BY run_id DESC LIMIT 1;
+SELECT target, key, column_name, value, sqlstate, error FROM purchase.refresh_bad_rows ORDER BY key::int;
+SELECT count(*) FILTER (WHERE customer_id IN (7, 5000, 8000)) AS bad_rows_listed,
+       count(*) = (SELECT count(*) FROM many m WHERE customer_id NOT IN (7, 5000, 8000) AND purchase_outcome(m) = 1)
+         AS every_good_positive_listed
+  FROM ad_targets;
+-- A later successful run of the target replaces them (the table stays bounded).
+UPDATE many SET x12 = '$12.00' WHERE customer_id = 5000;
+UPDATE many SET x62 = (sin(customer_id * 0.7))::text WHERE customer_id IN (7, 8000);
+CALL refresh_purchase_targets('many', 'ad_targets', on_bad_row => 'skip');
+SELECT count(*) AS bad_rows_left FROM purchase.refresh_bad_rows;
+-- Every row bad: the run fails rather than emptying the list.
+CREATE TABLE all_bad AS SELECT * FROM many WHERE customer_id <= 3;
+UPDATE all_bad SET x12 = 'x';
+CALL refresh_purchase_targets('all_bad', 'ad_targets', on_bad_row => 'skip');
+
+-- The swap replaces the rows of the target, not the table: its indexes, constraints, comment,
+-- grants and dependent views stay.
+ALTER TABLE ad_targets ADD PRIMARY KEY (customer_id);
+CREATE INDEX ad_targets_by_p_hat ON ad_targets (p_hat);
+COMMENT ON TABLE ad_targets IS 'Tonight''s ad targets';
+CREATE VIEW top_targets AS SELECT customer_id, p_hat FROM ad_targets ORDER BY p_hat DESC LIMIT 3;
+GRANT SELECT ON top_targets TO marketing_reader;
+SELECT 'ad_targets'::regclass::oid AS oid_before \gset
+CALL refresh_purchase_targets('many', 'ad_targets', threshold => 0.95);
+SELECT 'ad_targets'::regclass::oid = :oid_before AS same_table,
+       obj_description('ad_targets'::regclass, 'pg_class') AS comment,
+       (SELECT string_agg(indexrelid::regclass::text, ', ' ORDER BY 1) FROM pg_index
+         WHERE indrelid = 'ad_targets'::regclass) AS indexes,
+       has_table_privilege('marketing_reader', 'ad_targets', 'SELECT') AS reader_keeps_access,
+       (SELECT count(*) FROM top_targets) AS view_rows,
+       (SELECT bool_and(p_hat > 0.95) FROM ad_targets) AS new_rows;
+-- A target that is not a table is refused.
+CALL refresh_purchase_targets('many', 'top_targets');
+
+-- Names: multibyte target names near the 63-byte limit work (no staging name is derived).
+CALL refresh_purchase_targets('many', repeat('ü', 31));
+CALL refresh_purchase_targets('many', repeat('ü', 31));
+SELECT octet_length(relname) AS name_bytes FROM pg_class WHERE relname = repeat('ü', 31);
+
+-- Cancelled or timed out: the run ends failed with 57014, the old list stays.
+CREATE FUNCTION slowly(id integer) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.002); SELECT true';
+CREATE VIEW slow_many AS SELECT * FROM many WHERE customer_id <= 500 AND slowly(customer_id);
+SET statement_timeout = '300ms';
+CALL refresh_purchase_targets('slow_many', 'ad_targets');
+RESET statement_timeout;
+SELECT status, sqlstate, error FROM purchase.refresh_runs ORDER BY run_id DESC LIMIT 1;
+SELECT count(*) AS old_list_kept FROM ad_targets;
+
+-- Inside a transaction block the procedure cannot commit its log: 2D000 with a hint.
+BEGIN;
+CALL refresh_purchase_targets('many', 'ad_targets');
+ROLLBACK;
 
 -- The run log: source, target, model, version, rows, status and error of every run.
-SELECT run_id, source, target, model, version, rows_scored, rows_targeted, status, sqlstate, error,
+SELECT run_id, source, target, model, version, rows_scored, rows_targeted, rows_skipped, status, sqlstate, error,
        finished_at >= started_at AS timed
   FROM purchase.refresh_runs ORDER BY run_id;
+
+-- Only a run writes its log row: purchase_admin can neither finish another run nor write the
+-- tables. Error text and bad values are shown only to roles that may read the source.
+DO $$ BEGIN CREATE ROLE refresh_forger; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE refresh_watcher; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+GRANT purchase_admin TO refresh_forger;
+GRANT purchase_scorer TO refresh_watcher;
+SET ROLE refresh_forger;
+SELECT error_of($$SELECT purchase.refresh_run_finished(1, 'failed', NULL, NULL, 0, 0, 0, 'XX000', 'forged')$$);
+SELECT error_of($$SELECT purchase.refresh_bad_row_add(1, 'k', 'x12', 'v', '22P02', 'forged')$$);
+SELECT error_of($$UPDATE purchase.refresh_run_log SET status = 'failed'$$);
+SELECT error_of($$UPDATE purchase.refresh_runs SET status = 'failed'$$);
+SELECT error_of($$INSERT INTO purchase.refresh_bad_row_log VALUES (1, 'k', 'x12', 'v', '22P02', 'forged')$$);
+RESET ROLE;
+SELECT count(*) AS forged FROM purchase.refresh_runs WHERE error = 'forged' OR status = 'running';
+SET ROLE refresh_watcher;
+SELECT run_id, source, error FROM purchase.refresh_runs WHERE run_id IN (7, 9) ORDER BY run_id;
+RESET ROLE;
+GRANT SELECT ON many TO refresh_watcher;
+SET ROLE refresh_watcher;
+SELECT run_id, source, error FROM purchase.refresh_runs WHERE run_id IN (7, 9) ORDER BY run_id;
+RESET ROLE;
+REVOKE SELECT ON many FROM refresh_watcher;
 
 -- Without pg_cron in this database, scheduling says how to get it.
 SELECT error_of($$SELECT schedule_purchase_refresh('nightly', '0 3 * * *', 'many', 'ad_targets')$$);
