@@ -24,8 +24,10 @@ pub struct StoredVersion {
 /// after a write, a call site starting after a concurrent activation committed would otherwise
 /// score with the new version while an earlier one used the old.
 pub fn active_version(name: &str) -> Option<StoredVersion> {
-    const QUERY: &std::ffi::CStr = c"SELECT version, sha256, (artifact - 'checks')::text
-        FROM purchase.model_versions WHERE name = $1 AND active";
+    // Every operator and type qualified: this runs under the caller's search_path.
+    const QUERY: &std::ffi::CStr = c"SELECT version, sha256,
+        (artifact OPERATOR(pg_catalog.-) 'checks'::pg_catalog.text)::pg_catalog.text
+        FROM purchase.model_versions WHERE name OPERATOR(pg_catalog.=) $1 AND active";
     unsafe {
         // Without an active snapshot (none is set outside statements) read-only SPI would run
         // with no snapshot at all; take a fresh one then, as any query would.
@@ -87,8 +89,10 @@ pub fn stored_version(name: &str, version: i32) -> Option<StoredVersion> {
     Spi::connect(|client| {
         let rows = client
             .select(
-                "SELECT version, sha256, (artifact - 'checks')::text FROM purchase.model_versions
-                  WHERE name = $1 AND version = $2",
+                "SELECT version, sha256,
+                        (artifact OPERATOR(pg_catalog.-) 'checks'::pg_catalog.text)::pg_catalog.text
+                   FROM purchase.model_versions
+                  WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
                 Some(1),
                 &[name.into(), version.into()],
             )

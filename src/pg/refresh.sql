@@ -1,6 +1,6 @@
 -- Batch scoring into targeting lists, swapped in atomically, every run logged.
 --
--- Safety rules of this file (tests/pg_regress/sql/08_search_path.sql checks them):
+-- Safety rules of this file (tests/pg_regress/sql/10_search_path.sql checks them):
 --  * every function pins search_path = pg_catalog, pg_temp; the two members that cannot
 --    (refresh_purchase_targets: a procedure with SET may not COMMIT; schedule_purchase_refresh:
 --    it must see the caller's search_path) contain only schema-qualified function calls and no

@@ -8,9 +8,8 @@
 --                caller's path to resolve an unqualified target), so its body calls only
 --                schema-qualified functions and uses no operator (checked in 2, attacked in 3);
 --    C           runs no SQL that resolves a name (reason below), or, for scoring, one catalog
---                query per backend and model version (src/pg/catalog.rs). Inside a refresh that
---                query runs under the pinned path of purchase.refresh_work; called directly, its
---                = and - still resolve through the caller's path (open, Rust side).
+--                query per backend and model version (src/pg/catalog.rs) whose every operator,
+--                type and relation is schema-qualified.
 -- SET on a C scoring function would make PostgreSQL save and restore the GUC on every call:
 -- measured on PostgreSQL 15, int4abs over 1M rows took 0.27 s plain and 2.25 s with
 -- SET search_path (+2 us a call), against ~1.1 us for a whole score; so the scoring functions
@@ -29,13 +28,16 @@ WITH members AS (
   ('load_purchase_model_wrapper', 'SECURITY DEFINER, pinned'),
   ('load_purchase_model_file_wrapper', 'SECURITY DEFINER, pinned'),
   ('activate_purchase_model_wrapper', 'SECURITY DEFINER, pinned'),
-  ('drop_purchase_model_wrapper', 'SECURITY DEFINER, pinned')
+  ('drop_purchase_model_wrapper', 'SECURITY DEFINER, pinned'),
+  ('purchase_model_weights_wrapper', 'catalog queries with qualified operators, types and relations'),
+  ('evaluate_purchase_model_wrapper', 'one scan of the source: its own schema-qualified function, pg_catalog casts, no operator'),
+  ('purchase_drift_wrapper', 'one scan of the source: pg_catalog casts, no operator')
 )
 SELECT m.member, m.lanname,
        CASE WHEN m.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] THEN 'pinned'
             WHEN m.lanname IN ('sql', 'plpgsql') AND m.member LIKE ANY (ARRAY['refresh_purchase_targets(%', 'schedule_purchase_refresh(%'])
               THEN 'qualified'
-            WHEN m.lanname = 'c' THEN 'C: ' || coalesce(r.reason, 'scoring: one catalog query per backend and model version; OPEN: its operators still resolve through the caller''s path (catalog.rs)')
+            WHEN m.lanname = 'c' THEN 'C: ' || coalesce(r.reason, 'scoring: one catalog query per backend and model version, operators and types qualified (catalog.rs)')
             ELSE 'NOT SAFE' END AS search_path
   FROM members m LEFT JOIN c_reasons r ON r.symbol = m.prosrc
  ORDER BY 1;
