@@ -298,14 +298,6 @@ BEGIN
     RAISE EXCEPTION 'purchase model "%" does not exist', model
       USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
   END IF;
-  IF existing IS NOT NULL THEN
-    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = existing;
-    IF kind NOT IN ('r', 'p') THEN
-      RAISE EXCEPTION 'target % is not a table', r_target
-        USING ERRCODE = 'wrong_object_type', HINT = 'A refresh replaces the rows of a table it creates or that has its columns.';
-    END IF;
-  END IF;
-
   -- Two refreshes of one target never interleave: the second skips with a NOTICE. The key is
   -- the quoted qualified name (unambiguous: "a.b".c and a."b.c" differ), hashed to 64 bits.
   IF NOT pg_try_advisory_xact_lock(hashtextextended('pg_purchase.refresh:' || r_target, 0)) THEN
@@ -314,6 +306,13 @@ BEGIN
     r_scored := 0;
     r_targeted := 0;
     RETURN;
+  END IF;
+  -- Looked up again under the lock: a refresh that held it may have just created the target.
+  SELECT c.oid, c.relkind INTO existing, kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = tschema AND c.relname = tname;
+  IF existing IS NOT NULL AND kind NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'target % is not a table', r_target
+      USING ERRCODE = 'wrong_object_type', HINT = 'A refresh replaces the rows of a table it creates or that has its columns.';
   END IF;
 
   -- Score every row once (rows_scored and the list come from this one scan).
@@ -406,6 +405,9 @@ BEGIN
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
   run := purchase.refresh_run_started(source, target, model, on_bad_row);
+  IF run IS NULL THEN
+    RAISE EXCEPTION 'source % does not exist', source USING ERRCODE = 'undefined_table';
+  END IF;
   COMMIT;
   -- One snapshot for the whole run: the rows scored, skipped and listed are the same rows.
   SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
