@@ -113,13 +113,13 @@ unsafe fn score_object(
         let raw = field(row, &model.inputs[i].column)?;
         scratch.prepared.push(model.prepare(i, raw)?);
     }
-    let score = model.score_prepared(&scratch.prepared);
+    let score = model.score_prepared(&scratch.prepared)?;
     scratch.values.clear();
     scratch.values.push(f64::from(score.business_outcome));
     scratch.values.push(score.p_hat);
     scratch.values.extend(
         model
-            .feature_values(&scratch.prepared)
+            .feature_values(&scratch.prepared)?
             .into_iter()
             .map(|(_, v)| v),
     );

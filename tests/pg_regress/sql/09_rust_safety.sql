@@ -27,11 +27,11 @@ SELECT error_of(format('SELECT predict_purchase_json(%L)', :'row'::jsonb || '{"c
 -- strict => false: unknown keys are ignored and absent columns are missing values.
 SELECT predict_purchase_json((:'row'::jsonb - 'x12') || '{"x_12": "$5"}', strict => false)
      = predict_purchase_json(:'row'::jsonb || '{"x12": null}') AS relaxed_is_imputed;
--- A bad number or a category sent as a number names the element.
+-- A bad number or a value of the wrong JSON type names the element.
 SELECT error_of(format('SELECT predict_purchase_json(%L)',
        jsonb_build_array(:'row'::jsonb, :'row'::jsonb || '{"x12": "12 dollars"}')));
 SELECT error_of(format('SELECT predict_purchase_json(%L)',
-       jsonb_build_array(:'row'::jsonb, :'row'::jsonb, :'row'::jsonb || '{"x31": 3}')));
+       jsonb_build_array(:'row'::jsonb, :'row'::jsonb, :'row'::jsonb || '{"x91": "1,2,3"}')));
 SELECT error_of(format('SELECT predict_purchase_json(%L)',
        jsonb_build_array(:'row'::jsonb, :'row'::jsonb || '{"x44": [1]}')));
 
