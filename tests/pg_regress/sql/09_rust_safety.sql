@@ -125,11 +125,10 @@ SELECT error_of($$SELECT load_purchase_model_file('/dev/zero')$$);
 SELECT error_of($$SELECT load_purchase_model_file('/')$$);
 SELECT error_of($$SELECT load_purchase_model_file('/nonexistent/model.json')$$);
 SELECT '/tmp/pg_purchase_regress_fifo_' || pg_backend_pid() AS fifo \gset
-COPY (SELECT 1) TO PROGRAM 'true';
-SELECT format('rm -f %s && mkfifo %s', :'fifo', :'fifo') AS mkfifo \gset
+SELECT format('cat >/dev/null; rm -f %s && mkfifo %s', :'fifo', :'fifo') AS mkfifo \gset
 COPY (SELECT 1) TO PROGRAM :'mkfifo';
 SELECT replace(error_of(format('SELECT load_purchase_model_file(%L)', :'fifo')), :'fifo', '<fifo>');
-SELECT format('rm -f %s', :'fifo') AS rmfifo \gset
+SELECT format('cat >/dev/null; rm -f %s', :'fifo') AS rmfifo \gset
 COPY (SELECT 1) TO PROGRAM :'rmfifo';
 RESET statement_timeout;
 SELECT count(*) AS versions_after_refused_loads FROM purchase.model_versions WHERE name = 'default';
