@@ -294,7 +294,11 @@ impl OutputLayout {
                 let integer = v == 0;
                 let start = buf.len();
                 buf.pad_to_int();
-                match self.common.iter().find(|(k, _)| *k == key_of(integer, value)) {
+                match self
+                    .common
+                    .iter()
+                    .find(|(k, _)| *k == key_of(integer, value))
+                {
                     Some((_, bytes)) => buf.extend(bytes),
                     None => {
                         let text = if integer {
