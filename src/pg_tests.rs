@@ -108,7 +108,9 @@ mod tests {
     }
 
     /// What a caught ERROR looked like: SQLSTATE, message, and DETAIL with any backtrace.
-    fn caught(f: impl FnOnce() + std::panic::UnwindSafe) -> (PgSqlErrorCode, String, Option<String>) {
+    fn caught(
+        f: impl FnOnce() + std::panic::UnwindSafe,
+    ) -> (PgSqlErrorCode, String, Option<String>) {
         PgTryBuilder::new(|| {
             f();
             None

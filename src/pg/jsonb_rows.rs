@@ -75,7 +75,7 @@ unsafe fn field<'a>(row: *mut pg_sys::JsonbContainer, column: &str) -> Result<Ra
 }
 
 /// The keys of an object container, as stored (jsonb's order), into `out`.
-unsafe fn object_keys<'a>(c: *const pg_sys::JsonbContainer, out: &mut Vec<&'a [u8]>) {
+unsafe fn object_keys(c: *const pg_sys::JsonbContainer, out: &mut Vec<&[u8]>) {
     out.clear();
     let n = ((*c).header & pg_sys::JB_CMASK) as usize;
     let children = (*c).children.as_ptr();
@@ -248,7 +248,7 @@ impl OutputLayout {
         let mut key_bytes = Vec::new();
         for (i, (k, _)) in unique.iter().enumerate() {
             key_bytes.extend_from_slice(k);
-            key_entries.push(if i % pg_sys::JB_OFFSET_STRIDE as usize == 0 {
+            key_entries.push(if i.is_multiple_of(pg_sys::JB_OFFSET_STRIDE as usize) {
                 key_bytes.len() as u32 | pg_sys::JENTRY_HAS_OFF
             } else {
                 k.len() as u32
@@ -316,7 +316,7 @@ impl OutputLayout {
             };
             total += u64::from(meta & pg_sys::JENTRY_OFFLENMASK);
             check_size(total);
-            let meta = if (j + n) % pg_sys::JB_OFFSET_STRIDE as usize == 0 {
+            let meta = if (j + n).is_multiple_of(pg_sys::JB_OFFSET_STRIDE as usize) {
                 (meta & pg_sys::JENTRY_TYPEMASK) | total as u32 | pg_sys::JENTRY_HAS_OFF
             } else {
                 meta
@@ -397,7 +397,7 @@ impl ArrayWriter {
         let i = self.written;
         self.total += length;
         check_size(self.total);
-        let meta = if i % pg_sys::JB_OFFSET_STRIDE as usize == 0 {
+        let meta = if i.is_multiple_of(pg_sys::JB_OFFSET_STRIDE as usize) {
             type_bits | self.total as u32 | pg_sys::JENTRY_HAS_OFF
         } else {
             type_bits | length as u32

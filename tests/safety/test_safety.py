@@ -266,6 +266,36 @@ def fifo(cl):
           e is not None and e.sqlstate == "42809" and took < 1, f"{took:.3f} s")
 
 
+def upgrade_keeps_json_grants(cl):
+    """predict_purchase_json is re-created by the 0.3.0 update (new argument): a DBA's REVOKE,
+    GRANT and COMMENT on it survive."""
+    with cl.connect() as conn:
+        conn.execute("DROP DATABASE IF EXISTS upgraded")
+        conn.execute("CREATE DATABASE upgraded")
+        conn.execute("DROP ROLE IF EXISTS json_client")
+        conn.execute("CREATE ROLE json_client")
+    with cl.connect("upgraded") as conn:
+        conn.execute("CREATE EXTENSION pg_purchase VERSION '0.2.0'")
+        conn.execute("REVOKE EXECUTE ON FUNCTION predict_purchase_json(jsonb, text) FROM PUBLIC")
+        conn.execute("GRANT EXECUTE ON FUNCTION predict_purchase_json(jsonb, text) TO json_client")
+        conn.execute("COMMENT ON FUNCTION predict_purchase_json(jsonb, text) IS 'the old service'")
+        conn.execute("ALTER EXTENSION pg_purchase UPDATE TO '0.3.0'")
+        fn = "predict_purchase_json(jsonb, text, boolean)"
+        public, client, scorer = conn.execute(
+            f"SELECT has_function_privilege('public', '{fn}', 'EXECUTE'), "
+            f"has_function_privilege('json_client', '{fn}', 'EXECUTE'), "
+            f"has_function_privilege('purchase_scorer', '{fn}', 'EXECUTE')").fetchone()
+        comment = conn.execute(f"SELECT obj_description('{fn}'::regprocedure, 'pg_proc')").fetchone()[0]
+        member = conn.execute(
+            f"SELECT count(*) FROM pg_depend WHERE objid = '{fn}'::regprocedure AND deptype = 'e'").fetchone()[0]
+    with cl.connect() as conn:
+        conn.execute("DROP DATABASE upgraded")
+        conn.execute("DROP ROLE json_client")
+    check("the 0.3.0 update keeps predict_purchase_json's REVOKE, GRANTs and comment",
+          (public, client, scorer, comment, member) == (False, True, True, "the old service", 1),
+          str((public, client, scorer, comment, member)))
+
+
 def main():
     cl = Cluster()
     try:
@@ -275,6 +305,7 @@ def main():
         latin1(cl)
         repeatable_read_loads(cl)
         fifo(cl)
+        upgrade_keeps_json_grants(cl)
     finally:
         cl.stop()
     finish()
