@@ -149,9 +149,9 @@ fn insert_version_once(name: &str, artifact: JsonB, sha256: &str, activate: bool
             .and_then(|r| r.get::<i32>(1).or_raise())
             .unwrap_or_else(|| {
                 raise(
-                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "inserting the model version returned no row",
-                    None,
+                    Some("A rule or trigger on purchase.model_versions suppressed the insert; remove it.".into()),
                 )
             })
     })

@@ -101,7 +101,10 @@ v1_function!(
 );
 
 // The symbol name is the one release 0.1.0's SQL binds (it was a #[pg_extern] then), so a
-// database still on 0.1.0 keeps working with this library.
+// database still on 0.1.0 or 0.2.0 keeps working with this library. Those releases declare it
+// (rows jsonb, model text) STRICT; 0.3.0 adds "strict boolean DEFAULT true" and CALLED ON NULL
+// INPUT (the update script re-creates the function). `predict_json` reads the third argument
+// only when the call has one: a two-argument call is strict mode, the default.
 v1_function!(
     pg_finfo_predict_purchase_json_wrapper,
     predict_purchase_json_wrapper,
