@@ -9,6 +9,9 @@
 #   6. lifecycle tests (tests/lifecycle): versions, privileges, caches, dump/restore, upgrade,
 #      a streaming replica, pgbench concurrency with model swaps
 #   7. targeting-list refresh under concurrency and scheduled by a real pg_cron (tests/refresh)
+#   8. safety on a cluster started with RUST_BACKTRACE=1 (tests/safety): no Rust internals reach
+#      clients, cancel latency and memory of predict_purchase_json, a LATIN1 database, loads under
+#      REPEATABLE READ, a FIFO as model file
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_all
@@ -49,4 +52,6 @@ for t in test_models test_snapshots test_nothing_lost test_concurrency; do
 done
 log "refresh and pg_cron"
 "$PY" "$ROOT/tests/refresh/test_refresh.py"
+log "safety: a RUST_BACKTRACE=1 cluster, cancels, memory, LATIN1, concurrent loads"
+"$PY" "$ROOT/tests/safety/test_safety.py"
 log "all tests passed"

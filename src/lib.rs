@@ -5,7 +5,7 @@
 
 pub mod pipeline;
 
-mod pg;
+pub(crate) mod pg;
 
 pgrx::pg_module_magic!(name, version);
 

@@ -4,6 +4,7 @@
 #[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
+    use pgrx::PgSqlErrorCode;
 
     const BUNDLED: &str = include_str!("../artifacts/purchase_model.json");
 
@@ -42,7 +43,7 @@ mod tests {
             "SELECT count(*) FROM customers c
               WHERE predict_purchase(c) = predict_purchase(ROW(c.*)::customers)
                 AND predict_purchase(c) = (score_purchase(c)).p_hat
-                AND predict_purchase(c) = (predict_purchase_json(to_jsonb(c))->0->>'p_hat')::float8
+                AND predict_purchase(c) = (predict_purchase_json(to_jsonb(c) - 'id')->0->>'p_hat')::float8
                 AND purchase_outcome(c) = (predict_purchase(c) > 0.75)::int",
         )
         .unwrap();
@@ -104,5 +105,55 @@ mod tests {
             Spi::get_one::<i64>("SELECT count(*) FROM purchase.model_versions").unwrap(),
             Some(1)
         );
+    }
+
+    /// What a caught ERROR looked like: SQLSTATE, message, and DETAIL with any backtrace.
+    fn caught(
+        f: impl FnOnce() + std::panic::UnwindSafe,
+    ) -> (PgSqlErrorCode, String, Option<String>) {
+        PgTryBuilder::new(|| {
+            f();
+            None
+        })
+        .catch_others(|e| match e {
+            pg_sys::panic::CaughtError::ErrorReport(r)
+            | pg_sys::panic::CaughtError::PostgresError(r)
+            | pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => Some((
+                r.sql_error_code(),
+                r.message().to_string(),
+                r.detail_with_backtrace(),
+            )),
+        })
+        .execute()
+        .expect("an ERROR")
+    }
+
+    #[pg_test]
+    fn no_backtrace_reaches_a_client_even_with_rust_backtrace_set() {
+        // The server's environment asks for backtraces: pgrx's own panic hook would attach one to
+        // the DETAIL of every error; pg_purchase's hook never does.
+        std::env::set_var("RUST_BACKTRACE", "1");
+        std::env::set_var("RUST_LIB_BACKTRACE", "1");
+        // A bug (a Rust panic) inside a pg_purchase function: a plain internal error.
+        let (code, message, detail) = caught(|| {
+            crate::pg::errors::guard(|| -> i32 { panic!("index out of bounds: internals") });
+        });
+        assert_eq!(code, PgSqlErrorCode::ERRCODE_INTERNAL_ERROR);
+        assert_eq!(message, "pg_purchase internal error");
+        assert_eq!(detail, None);
+        // A PostgreSQL error raised underneath keeps its SQLSTATE and message, and no backtrace.
+        load_bundled();
+        let (code, message, detail) = caught(|| {
+            Spi::run("SELECT predict_purchase(t, (1/0)::text) FROM (SELECT 1 AS x5) t").unwrap();
+        });
+        assert_eq!(code, PgSqlErrorCode::ERRCODE_DIVISION_BY_ZERO);
+        assert_eq!(message, "division by zero");
+        assert_eq!(detail, None);
+        // pg_purchase's own errors neither.
+        let (code, _, detail) = caught(|| {
+            Spi::run("SELECT clean_number('12 dollars')").unwrap();
+        });
+        assert_eq!(code, PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION);
+        assert_eq!(detail, None);
     }
 }

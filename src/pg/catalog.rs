@@ -121,8 +121,30 @@ pub fn active_names() -> Vec<String> {
 }
 
 /// Inserts a new version of `name` (already validated) and returns its number.
-/// A per-name transaction advisory lock serialises concurrent loads of one name.
+///
+/// Under REPEATABLE READ or SERIALIZABLE, a load that waited for a concurrent load of the same
+/// name cannot see the version that load committed (its snapshot is older), so it would
+/// collide on the version number or the one-active index: that is a serialization failure,
+/// raised as 40001 so the caller retries the transaction, not a 23505 duplicate key.
 pub fn insert_version(name: &str, artifact: JsonB, sha256: &str, activate: bool) -> i32 {
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
+        insert_version_once(name, artifact, sha256, activate)
+    }))
+    .catch_when(PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION, |caught| {
+        if unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32 {
+            caught.rethrow()
+        }
+        raise(
+            PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+            format!("could not serialize access to purchase model \"{name}\" due to a concurrent load"),
+            Some("Another transaction loaded a version of this model since this transaction's snapshot was taken; retry the transaction.".into()),
+        )
+    })
+    .execute()
+}
+
+/// One insert attempt; a per-name transaction advisory lock serialises concurrent loads of one name.
+fn insert_version_once(name: &str, artifact: JsonB, sha256: &str, activate: bool) -> i32 {
     let loaded_by = invoking_role();
     Spi::connect_mut(|client| {
         lock_name(client, name);
@@ -150,9 +172,9 @@ pub fn insert_version(name: &str, artifact: JsonB, sha256: &str, activate: bool)
             .and_then(|r| r.get::<i32>(1).or_raise())
             .unwrap_or_else(|| {
                 raise(
-                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "inserting the model version returned no row",
-                    None,
+                    Some("A rule or trigger on purchase.model_versions suppressed the insert; remove it.".into()),
                 )
             })
     })

@@ -2,20 +2,36 @@
 //! whole-row argument by the columns the model reads:
 //! `predict_purchase_columns('default', '{x5,x12,...}', c.x5, c.x12, ...)`.
 //! No whole-row value is ever built; each value arrives as a plain argument.
+//!
+//! PUBLIC must be able to execute these (every rewritten call runs them), so they guard
+//! themselves:
+//! - **privileges**: a call is allowed exactly when a call of the function it stands for
+//!   (`predict_purchase_columns` -> `predict_purchase(record, text)` in the same schema) would
+//!   be: the caller's EXECUTE on that original is checked when the call site first runs (each
+//!   execution of a plan, so a cached plan run after `SET ROLE` is checked for the new role);
+//!   the planner checks it too before rewriting (`planner_support.rs`);
+//! - **malformed direct calls** (too few arguments, `VARIADIC ARRAY[...]`, a NULL or
+//!   non-constant names array, a NULL or repeated name, names and values of different counts)
+//!   are refused with a named error instead of reading the wrong argument.
 
 use super::call_site::{arg, call_site, ModelArgument};
 use super::column_reader::ColumnReader;
 use super::errors::raise;
 use super::model_cache::LoadedModel;
+use super::scoring_functions::null_model;
 use super::scoring_output::{emit, Output, OutputState};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
+use std::ffi::{CStr, CString};
 
 /// Arguments before the column values: model name, column names.
 pub const FIXED_ARGS: usize = 2;
 
 #[derive(Default)]
 struct ColumnsSite {
+    /// The column names of argument 1, validated on the call site's first call (with the
+    /// argument count and the caller's privilege).
+    names: Option<Vec<String>>,
     model: ModelArgument,
     /// For each model input, the index of its argument.
     argpos: Vec<usize>,
@@ -28,11 +44,15 @@ struct ColumnsSite {
 /// # Safety
 /// Called only from the V1 functions declared (text, text[], VARIADIC "any").
 pub unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, output: Output) -> pg_sys::Datum {
+    let site: &mut ColumnsSite = call_site(fcinfo, ColumnsSite::default);
+    if site.names.is_none() {
+        check_privilege(fcinfo);
+        site.names = Some(checked_names(fcinfo));
+    }
     let (name_datum, name_null) = arg(fcinfo, 0);
     if name_null {
-        return pgrx::fcinfo::pg_return_null(fcinfo);
+        null_model();
     }
-    let site: &mut ColumnsSite = call_site(fcinfo, ColumnsSite::default);
     let (model, changed) = site.model.model(fcinfo, 0, name_datum);
     if changed {
         bind_columns(fcinfo, site, &model);
@@ -55,14 +75,7 @@ unsafe fn bind_columns(
     site: &mut ColumnsSite,
     model: &LoadedModel,
 ) {
-    let (names_datum, names_null) = arg(fcinfo, 1);
-    let names: Vec<String> = if names_null {
-        Vec::new()
-    } else {
-        pgrx::Array::<String>::from_datum(names_datum, false)
-            .map(|a| a.iter().flatten().collect())
-            .unwrap_or_default()
-    };
+    let names = site.names.take().unwrap_or_default();
     let flinfo = (*fcinfo).flinfo;
     let mcxt = (*flinfo).fn_mcxt;
     site.argpos.clear();
@@ -84,6 +97,181 @@ unsafe fn bind_columns(
         site.readers.push(
             pgrx::PgMemoryContexts::For(mcxt)
                 .switch_to(|_| ColumnReader::for_type(typid, input.kind)),
+        );
+    }
+    site.names = Some(names);
+}
+
+fn malformed(message: String) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        message,
+        Some("The *_columns functions are written by pg_purchase's planner support; call predict_purchase(row) and the others instead.".into()),
+    )
+}
+
+/// This function's name, for messages.
+unsafe fn own_name(fcinfo: pg_sys::FunctionCallInfo) -> String {
+    let name = pg_sys::get_func_name((*(*fcinfo).flinfo).fn_oid);
+    if name.is_null() {
+        "predict_purchase_columns".into()
+    } else {
+        CStr::from_ptr(name).to_string_lossy().into_owned()
+    }
+}
+
+/// The column names of argument 1, checked against the arguments actually passed.
+unsafe fn checked_names(fcinfo: pg_sys::FunctionCallInfo) -> Vec<String> {
+    let flinfo = (*fcinfo).flinfo;
+    let me = own_name(fcinfo);
+    if (*flinfo).fn_expr.is_null() {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("{me} must be called from an SQL expression"),
+            None,
+        );
+    }
+    if pg_sys::get_fn_expr_variadic(flinfo) {
+        malformed(format!(
+            "{me} does not accept VARIADIC ARRAY[...]: pass each column value as its own argument"
+        ));
+    }
+    let nargs = (*fcinfo).nargs as usize;
+    if nargs < FIXED_ARGS {
+        malformed(format!("{me} needs a model name and a column-name array"));
+    }
+    let (names_datum, names_null) = arg(fcinfo, 1);
+    if names_null {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("argument \"columns\" of {me} must not be NULL"),
+            None,
+        );
+    }
+    if !arg_is_const(flinfo, 1) {
+        malformed(format!(
+            "argument \"columns\" of {me} must be a constant array of column names"
+        ));
+    }
+    let array = pg_sys::pg_detoast_datum(names_datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+    if (*array).ndim > 1 || (*array).elemtype != pg_sys::TEXTOID {
+        malformed(format!(
+            "argument \"columns\" of {me} must be a one-dimensional text array"
+        ));
+    }
+    let names: Vec<Option<String>> = pgrx::Array::<String>::from_datum(names_datum, false)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let mut checked = Vec::with_capacity(names.len());
+    for (i, name) in names.into_iter().enumerate() {
+        let Some(name) = name else {
+            raise(
+                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                format!("element {} of argument \"columns\" of {me} is NULL", i + 1),
+                Some("Every column value needs its name, in the order of the values.".into()),
+            );
+        };
+        if checked.contains(&name) {
+            malformed(format!(
+                "argument \"columns\" of {me} names column \"{name}\" twice"
+            ));
+        }
+        checked.push(name);
+    }
+    let values = nargs - FIXED_ARGS;
+    if values != checked.len() {
+        malformed(format!(
+            "{me} got {values} column value(s) for {} column name(s)",
+            checked.len()
+        ));
+    }
+    for argno in FIXED_ARGS..nargs {
+        if pg_sys::get_fn_expr_argtype(flinfo, argno as i32) == pg_sys::InvalidOid {
+            raise(
+                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                format!(
+                    "{me} cannot determine the type of the value of column \"{}\"",
+                    checked[argno - FIXED_ARGS]
+                ),
+                None,
+            );
+        }
+    }
+    checked
+}
+
+/// Whether argument `argno` of the call is a plan-time constant.
+unsafe fn arg_is_const(flinfo: *mut pg_sys::FmgrInfo, argno: i32) -> bool {
+    let expr = (*flinfo).fn_expr;
+    if expr.is_null() || !pgrx::is_a(expr, pg_sys::NodeTag::T_FuncExpr) {
+        return false;
+    }
+    let args = (*(expr as *mut pg_sys::FuncExpr)).args;
+    argno < pg_sys::list_length(args)
+        && pgrx::is_a(
+            pg_sys::list_nth(args, argno) as *mut pg_sys::Node,
+            pg_sys::NodeTag::T_Const,
+        )
+}
+
+/// The scoring function a `*_columns` function stands for: same schema, the name without
+/// `_columns`, arguments (record, text).
+pub unsafe fn original_function(columns_fn: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    let fname = pg_sys::get_func_name(columns_fn);
+    if fname.is_null() {
+        return None;
+    }
+    let base = CStr::from_ptr(fname)
+        .to_str()
+        .ok()?
+        .strip_suffix("_columns")?;
+    let nsp = pg_sys::get_namespace_name(pg_sys::get_func_namespace(columns_fn));
+    if nsp.is_null() {
+        return None;
+    }
+    let base = CString::new(base).ok()?;
+    let mut qualified = std::ptr::null_mut::<pg_sys::List>();
+    qualified = pg_sys::lappend(qualified, pg_sys::makeString(nsp).cast());
+    qualified = pg_sys::lappend(
+        qualified,
+        pg_sys::makeString(pg_sys::pstrdup(base.as_ptr())).cast(),
+    );
+    let argtypes = [pg_sys::RECORDOID, pg_sys::TEXTOID];
+    let oid = pg_sys::LookupFuncName(qualified, 2, argtypes.as_ptr(), true);
+    (oid != pg_sys::InvalidOid).then_some(oid)
+}
+
+/// Whether the current role may execute function `oid`.
+pub unsafe fn may_execute(oid: pg_sys::Oid) -> bool {
+    pg_sys::pg_proc_aclcheck(
+        oid,
+        pg_sys::GetUserId(),
+        pg_sys::ACL_EXECUTE as pg_sys::AclMode,
+    ) == pg_sys::AclResult::ACLCHECK_OK
+}
+
+/// Raises PostgreSQL's own "permission denied for function predict_purchase" (42501) unless
+/// the current role may execute the function this call stands for.
+unsafe fn check_privilege(fcinfo: pg_sys::FunctionCallInfo) {
+    let me = (*(*fcinfo).flinfo).fn_oid;
+    let Some(original) = original_function(me) else {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION,
+            format!(
+                "{} stands for no scoring function (record, text) in its schema",
+                own_name(fcinfo)
+            ),
+            Some(
+                "Is the extension installed completely? Try ALTER EXTENSION pg_purchase UPDATE."
+                    .into(),
+            ),
+        );
+    };
+    if !may_execute(original) {
+        pg_sys::aclcheck_error(
+            pg_sys::AclResult::ACLCHECK_NO_PRIV,
+            pg_sys::ObjectType::OBJECT_FUNCTION,
+            pg_sys::get_func_name(original),
         );
     }
 }

@@ -1,17 +1,30 @@
-//! predict_purchase_json reading PostgreSQL's binary jsonb directly: per row, a binary search
-//! for each of the model's columns in the object, no conversion of the whole document to text
-//! and back into a JSON tree (which cost ~55 us per 100-column row).
+//! predict_purchase_json reading PostgreSQL's binary jsonb directly and writing its answer as
+//! binary jsonb directly.
+//!
+//! Input: per row, a binary search for each of the model's columns in the object, no conversion
+//! of the whole document to text and back into a JSON tree (which cost ~55 us per 100-column
+//! row). In strict mode (the default) each object's keys are checked first: every column the
+//! model reads must be present (null is fine) and every key must be one of the artifact's raw
+//! input columns.
+//!
+//! Output: the answer array is encoded straight into jsonb's binary format (the layout
+//! `convertToJsonb` produces), one row at a time, into one growing buffer. Nothing else grows
+//! with the number of rows: each row's scratch memory (numeric conversions, the element's
+//! JsonbValue) lives in a context reset after the row, and Rust's per-row vectors are freed
+//! with it. Peak memory is the input plus about twice the output (the buffer doubles), instead
+//! of a JSON tree, its text and jsonb's parse tree of it. Every row checks for interrupts.
 
 use super::call_site::arg;
 use super::column_reader::numeric_raw;
-use super::errors::OrRaise;
-use super::model_cache::resolve;
+use super::errors::{raise, OrRaise};
+use super::model_cache::{resolve, LoadedModel};
+use super::scoring_functions::null_model;
 use super::text_datum::{as_str, text_str};
-use crate::pipeline::error::Result;
-use crate::pipeline::json_rows::{answer_from, not_an_object, not_rows, not_scalar};
-use crate::pipeline::model::RawValue;
+use crate::pipeline::error::{PipelineError, Result};
+use crate::pipeline::json_rows::{field_not_scalar, not_an_object, not_rows, KeyRules};
+use crate::pipeline::model::{Prepared, RawValue};
 use pgrx::prelude::*;
-use pgrx::JsonB;
+use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 
 /// What a jsonb value is, in the words of the error messages.
 unsafe fn describe(v: &pg_sys::JsonbValue) -> &'static str {
@@ -36,12 +49,8 @@ unsafe fn container_kind(c: *const pg_sys::JsonbContainer) -> &'static str {
     }
 }
 
-/// Field `column` of the object `row` (element `index` of the input).
-unsafe fn field<'a>(
-    row: *mut pg_sys::JsonbContainer,
-    column: &str,
-    index: usize,
-) -> Result<RawValue<'a>> {
+/// Field `column` of the object `row`.
+unsafe fn field<'a>(row: *mut pg_sys::JsonbContainer, column: &str) -> Result<RawValue<'a>> {
     let mut slot: pg_sys::JsonbValue = std::mem::zeroed();
     let found = pg_sys::getKeyJsonValueFromContainer(
         row,
@@ -61,57 +70,416 @@ unsafe fn field<'a>(
             Ok(RawValue::Text(as_str(column, bytes)))
         }
         pg_sys::jbvType::jbvNumeric => Ok(numeric_raw(v.val.numeric)),
-        _ => Err(not_scalar(index, column, describe(v))),
+        _ => Err(field_not_scalar(column, describe(v))),
     }
 }
 
-/// Scores one object container into the service's answer.
-unsafe fn answer(
-    loaded: &super::model_cache::LoadedModel,
-    row: *mut pg_sys::JsonbContainer,
-    index: usize,
-) -> serde_json::Value {
-    let model = &loaded.model;
-    answer_from(model, |i| field(row, &model.inputs[i].column, index)).or_raise()
+/// The keys of an object container, as stored (jsonb's order), into `out`.
+unsafe fn object_keys(c: *const pg_sys::JsonbContainer, out: &mut Vec<&[u8]>) {
+    out.clear();
+    let n = ((*c).header & pg_sys::JB_CMASK) as usize;
+    let children = (*c).children.as_ptr();
+    let data = children.add(2 * n) as *const u8;
+    let mut end = 0u32;
+    for i in 0..n {
+        let e = *children.add(i);
+        let start = end;
+        end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
+            e & pg_sys::JENTRY_OFFLENMASK
+        } else {
+            start + (e & pg_sys::JENTRY_OFFLENMASK)
+        };
+        out.push(std::slice::from_raw_parts(
+            data.add(start as usize),
+            (end - start) as usize,
+        ));
+    }
 }
 
-/// The V1 entry of `predict_purchase_json(rows jsonb, model text)` (STRICT).
+/// One row's answer: business_outcome, p_hat and the features, or the row's error.
+unsafe fn score_object(
+    loaded: &LoadedModel,
+    rules: Option<&KeyRules>,
+    scratch: &mut Scratch,
+    row: *mut pg_sys::JsonbContainer,
+) -> Result<()> {
+    let model = &loaded.model;
+    if let Some(rules) = rules {
+        object_keys(row, &mut scratch.keys);
+        rules.check(scratch.keys.iter().copied(), &mut scratch.seen)?;
+    }
+    scratch.prepared.clear();
+    for i in 0..model.inputs.len() {
+        let raw = field(row, &model.inputs[i].column)?;
+        scratch.prepared.push(model.prepare(i, raw)?);
+    }
+    let score = model.score_prepared(&scratch.prepared)?;
+    scratch.values.clear();
+    scratch.values.push(f64::from(score.business_outcome));
+    scratch.values.push(score.p_hat);
+    scratch.values.extend(
+        model
+            .feature_values(&scratch.prepared)?
+            .into_iter()
+            .map(|(_, v)| v),
+    );
+    Ok(())
+}
+
+/// Per-row buffers reused across rows.
+#[derive(Default)]
+struct Scratch {
+    keys: Vec<&'static [u8]>,
+    seen: Vec<bool>,
+    prepared: Vec<Prepared>,
+    /// business_outcome, p_hat, then the features in model order.
+    values: Vec<f64>,
+}
+
+/// The V1 entry of `predict_purchase_json(rows jsonb, model text, strict boolean)`
+/// (CALLED ON NULL INPUT: a NULL document gives NULL, a NULL model or strict is 22004).
+/// Release 0.1.0's and 0.2.0's SQL declare it (jsonb, text) STRICT: then it is strict mode.
 ///
 /// # Safety
-/// Called by PostgreSQL with a jsonb and a text argument, neither NULL.
+/// Called by PostgreSQL with a jsonb, a text and (since 0.3.0) a boolean argument.
 pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    let (doc, _) = arg(fcinfo, 0);
-    let (name, _) = arg(fcinfo, 1);
+    let (doc, doc_null) = arg(fcinfo, 0);
+    let (name, name_null) = arg(fcinfo, 1);
+    if name_null {
+        null_model();
+    }
+    let strict = if (*fcinfo).nargs >= 3 {
+        let (value, null) = arg(fcinfo, 2);
+        if null {
+            raise(
+                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                "argument \"strict\" must not be NULL",
+                Some("strict => true (the default) requires exactly the model's columns; strict => false relaxes it.".into()),
+            );
+        }
+        value.value() != 0
+    } else {
+        true
+    };
+    if doc_null {
+        return pgrx::fcinfo::pg_return_null(fcinfo);
+    }
     let loaded = resolve(text_str("model", name));
+    let rules = strict.then(|| KeyRules::new(&loaded.model));
     let jsonb = pg_sys::pg_detoast_datum(doc.cast_mut_ptr()) as *mut pg_sys::Jsonb;
     let root: *mut pg_sys::JsonbContainer = &mut (*jsonb).root;
     let header = (*root).header;
-    let count = (header & pg_sys::JB_CMASK) as usize;
-    let answers: Vec<serde_json::Value> = if header & pg_sys::JB_FSCALAR != 0 {
+    if header & pg_sys::JB_FSCALAR != 0 {
         // A bare scalar is stored as a one-element array flagged scalar.
         let v = pg_sys::getIthJsonbValueFromContainer(root, 0);
-        Err::<Vec<_>, _>(not_rows(describe(&*v))).or_raise()
-    } else if header & pg_sys::JB_FOBJECT != 0 {
-        vec![answer(&loaded, root, 0)]
+        Err::<(), _>(not_rows(describe(&*v))).or_raise();
+    }
+    let single = header & pg_sys::JB_FOBJECT != 0;
+    let count = if single {
+        1
     } else {
-        (0..count)
-            .map(|i| {
-                if i % 1024 == 1023 {
-                    pgrx::check_for_interrupts!(); // a long document stays cancellable
-                }
+        (header & pg_sys::JB_CMASK) as usize
+    };
+
+    let layout = OutputLayout::new(&loaded);
+    let mut out = ArrayWriter::new(count);
+    let mut scratch = Scratch::default();
+    let mut row_memory = PgMemoryContexts::new("pg_purchase predict_purchase_json row");
+    for i in 0..count {
+        pgrx::check_for_interrupts!(); // a long document stays cancellable, < 1 ms per check
+        let outcome = row_memory.switch_to(|_| {
+            let object = if single {
+                root
+            } else {
                 let v = pg_sys::getIthJsonbValueFromContainer(root, i as u32);
                 let is_object = (*v).type_ == pg_sys::jbvType::jbvBinary
                     && (*(*v).val.binary.data).header & pg_sys::JB_FOBJECT != 0;
                 if !is_object {
-                    Err::<(), _>(not_an_object(i, describe(&*v))).or_raise();
+                    return Err(not_an_object(i, describe(&*v)));
                 }
-                let a = answer(&loaded, (*v).val.binary.data, i);
-                pg_sys::pfree(v.cast());
-                a
+                (*v).val.binary.data
+            };
+            score_object(&loaded, rules.as_ref(), &mut scratch, object)
+                .map_err(|e| e.in_element(i))?;
+            layout.write_object(&mut out, &scratch.values);
+            Ok::<(), PipelineError>(())
+        });
+        outcome.or_raise();
+        scratch.keys.clear(); // they pointed into this row's memory
+        row_memory.reset();
+    }
+    drop(row_memory);
+    out.finish()
+}
+
+/// The answer objects' keys in jsonb's order (shorter first, then bytewise), with their
+/// JEntries and bytes: the same for every row, so computed once per call.
+struct OutputLayout {
+    /// For each key, the index of its value in `Scratch::values`.
+    slots: Vec<usize>,
+    key_entries: Vec<u32>,
+    key_bytes: Vec<u8>,
+    /// Numerics for the values that recur in every answer (0, 1 and 0.0, 1.0 of the one-hot
+    /// features), converted once.
+    common: Vec<(u64, Vec<u8>)>,
+}
+
+/// jsonb's object key order.
+fn jsonb_key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+impl OutputLayout {
+    unsafe fn new(loaded: &LoadedModel) -> OutputLayout {
+        // In insertion order: business_outcome, p_hat, the features; a later key replaces an
+        // earlier one of the same name (as building the object key by key does).
+        let mut keys: Vec<(&[u8], usize)> = vec![(b"business_outcome", 0), (b"p_hat", 1)];
+        for (f, feature) in loaded.model.features.iter().enumerate() {
+            keys.push((feature.name.as_bytes(), 2 + f));
+        }
+        let mut unique: Vec<(&[u8], usize)> = Vec::with_capacity(keys.len());
+        for (k, slot) in keys.into_iter().rev() {
+            if !unique.iter().any(|(u, _)| *u == k) {
+                unique.push((k, slot));
+            }
+        }
+        unique.sort_by(|a, b| jsonb_key_order(a.0, b.0));
+        let mut key_entries = Vec::with_capacity(unique.len());
+        let mut key_bytes = Vec::new();
+        for (i, (k, _)) in unique.iter().enumerate() {
+            key_bytes.extend_from_slice(k);
+            key_entries.push(if i.is_multiple_of(pg_sys::JB_OFFSET_STRIDE as usize) {
+                key_bytes.len() as u32 | pg_sys::JENTRY_HAS_OFF
+            } else {
+                k.len() as u32
+            });
+        }
+        let common = [0.0f64, 1.0, 0.0, 1.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                // business_outcome (an integer) is written as 0 / 1, features as 0.0 / 1.0.
+                let text = if i < 2 {
+                    format!("{}", v as i64)
+                } else {
+                    ryu::Buffer::new().format_finite(v).to_string()
+                };
+                (key_of(i < 2, v), numeric_bytes(&text))
             })
-            .collect()
-    };
-    JsonB(serde_json::Value::Array(answers))
-        .into_datum()
-        .unwrap()
+            .collect();
+        OutputLayout {
+            slots: unique.into_iter().map(|(_, s)| s).collect(),
+            key_entries,
+            key_bytes,
+            common,
+        }
+    }
+
+    /// Appends one answer object (`values`: business_outcome, p_hat, features) to the array.
+    unsafe fn write_object(&self, out: &mut ArrayWriter, values: &[f64]) {
+        let buf = &mut out.buf;
+        let n = self.slots.len();
+        let base = buf.len();
+        buf.pad_to_int();
+        buf.push_u32(n as u32 | pg_sys::JB_FOBJECT);
+        let entries = buf.reserve((2 * n) * 4);
+        for (i, e) in self.key_entries.iter().enumerate() {
+            buf.put_u32(entries + 4 * i, *e);
+        }
+        buf.extend(&self.key_bytes);
+        let mut total = self.key_bytes.len() as u64;
+        for (j, &v) in self.slots.iter().enumerate() {
+            let value = values[v];
+            let meta = if value.is_finite() {
+                let integer = v == 0;
+                let start = buf.len();
+                buf.pad_to_int();
+                match self
+                    .common
+                    .iter()
+                    .find(|(k, _)| *k == key_of(integer, value))
+                {
+                    Some((_, bytes)) => buf.extend(bytes),
+                    None => {
+                        let text = if integer {
+                            format!("{}", value as i64)
+                        } else {
+                            ryu::Buffer::new().format_finite(value).to_string()
+                        };
+                        buf.extend(&numeric_bytes(&text));
+                    }
+                }
+                pg_sys::JENTRY_ISNUMERIC | (buf.len() - start) as u32
+            } else {
+                // What serde_json made of a non-finite number: null.
+                pg_sys::JENTRY_ISNULL
+            };
+            total += u64::from(meta & pg_sys::JENTRY_OFFLENMASK);
+            check_size(total);
+            let meta = if (j + n).is_multiple_of(pg_sys::JB_OFFSET_STRIDE as usize) {
+                (meta & pg_sys::JENTRY_TYPEMASK) | total as u32 | pg_sys::JENTRY_HAS_OFF
+            } else {
+                meta
+            };
+            buf.put_u32(entries + 4 * (n + j), meta);
+        }
+        let length = (buf.len() - base) as u64;
+        check_size(length);
+        out.push_element(pg_sys::JENTRY_ISCONTAINER, length);
+    }
+}
+
+/// Identifies a value among `OutputLayout::common`.
+fn key_of(integer: bool, v: f64) -> u64 {
+    v.to_bits() ^ u64::from(integer)
+}
+
+unsafe extern "C-unwind" {
+    /// PostgreSQL's numeric_in as a function pointer for DirectFunctionCall.
+    #[link_name = "numeric_in"]
+    fn numeric_in_raw(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum;
+}
+
+/// The numeric of decimal `text`, as the bytes jsonb stores (numeric_in's result, with its
+/// varlena header). Allocates in the current (per-row) memory context.
+unsafe fn numeric_bytes(text: &str) -> Vec<u8> {
+    let c = std::ffi::CString::new(text).unwrap_or_default();
+    let d = pg_sys::DirectFunctionCall3Coll(
+        Some(numeric_in_raw),
+        pg_sys::InvalidOid,
+        pg_sys::Datum::from(c.as_ptr()),
+        pg_sys::Datum::from(pg_sys::InvalidOid),
+        pg_sys::Datum::from(-1i32),
+    );
+    let ptr = d.cast_mut_ptr::<pg_sys::varlena>();
+    std::slice::from_raw_parts(ptr as *const u8, pgrx::varlena::varsize_any(ptr)).to_vec()
+}
+
+fn check_size(length: u64) {
+    if length > u64::from(pg_sys::JENTRY_OFFLENMASK) {
+        raise(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!(
+                "the answer of predict_purchase_json would exceed the {} bytes a jsonb value can hold",
+                pg_sys::JENTRY_OFFLENMASK
+            ),
+            Some("Score fewer rows per call, or score table rows with score_purchase.".into()),
+        );
+    }
+}
+
+/// The jsonb array being written: its header and element JEntries up front, elements after.
+struct ArrayWriter {
+    buf: PallocBuffer,
+    count: usize,
+    written: usize,
+    entries: usize,
+    total: u64,
+}
+
+impl ArrayWriter {
+    unsafe fn new(count: usize) -> ArrayWriter {
+        let mut buf = PallocBuffer::new(64 + count * 1024);
+        buf.reserve(pg_sys::VARHDRSZ); // the varlena header, set at the end
+        buf.push_u32(count as u32 | pg_sys::JB_FARRAY);
+        let entries = buf.reserve(count * 4);
+        ArrayWriter {
+            buf,
+            count,
+            written: 0,
+            entries,
+            total: 0,
+        }
+    }
+
+    /// Records the element just appended (its type bits and length including padding).
+    fn push_element(&mut self, type_bits: u32, length: u64) {
+        let i = self.written;
+        self.total += length;
+        check_size(self.total);
+        let meta = if i.is_multiple_of(pg_sys::JB_OFFSET_STRIDE as usize) {
+            type_bits | self.total as u32 | pg_sys::JENTRY_HAS_OFF
+        } else {
+            type_bits | length as u32
+        };
+        self.buf.put_u32(self.entries + 4 * i, meta);
+        self.written += 1;
+    }
+
+    /// The finished jsonb datum.
+    unsafe fn finish(self) -> pg_sys::Datum {
+        debug_assert_eq!(self.written, self.count);
+        check_size((self.buf.len() - pg_sys::VARHDRSZ) as u64);
+        let len = self.buf.len();
+        pgrx::set_varsize_4b(self.buf.ptr.cast(), len as i32);
+        pg_sys::Datum::from(self.buf.ptr)
+    }
+}
+
+/// PostgreSQL's MaxAllocSize (1 GB - 1), the most palloc/repalloc give.
+const MAX_ALLOC_SIZE: usize = 0x3FFF_FFFF;
+
+/// A byte buffer palloc'd in the calling context (where the result must live), grown by
+/// doubling with repalloc; writes are plain memory copies.
+struct PallocBuffer {
+    ptr: *mut u8,
+    len: usize,
+    cap: usize,
+}
+
+impl PallocBuffer {
+    unsafe fn new(cap: usize) -> PallocBuffer {
+        let cap = cap.clamp(64, 1 << 26);
+        PallocBuffer {
+            ptr: pg_sys::palloc(cap).cast(),
+            len: 0,
+            cap,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `n` zero bytes; returns where they start.
+    fn reserve(&mut self, n: usize) -> usize {
+        let start = self.len;
+        if self.len + n > self.cap {
+            let mut cap = self.cap.max(64);
+            while cap < self.len + n {
+                cap *= 2;
+            }
+            // jsonb cannot exceed 256 MB (checked as it grows); MaxAllocSize is 1 GB.
+            let cap = cap.min(MAX_ALLOC_SIZE);
+            if cap < self.len + n {
+                check_size(u64::MAX);
+            }
+            self.ptr = unsafe { pg_sys::repalloc(self.ptr.cast(), cap).cast() };
+            self.cap = cap;
+        }
+        unsafe { std::ptr::write_bytes(self.ptr.add(start), 0, n) };
+        self.len += n;
+        start
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        let at = self.reserve(bytes.len());
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(at), bytes.len()) };
+    }
+
+    fn push_u32(&mut self, v: u32) {
+        self.extend(&v.to_ne_bytes());
+    }
+
+    fn put_u32(&mut self, at: usize, v: u32) {
+        debug_assert!(at + 4 <= self.len);
+        unsafe { std::ptr::copy_nonoverlapping(v.to_ne_bytes().as_ptr(), self.ptr.add(at), 4) };
+    }
+
+    /// Zero padding to the next 4-byte boundary (jsonb's INTALIGN); returns its length.
+    fn pad_to_int(&mut self) -> usize {
+        let pad = (4 - self.len % 4) % 4;
+        self.reserve(pad);
+        pad
+    }
 }

@@ -49,7 +49,7 @@ REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean), load_purch
 GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean), load_purchase_model_file(text, text, boolean),
   activate_purchase_model(text, integer), drop_purchase_model(text) TO purchase_admin;
 GRANT EXECUTE ON FUNCTION predict_purchase(record, text), purchase_outcome(record, text),
-  score_purchase(record, text), purchase_features(record, text), predict_purchase_json(jsonb, text),
+  score_purchase(record, text), purchase_features(record, text), predict_purchase_json(jsonb, text, boolean),
   predict_purchase_columns(text, text[], "any"), purchase_outcome_columns(text, text[], "any"),
   score_purchase_columns(text, text[], "any"), purchase_features_columns(text, text[], "any"),
   clean_number(text), purchase_models(), export_purchase_model(text, integer),

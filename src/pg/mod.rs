@@ -6,7 +6,7 @@ mod catalog;
 mod cleaning_function;
 mod column_reader;
 mod columns_scoring;
-mod errors;
+pub(crate) mod errors;
 mod insights;
 mod jsonb_rows;
 mod model_admin;

@@ -10,6 +10,7 @@
 //! which invalidates every cached plan built this way (prepared statements, PL/pgSQL, pg_cron).
 //! Anything not provably safe to rewrite is left alone and takes the generic row path.
 
+use super::columns_scoring::may_execute;
 use super::model_cache::{catalog_relid, try_resolve};
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
@@ -37,6 +38,14 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     let model_arg = pg_sys::list_nth(args, 1) as *mut pg_sys::Node;
     let model_name = const_text(model_arg)?;
     let columns_fn = columns_function((*fcall).funcid)?;
+    // Rewrite only calls the planning role may make, of both functions: a call it may not make
+    // stays as it is and the executor refuses it as usual. The columns function checks again
+    // when it runs (a cached plan may run as another role), and a GRANT/REVOKE on the original
+    // re-plans (the plan depends on it like on the function it calls).
+    if !may_execute((*fcall).funcid) || !may_execute(columns_fn) {
+        return None;
+    }
+    pg_sys::record_plan_function_dependency(root, (*fcall).funcid);
     let loaded = try_resolve(&model_name)?;
     let catalog = catalog_relid()?;
 
@@ -70,6 +79,11 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     let mut new_args = std::ptr::null_mut::<pg_sys::List>();
     new_args = pg_sys::lappend(new_args, pg_sys::copyObjectImpl(model_arg.cast()));
     let names: Vec<String> = loaded.model.columns().map(str::to_string).collect();
+    // A call takes at most FUNC_MAX_ARGS (100) arguments: a model reading more than 98
+    // columns stays on the generic path.
+    if names.len() + 2 > pg_sys::FUNC_MAX_ARGS as usize {
+        return None;
+    }
     let names_datum = names.clone().into_datum()?;
     let names_const = pg_sys::makeConst(
         pg_sys::TEXTARRAYOID,

@@ -2,12 +2,15 @@
 //! than #[pg_extern]s because they need the raw `fcinfo`: a `record` argument read through the
 //! call-site cache, `VARIADIC "any"` column arguments, and the planner support request.
 
+use super::call_site::arg;
 use super::columns_scoring::score_columns;
+use super::errors::{guard, raise};
 use super::jsonb_rows::predict_json;
 use super::planner_support::simplify;
 use super::row_scoring::score_row;
 use super::scoring_output::Output;
 use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
 
 macro_rules! v1_function {
     ($finfo:ident, $name:ident, $body:expr) => {
@@ -22,30 +25,58 @@ macro_rules! v1_function {
         #[unsafe(no_mangle)]
         pub unsafe extern "C-unwind" fn $name(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             let body: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum = $body;
-            body(fcinfo)
+            guard(|| body(fcinfo))
         }
     };
+}
+
+/// The row functions are CALLED ON NULL INPUT (since 0.3.0) so that a NULL model name is an
+/// error, as for the admin functions; a NULL row still gives NULL (what STRICT gave).
+/// (A library newer than the SQL of a database still on 0.2.0 is called STRICT: same answers.)
+///
+/// # Safety
+/// `fcinfo` is a call of one of the (record, text) scoring functions.
+unsafe fn row_entry(fcinfo: pg_sys::FunctionCallInfo, output: Output) -> pg_sys::Datum {
+    if arg(fcinfo, 1).1 {
+        null_model()
+    }
+    if arg(fcinfo, 0).1 {
+        return pgrx::fcinfo::pg_return_null(fcinfo);
+    }
+    score_row(fcinfo, output)
+}
+
+/// A NULL model name: 22004, like a NULL argument to the admin functions.
+pub fn null_model() -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        "argument \"model\" must not be NULL",
+        Some(
+            "Name a loaded model, e.g. 'default'; SELECT * FROM purchase_models() lists them."
+                .into(),
+        ),
+    )
 }
 
 v1_function!(
     pg_finfo_predict_purchase_row,
     predict_purchase_row,
-    |f| unsafe { score_row(f, Output::PHat) }
+    |f| unsafe { row_entry(f, Output::PHat) }
 );
 v1_function!(
     pg_finfo_purchase_outcome_row,
     purchase_outcome_row,
-    |f| unsafe { score_row(f, Output::Outcome) }
+    |f| unsafe { row_entry(f, Output::Outcome) }
 );
 v1_function!(
     pg_finfo_score_purchase_row,
     score_purchase_row,
-    |f| unsafe { score_row(f, Output::Score) }
+    |f| unsafe { row_entry(f, Output::Score) }
 );
 v1_function!(
     pg_finfo_purchase_features_row,
     purchase_features_row,
-    |f| unsafe { score_row(f, Output::Features) }
+    |f| unsafe { row_entry(f, Output::Features) }
 );
 
 v1_function!(
@@ -70,7 +101,10 @@ v1_function!(
 );
 
 // The symbol name is the one release 0.1.0's SQL binds (it was a #[pg_extern] then), so a
-// database still on 0.1.0 keeps working with this library.
+// database still on 0.1.0 or 0.2.0 keeps working with this library. Those releases declare it
+// (rows jsonb, model text) STRICT; 0.3.0 adds "strict boolean DEFAULT true" and CALLED ON NULL
+// INPUT (the update script re-creates the function). `predict_json` reads the third argument
+// only when the call has one: a two-argument call is strict mode, the default.
 v1_function!(
     pg_finfo_predict_purchase_json_wrapper,
     predict_purchase_json_wrapper,

@@ -41,18 +41,19 @@ pub unsafe fn text_str<'a>(column: &str, datum: pg_sys::Datum) -> &'a str {
     as_str(column, text_bytes(datum))
 }
 
+/// `bytes` as &str. In a UTF-8 database the server has validated them. In any other database
+/// only ASCII is read: a non-ASCII byte is an error (22021), never a panic and never a guess
+/// (LATIN1 bytes can happen to form valid but different UTF-8).
 #[inline]
 pub fn as_str<'a>(column: &str, bytes: &'a [u8]) -> &'a str {
-    if database_is_utf8() {
-        // SAFETY: a UTF-8 database only stores valid UTF-8 text.
+    if database_is_utf8() || bytes.is_ascii() {
+        // SAFETY: a UTF-8 database only stores valid UTF-8 text, and ASCII is valid UTF-8.
         unsafe { std::str::from_utf8_unchecked(bytes) }
     } else {
-        std::str::from_utf8(bytes).unwrap_or_else(|_| {
-            raise(
-                PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
-                format!("column \"{column}\" holds text that is not valid UTF-8"),
-                Some("pg_purchase reads non-ASCII text in UTF-8 databases only.".into()),
-            )
-        })
+        raise(
+            PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+            format!("column \"{column}\" holds non-ASCII text, which pg_purchase reads only in UTF-8 databases"),
+            Some("Create the database with ENCODING 'UTF8', or send ASCII text.".into()),
+        )
     }
 }

@@ -43,6 +43,21 @@ pub enum PipelineError {
 
     #[error("{0}")]
     InvalidInput(String),
+
+    /// A JSON row (strict mode) carries a key that is none of the artifact's input columns.
+    #[error("unknown key \"{0}\": the model has no input column of that name")]
+    UnknownKey(String),
+
+    /// A JSON row (strict mode) lacks a column the model reads.
+    #[error("missing key \"{0}\", a column the model reads")]
+    MissingKey(String),
+
+    /// An error in one element of a JSON input (predict_purchase_json), naming its index.
+    #[error("element {index} of the input: {source}")]
+    InElement {
+        index: usize,
+        source: Box<PipelineError>,
+    },
 }
 
 impl PipelineError {
@@ -53,8 +68,19 @@ impl PipelineError {
         }
     }
 
+    /// This error, said of element `index` of a JSON input.
+    pub fn in_element(self, index: usize) -> Self {
+        PipelineError::InElement {
+            index,
+            source: Box::new(self),
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
+            PipelineError::InElement { source, .. } => source.kind(),
+            PipelineError::UnknownKey(_) => ErrorKind::InvalidParameter,
+            PipelineError::MissingKey(_) => ErrorKind::UndefinedColumn,
             PipelineError::InvalidValue { .. } => ErrorKind::InvalidText,
             PipelineError::OutOfRange { .. } => ErrorKind::OutOfRange,
             PipelineError::InvalidArtifact { .. }
@@ -66,6 +92,11 @@ impl PipelineError {
     /// A HINT for the user, where one helps.
     pub fn hint(&self) -> Option<String> {
         match self {
+            PipelineError::InElement { source, .. } => source.hint(),
+            PipelineError::UnknownKey(_) | PipelineError::MissingKey(_) => Some(
+                "Each object carries the model's raw input columns, a missing value as null; strict => false ignores unknown keys and treats absent columns as missing."
+                    .into(),
+            ),
             PipelineError::InvalidArtifact { .. } => Some(
                 "Re-export the model with tools/export_model.py; the model in force before stays in force."
                     .into(),

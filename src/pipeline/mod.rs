@@ -15,3 +15,6 @@ pub mod vocabulary;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod property_tests;

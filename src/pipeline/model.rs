@@ -73,6 +73,9 @@ pub struct Feature {
 #[derive(Debug, Clone)]
 pub struct CompiledModel {
     pub inputs: Vec<ModelInput>,
+    /// Every raw column the artifact lists among its inputs (read by the model or not), in
+    /// artifact order: the keys a strict JSON row may carry.
+    pub raw_columns: Vec<String>,
     pub features: Vec<Feature>,
     pub intercept: f64,
     pub threshold: f64,
@@ -208,6 +211,7 @@ impl CompiledModel {
 
         Ok(CompiledModel {
             inputs,
+            raw_columns: artifact.inputs.iter().map(|i| i.column.clone()).collect(),
             features,
             intercept: artifact.intercept,
             threshold: artifact.threshold,

@@ -53,8 +53,8 @@ INSERT INTO typed VALUES ('saturday', -1000, 'japan', 0.25, NULL, -1, 0, '1', 'J
 SELECT round(predict_purchase(t)::numeric, 12) AS p_typed,
        predict_purchase(t) = predict_purchase(ROW(1, 'saturday', '($1,000.00)', 'japan', 0.25, NULL, -1, 0, 1,
                                                   NULL, 'July', NULL, 0, NULL)::customers) AS same_as_text,
-       (predict_purchase_json('{"x5": "saturday", "x12": "($1,000.00)", "x31": "japan", "x44": 0.25, "x56": -1,
-                                "x58": 0, "x62": "1", "x81": "July", "x91": 0}')->0->>'p_hat')::float8
+       (predict_purchase_json('{"x5": "saturday", "x12": "($1,000.00)", "x31": "japan", "x44": 0.25, "x53": null,
+                                "x56": -1, "x58": 0, "x62": "1", "x81": "July", "x91": 0}')->0->>'p_hat')::float8
          = predict_purchase(t) AS same_as_json
   FROM typed t;
 

@@ -27,7 +27,7 @@ SELECT count(*) FILTER (WHERE predict_purchase(c, 'doubled') <> predict_purchase
 SELECT error_of($$SELECT predict_purchase(ROW(1, 'monday', '$1', 'japan', 0.5, 1e308, 0, 0, 0, '1%', 'July', 'Male', 1e308, 0)::customers)$$);
 SELECT error_of($$SELECT purchase_outcome(ROW(1, 'monday', '$1', 'japan', 0.5, 0.5, 0, 0, 0, '1%', 'July', 'Male', -1e308, 0)::customers)$$);
 SELECT error_of($$SELECT purchase_features(ROW(1, 'monday', '$1', 'japan', 0.5, 0.5, 0, 0, 0, '1%', 'July', 'Male', 1e308, 0)::customers)$$);
-SELECT error_of($$SELECT predict_purchase_json('[{"x91": "1e308", "x53": "1e308"}]')$$);
+SELECT error_of($$SELECT predict_purchase_json('[{"x91": "1e308", "x53": "1e308"}]', strict => false)$$);
 -- Large but representable inputs score within [0, 1].
 SELECT predict_purchase(ROW(1, 'monday', '$1', 'japan', 0.5, 0.5, 0, 0, 0, '1%', 'July', 'Male', 1e300, 0)::customers) AS p_huge_x91;
 
@@ -65,8 +65,8 @@ ROLLBACK;
 --    compared by its text form.
 SELECT predict_purchase(ROW(1, '  ', '$1', E'\t', 0.5, 0.5, 0, 0, 0, '1%', ' ', 'Male', 0.2, 0)::customers)
      = predict_purchase(ROW(1, NULL, '$1', NULL, 0.5, 0.5, 0, 0, 0, '1%', NULL, 'Male', 0.2, 0)::customers) AS blank_is_missing;
-SELECT (predict_purchase_json('[{"x5": 3}]')->0->>'p_hat')::float8
-     = (predict_purchase_json('[{"x5": "3"}]')->0->>'p_hat')::float8 AS json_number_is_its_text;
+SELECT (predict_purchase_json('[{"x5": 3}]', strict => false)->0->>'p_hat')::float8
+     = (predict_purchase_json('[{"x5": "3"}]', strict => false)->0->>'p_hat')::float8 AS json_number_is_its_text;
 CREATE TABLE int_categories (x5 int, x12 text, x31 text, x44 float8, x53 float8, x56 float8, x58 float8,
   x62 float8, x81 text, x91 float8);
 INSERT INTO int_categories VALUES (3, '$1', 'japan', 0.5, 0.5, 0, 0, 0, 'July', 0.2);

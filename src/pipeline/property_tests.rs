@@ -1,0 +1,359 @@
+//! Property tests of the pure pipeline (proptest): cleaning, encoding, scoring, JSON rows and
+//! the artifact parser/validator never panic on arbitrary input; valid input round-trips;
+//! invalid input is an error that names the value (or the artifact field).
+//!
+//! `cargo test --lib pipeline::` runs each property with proptest's default 256 cases. A long
+//! run sets the case count per property through the environment, e.g. 1.4 million cases:
+//!
+//! ```sh
+//! PROPTEST_CASES=200000 cargo test --release --lib pipeline::property_tests
+//! ```
+//!
+//! Only what `clean.rs`'s module doc states of the cleaning rule is asserted here.
+
+use super::clean::{clean_number, BLANKS};
+use super::error::PipelineError;
+use super::json_rows::{service_answer_checked, KeyRules};
+use super::loaded::compile_artifact;
+use super::model::{CompiledModel, Prepared, RawValue};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
+
+const BUNDLED: &str = include_str!("../../artifacts/purchase_model.json");
+
+fn config() -> ProptestConfig {
+    // Cases from PROPTEST_CASES (default 256); no regression files written into the tree.
+    ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn bundled_doc() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| serde_json::from_str(BUNDLED).unwrap())
+}
+
+fn bundled_model() -> &'static CompiledModel {
+    static MODEL: OnceLock<CompiledModel> = OnceLock::new();
+    MODEL.get_or_init(|| compile_artifact(bundled_doc()).unwrap())
+}
+
+/// Text made of the characters that matter to the cleaning rule, plus anything.
+fn numberish() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            8 => prop::sample::select(vec![
+                '0', '1', '2', '5', '9', '.', ',', '$', '%', '(', ')', '-', '+', 'e', 'E', ' ', '\t',
+            ]),
+            1 => any::<char>(),
+        ],
+        0..24,
+    )
+    .prop_map(|chars| chars.into_iter().collect())
+}
+
+/// Arbitrary JSON, nested a few levels.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,12}".prop_map(Value::String),
+        numberish().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,10}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Every (path, value) leaf and container of a JSON document, as JSON pointers.
+fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    out.push(at.clone());
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .for_each(|(k, x)| pointers(x, format!("{at}/{k}"), out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| pointers(x, format!("{at}/{i}"), out)),
+        _ => {}
+    }
+}
+
+fn bundled_pointers() -> &'static Vec<String> {
+    static P: OnceLock<Vec<String>> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut doc = bundled_doc().clone();
+        doc.as_object_mut().unwrap().remove("checks");
+        let mut out = Vec::new();
+        pointers(&doc, String::new(), &mut out);
+        out
+    })
+}
+
+/// A raw cell as a property test generates it (owning its text).
+#[derive(Debug, Clone)]
+enum Cell {
+    Missing,
+    Number(f64),
+    Text(String),
+}
+
+impl Cell {
+    fn raw(&self) -> RawValue<'_> {
+        match self {
+            Cell::Missing => RawValue::Missing,
+            Cell::Number(v) => RawValue::Number(*v),
+            Cell::Text(t) => RawValue::Text(t),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Replace(Value),
+    Remove,
+    Scale(f64),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        json_value().prop_map(Mutation::Replace),
+        Just(Mutation::Remove),
+        prop_oneof![
+            Just(0.0),
+            Just(-1.0),
+            Just(1e308),
+            Just(1e-310),
+            any::<f64>()
+        ]
+        .prop_map(Mutation::Scale),
+    ]
+}
+
+/// Applies a mutation at `pointer` of `doc`.
+fn mutate(doc: &mut Value, pointer: &str, m: &Mutation) {
+    if pointer.is_empty() {
+        if let Mutation::Replace(v) = m {
+            *doc = v.clone();
+        }
+        return;
+    }
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let Some(container) = doc.pointer_mut(parent) else {
+        return;
+    };
+    match (m, container) {
+        (Mutation::Remove, Value::Object(o)) => {
+            o.remove(key);
+        }
+        (Mutation::Remove, Value::Array(a)) => {
+            if let Ok(i) = key.parse::<usize>() {
+                if i < a.len() {
+                    a.remove(i);
+                }
+            }
+        }
+        (Mutation::Replace(v), c) => {
+            if let Some(slot) = c.pointer_mut(&format!("/{key}")) {
+                *slot = v.clone();
+            }
+        }
+        (Mutation::Scale(f), c) => {
+            if let Some(slot) = c.pointer_mut(&format!("/{key}")) {
+                if let Some(x) = slot.as_f64() {
+                    *slot = serde_json::Number::from_f64(x * f).map_or(Value::Null, Value::Number);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The bundled artifact without its hash and reference rows (so edits are not refused by them).
+fn editable() -> Value {
+    let mut doc = bundled_doc().clone();
+    let o = doc.as_object_mut().unwrap();
+    o.remove("sha256");
+    o.remove("checks");
+    doc
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Cleaning never panics; blank text is missing; an error names the column and quotes the
+    /// value (its first 37 characters when long); a result is always finite.
+    #[test]
+    fn cleaning_never_panics_and_errors_name_the_value(text in prop_oneof![numberish(), ".{0,60}"]) {
+        match clean_number("x12", &text) {
+            Ok(None) => prop_assert!(text.trim_matches(BLANKS).is_empty(), "{text:?} read as missing"),
+            Ok(Some(v)) => {
+                prop_assert!(v.is_finite());
+                prop_assert!(!text.trim_matches(BLANKS).is_empty());
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let head: String = text.chars().take(37).collect();
+                prop_assert!(message.contains("\"x12\"") && message.contains(&head), "{message}");
+                let is_invalid_value = matches!(e, PipelineError::InvalidValue { .. });
+                prop_assert!(is_invalid_value, "{e:?}");
+            }
+        }
+    }
+
+    /// A finite double written plainly (shortest round-trip, or in exponent form), with blanks
+    /// around it, reads back as the same double.
+    #[test]
+    fn plain_numbers_round_trip(v in any::<f64>().prop_filter("finite", |v| v.is_finite()),
+                                exponent in any::<bool>(), pad in "[ \t]{0,2}") {
+        let text = if exponent { format!("{pad}{v:e}{pad}") } else { format!("{pad}{v}{pad}") };
+        prop_assert_eq!(clean_number("x", &text).unwrap(), Some(v), "{}", text);
+    }
+
+    /// Money with a `$`, thousands separators in groups of three and cents reads back as the
+    /// amount; wrapped in parentheses it is negative.
+    #[test]
+    fn money_round_trips(cents in 0u64..100_000_000_000_000, negative in any::<bool>()) {
+        let whole = (cents / 100).to_string();
+        let mut grouped = String::new();
+        for (i, ch) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(ch);
+        }
+        let amount = format!("${grouped}.{:02}", cents % 100);
+        let text = if negative { format!("({amount})") } else { amount };
+        let expected: f64 = format!("{}.{:02}", cents / 100, cents % 100).parse().unwrap();
+        let expected = if negative { -expected } else { expected };
+        prop_assert_eq!(clean_number("x12", &text).unwrap(), Some(expected), "{}", text);
+    }
+
+    /// Encoding and scoring never panic whatever each raw cell holds; a score is a probability.
+    #[test]
+    fn encoding_and_scoring_never_panic(cells in prop::collection::vec(prop_oneof![
+            Just(Cell::Missing),
+            any::<f64>().prop_map(Cell::Number),
+            prop_oneof![numberish(), ".{0,12}", prop::sample::select(vec![
+                "monday".to_string(), "July".into(), "japan".into(), "friday".into(), "".into(), " ".into()])]
+                .prop_map(Cell::Text),
+        ], 10)) {
+        let model = bundled_model();
+        let raw: Vec<RawValue> = cells.iter().map(Cell::raw).collect();
+        for (i, r) in raw.iter().enumerate().take(model.inputs.len()) {
+            if let Ok(Prepared::Level(_)) = model.prepare(i, *r) {
+                let readable = matches!(r, RawValue::Text(_) | RawValue::Number(_));
+                prop_assert!(readable, "{r:?}");
+            }
+        }
+        if let Ok(score) = model.score_with(|i| Ok(raw[i % raw.len()])) {
+            prop_assert!((0.0..=1.0).contains(&score.p_hat), "p_hat {}", score.p_hat);
+            prop_assert!(score.business_outcome == 0 || score.business_outcome == 1);
+        }
+        // Every level of every vocabulary encodes as itself.
+        for (i, input) in bundled_doc()["encoder"]["columns"].as_array().unwrap().iter().enumerate() {
+            let Some(pos) = model.inputs.iter().position(|m| m.column == input["column"]) else { continue };
+            for (l, level) in input["categories"].as_array().unwrap().iter().enumerate() {
+                prop_assert_eq!(model.prepare(pos, RawValue::Text(level.as_str().unwrap())).unwrap(),
+                                Prepared::Level(l), "encoder column {}", i);
+            }
+        }
+    }
+
+    /// JSON rows: never a panic; strict mode refuses an unknown key naming it and the element,
+    /// and a row carrying exactly the model's columns scores like the relaxed mode.
+    #[test]
+    fn json_rows_never_panic_and_strict_errors_name_key_and_element(
+            row in prop::collection::btree_map(
+                prop_oneof![prop::sample::select(vec!["x5", "x12", "x31", "x44", "x53", "x56", "x58",
+                                                      "x62", "x81", "x91", "x0", "x99"]).prop_map(String::from),
+                            "[a-z0-9_]{1,6}"],
+                json_value(), 0..14),
+            index in 0usize..10_000) {
+        let model = bundled_model();
+        let rules = KeyRules::new(model);
+        let row: Map<String, Value> = row.into_iter().collect();
+        let strict = service_answer_checked(model, Some(&rules), &row, index);
+        let relaxed = service_answer_checked(model, None, &row, index);
+        let unknown = row.keys().find(|k| !model.raw_columns.contains(k));
+        let missing = model.columns().any(|c| !row.contains_key(c));
+        match (&strict, unknown) {
+            (Err(e), Some(key)) => {
+                let m = e.to_string();
+                prop_assert!(m.contains(&format!("element {index} ")), "{m}");
+                prop_assert!(m.contains("unknown key") && m.contains(key.as_str()), "{m}");
+            }
+            (Err(e), None) if missing => {
+                prop_assert!(e.to_string().contains("missing key"), "{e}");
+            }
+            (_, None) => prop_assert_eq!(&strict, &relaxed),
+            (Ok(_), Some(key)) => prop_assert!(false, "unknown key {key} accepted"),
+        }
+        if let Err(e) = &relaxed {
+            prop_assert!(e.to_string().starts_with(&format!("element {index} of the input: ")), "{e}");
+        }
+    }
+
+    /// The artifact parser and validator never panic on arbitrary JSON.
+    #[test]
+    fn arbitrary_json_is_never_a_panic(doc in json_value()) {
+        let _ = compile_artifact(&doc);
+    }
+
+    /// One edit anywhere in a valid artifact (replace a value by arbitrary JSON, delete it,
+    /// scale a number to 0, -1, 1e308, 1e-310 ...): accepted, or refused naming a field; an
+    /// accepted model scores every input the cleaning rule accepts as a probability or an error.
+    #[test]
+    fn edited_artifacts_are_accepted_or_refused_naming_a_field(
+            at in prop::sample::select(bundled_pointers().clone()), m in mutation(),
+            x in prop_oneof![Just(0.0), Just(1e300), Just(-1e300), any::<f64>().prop_filter("finite", |v| v.is_finite())]) {
+        let mut doc = editable();
+        mutate(&mut doc, &at, &m);
+        match compile_artifact(&doc) {
+            Ok(model) => {
+                if let Ok(score) = model.score_with(|i| {
+                    Ok(match model.inputs[i].column.as_str() {
+                        "x5" => RawValue::Text("monday"),
+                        "x12" | "x44" => RawValue::Number(x),
+                        _ => RawValue::Missing,
+                    })
+                }) {
+                    prop_assert!((0.0..=1.0).contains(&score.p_hat), "p_hat {} after {m:?} at {at}", score.p_hat);
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                prop_assert!(!message.is_empty());
+                if let PipelineError::InvalidArtifact { field, .. } = &e {
+                    prop_assert!(!field.is_empty() && message.contains(field.as_str()), "{message}");
+                }
+            }
+        }
+    }
+
+    /// A valid artifact survives a trip through its text (what export then load does): it
+    /// compiles to the same hash and the same scores.
+    #[test]
+    fn valid_artifacts_round_trip_through_text(factor in 0.5f64..2.0, x in -10.0f64..10.0) {
+        let mut doc = editable();
+        for c in doc["model"]["coefficients"].as_array_mut().unwrap() {
+            *c = json!(c.as_f64().unwrap() * factor);
+        }
+        let first = compile_artifact(&doc).unwrap();
+        let again: Value = serde_json::from_str(&serde_json::to_string(&doc).unwrap()).unwrap();
+        let second = compile_artifact(&again).unwrap();
+        prop_assert_eq!(&first.sha256, &second.sha256);
+        let score = |m: &CompiledModel| m.score_with(|_| Ok(RawValue::Number(x))).map(|s| s.p_hat).ok();
+        prop_assert_eq!(score(&first), score(&second));
+    }
+}
