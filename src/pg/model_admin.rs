@@ -4,8 +4,10 @@
 //! re-made; a rolled-back change is invisible everywhere. A refused call writes nothing.
 //! These run as SECURITY DEFINER with a pinned search_path (see schema.rs privileges).
 
+use super::artifact_input::{install_interrupt_check, parse_artifact_text, JsonbText};
 use super::catalog;
 use super::errors::{raise, OrRaise};
+use crate::pipeline::artifact::MAX_ARTIFACT_BYTES;
 use crate::pipeline::loaded::compile_artifact;
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
@@ -32,19 +34,35 @@ fn check_name(name: &str) {
 }
 
 /// Validates, self-checks and stores a new version of model `name`; returns its version.
-/// A rejected artifact writes nothing: the model in force before stays in force.
+/// A rejected artifact writes nothing: the model in force before stays in force. An artifact
+/// without reference checks loads only with `allow_unchecked`.
 #[pg_extern(volatile, parallel_unsafe)]
 fn load_purchase_model(
-    artifact: Option<JsonB>,
+    artifact: Option<JsonbText>,
     name: default!(Option<&str>, "'default'"),
     activate: default!(Option<bool>, true),
+    allow_unchecked: default!(Option<bool>, false),
 ) -> i32 {
     let artifact = required(artifact, "artifact");
+    load_text(&artifact.0, name, activate, allow_unchecked)
+}
+
+/// The load shared by the jsonb and the file paths: the text is parsed once (a number out of
+/// range or too deep a nesting names its field), validated, checked, then stored as jsonb.
+fn load_text(
+    text: &str,
+    name: Option<&str>,
+    activate: Option<bool>,
+    allow_unchecked: Option<bool>,
+) -> i32 {
     let name = required(name, "name");
     let activate = required(activate, "activate");
+    let allow_unchecked = required(allow_unchecked, "allow_unchecked");
     check_name(name);
-    let model = compile_artifact(&artifact.0).or_raise();
-    let version = catalog::insert_version(name, artifact, &model.sha256, activate);
+    install_interrupt_check();
+    let doc = parse_artifact_text(text);
+    let model = compile_artifact(&doc, allow_unchecked).or_raise();
+    let version = catalog::insert_version(name, JsonB(doc), &model.sha256, activate);
     catalog::announce_change();
     version
 }
@@ -56,6 +74,7 @@ fn load_purchase_model_file(
     path: Option<&str>,
     name: default!(Option<&str>, "'default'"),
     activate: default!(Option<bool>, true),
+    allow_unchecked: default!(Option<bool>, false),
 ) -> i32 {
     let path = required(path, "path");
     if !catalog::invoker_may_read_server_files() {
@@ -68,6 +87,18 @@ fn load_purchase_model_file(
             Some("Only superusers and members of pg_read_server_files may load a model from a server file; others pass the artifact as jsonb to load_purchase_model.".into()),
         );
     }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > MAX_ARTIFACT_BYTES {
+            raise(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                format!(
+                    "model artifact file \"{path}\" has {} bytes, more than the {MAX_ARTIFACT_BYTES} pg_purchase reads",
+                    meta.len()
+                ),
+                None,
+            );
+        }
+    }
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
         raise(
             PgSqlErrorCode::ERRCODE_UNDEFINED_FILE,
@@ -75,14 +106,7 @@ fn load_purchase_model_file(
             None,
         )
     });
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
-            format!("model artifact file \"{path}\" is not valid JSON: {e}"),
-            None,
-        )
-    });
-    load_purchase_model(Some(JsonB(doc)), name, activate)
+    load_text(&text, name, activate, allow_unchecked)
 }
 
 /// Makes `version` the active version of `name` (a rollback or a pin); returns it.

@@ -35,6 +35,15 @@ pub enum PipelineError {
     #[error("value {value} for category column \"{column}\" is not text")]
     CategoryNotText { column: String, value: String },
 
+    #[error("category \"{value}\" of column \"{column}\" was not seen in training and the model was exported with handle_unknown='error'")]
+    UnknownCategory { column: String, value: String },
+
+    #[error("column \"{column}\" is missing (NULL) and the model has no imputer for it")]
+    MissingValue { column: String },
+
+    #[error("the artifact has no reference checks")]
+    ChecksRequired,
+
     #[error("{0}")]
     InvalidInput(String),
 }
@@ -53,6 +62,9 @@ impl PipelineError {
             PipelineError::CategoryNotText { .. } => ErrorKind::DatatypeMismatch,
             PipelineError::InvalidArtifact { .. }
             | PipelineError::CheckFailed { .. }
+            | PipelineError::UnknownCategory { .. }
+            | PipelineError::MissingValue { .. }
+            | PipelineError::ChecksRequired
             | PipelineError::InvalidInput(_) => ErrorKind::InvalidParameter,
         }
     }
@@ -61,7 +73,7 @@ impl PipelineError {
     pub fn hint(&self) -> Option<String> {
         match self {
             PipelineError::InvalidArtifact { .. } => Some(
-                "Re-export the model with tools/export_model.py; the model in force before stays in force."
+                "Re-export it with python -m pg_purchase export (README, Bring your own model); the model in force before stays in force."
                     .into(),
             ),
             PipelineError::InvalidValue { .. } => Some(
@@ -75,6 +87,17 @@ impl PipelineError {
             PipelineError::CategoryNotText { .. } => {
                 Some("Send categories as text, e.g. \"monday\"; null or \"\" means missing.".into())
             }
+            PipelineError::UnknownCategory { .. } => Some(
+                "Map the value to a known level, or re-export the pipeline with OneHotEncoder(handle_unknown='ignore') to score unknown levels as all zeros."
+                    .into(),
+            ),
+            PipelineError::MissingValue { .. } => Some(
+                "Fill the column, or add a SimpleImputer for it to the pipeline and re-export.".into(),
+            ),
+            PipelineError::ChecksRequired => Some(
+                "Export with pg_purchase.export_pipeline(pipeline, sample), which stores scikit-learn's scores of the sample as checks, or pass allow_unchecked => true to load it unchecked."
+                    .into(),
+            ),
             PipelineError::InvalidInput(_) => None,
         }
     }

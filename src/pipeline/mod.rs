@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod canonical;
 pub mod clean;
 pub mod error;
+pub mod interrupt;
 pub mod json_fields;
 pub mod json_rows;
 pub mod loaded;
