@@ -227,7 +227,13 @@ impl CompiledModel {
             },
             InputRule::Category { levels, .. } => match raw {
                 RawValue::Missing => input.missing_category(),
-                RawValue::Text("") => input.missing_category(),
+                // Blank text is a missing category (the cleaning rule's blanks).
+                RawValue::Text(t)
+                    if t.trim_matches([' ', '\t', '\n', '\r', '\x0c', '\x0b'])
+                        .is_empty() =>
+                {
+                    input.missing_category()
+                }
                 RawValue::Text(t) => match levels.find(t) {
                     Some(l) => Ok(Prepared::Level(l)),
                     None => input.unseen_category(t),
