@@ -9,6 +9,9 @@
 #   6. lifecycle tests (tests/lifecycle): versions, privileges, caches, dump/restore, upgrade,
 #      a streaming replica, pgbench concurrency with model swaps
 #   7. targeting-list refresh under concurrency and scheduled by a real pg_cron (tests/refresh)
+#   8. bring your own model (tests/byom, pytest): the pg_purchase package installed with pip as
+#      README says, with the pinned and the newest scikit-learn; parity of four pipelines on
+#      every path and the notebook's form of the shipped model
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_all
@@ -45,4 +48,18 @@ for t in test_models test_nothing_lost test_concurrency; do
 done
 log "refresh and pg_cron"
 "$PY" "$ROOT/tests/refresh/test_refresh.py"
+
+# Bring your own model: the package is installed as README says (pip install ./python), into
+# the pinned venv and into one with the newest scikit-learn (requirements-newest.txt).
+NEWEST="$ROOT/.venv-newest"
+[ -x "$NEWEST/bin/python" ] || python3 -m venv "$NEWEST"
+"$NEWEST/bin/pip" install -q -r "$ROOT/requirements-newest.txt"
+for venv in "$VENV" "$NEWEST"; do
+  "$venv/bin/pip" install -q "$ROOT/python"
+  rm -rf "$ROOT/python/build" "$ROOT"/python/*.egg-info
+  log "bring your own model, scikit-learn $("$venv/bin/python" -c 'import sklearn; print(sklearn.__version__)')"
+  # Named files, so pytest always collects tests (exit status 5 cannot happen); any failure stops.
+  (cd "$ROOT/tests/byom" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+     test_export.py test_byom_parity.py test_notebook.py)
+done
 log "all tests passed"

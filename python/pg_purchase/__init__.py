@@ -6,7 +6,8 @@ PostgreSQL extension scores exactly (README, "Bring your own model").
 """
 from .cleaning import category_text, clean_number, is_missing_category
 from .export import ExportError, artifact_sha256, export_pipeline, prepare_frame, score_rows
+from .notebook import export_notebook, notebook_predict
 
 __version__ = "0.3.0"
-__all__ = ["export_pipeline", "ExportError", "artifact_sha256", "prepare_frame", "score_rows",
+__all__ = ["export_pipeline", "export_notebook", "notebook_predict", "ExportError", "artifact_sha256", "prepare_frame", "score_rows",
            "clean_number", "category_text", "is_missing_category"]
