@@ -8,9 +8,9 @@ use super::artifact_input::{install_interrupt_check, parse_artifact_text, JsonbT
 use super::catalog;
 use super::errors::{raise, OrRaise};
 use crate::pipeline::artifact::MAX_ARTIFACT_BYTES;
-use crate::pipeline::loaded::compile_artifact;
+use crate::pipeline::loaded::compile_artifact_value;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 
 /// An argument that must not be NULL: NULL is an error, never a silent NULL result.
 fn required<T>(value: Option<T>, argument: &str) -> T {
@@ -44,13 +44,13 @@ fn load_purchase_model(
     allow_unchecked: default!(Option<bool>, false),
 ) -> i32 {
     let artifact = required(artifact, "artifact");
-    load_text(&artifact.0, name, activate, allow_unchecked)
+    load_text(artifact.0, name, activate, allow_unchecked)
 }
 
 /// The load shared by the jsonb and the file paths: the text is parsed once (a number out of
 /// range or too deep a nesting names its field), validated, checked, then stored as jsonb.
 fn load_text(
-    text: &str,
+    text: String,
     name: Option<&str>,
     activate: Option<bool>,
     allow_unchecked: Option<bool>,
@@ -60,11 +60,34 @@ fn load_text(
     let allow_unchecked = required(allow_unchecked, "allow_unchecked");
     check_name(name);
     install_interrupt_check();
-    let doc = parse_artifact_text(text);
-    let model = compile_artifact(&doc, allow_unchecked).or_raise();
-    let version = catalog::insert_version(name, JsonB(doc), &model.sha256, activate);
+    // The JSON tree is consumed by validation and the compiled model dropped at once: a large
+    // artifact is held as text, as a tree and as the model only one after the other.
+    let sha256 = {
+        let doc = parse_artifact_text(&text);
+        compile_artifact_value(doc, allow_unchecked)
+            .or_raise()
+            .sha256
+    };
+    let version = catalog::insert_version(name, &text, &sha256, activate);
+    drop(text);
+    release_freed_memory();
     catalog::announce_change();
     version
+}
+
+/// Hands memory freed by a large load back to the operating system: glibc keeps freed heap
+/// pages of many small allocations (a tree of strings) in the process otherwise.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim only returns free memory of glibc's heap to the kernel.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
 }
 
 /// Like load_purchase_model, reading the artifact from a file on the database server.
@@ -106,7 +129,7 @@ fn load_purchase_model_file(
             None,
         )
     });
-    load_text(&text, name, activate, allow_unchecked)
+    load_text(text, name, activate, allow_unchecked)
 }
 
 /// Makes `version` the active version of `name` (a rollback or a pin); returns it.

@@ -145,32 +145,18 @@ pub struct Artifact {
 impl Artifact {
     /// Parses and validates a whole artifact document, verifying its hash.
     pub fn from_json(doc: &Value) -> Result<Artifact> {
-        let top = object(doc, "(document)")?;
-        let claimed = match top.get("sha256") {
-            None => None,
-            Some(v) => Some(string(v, "sha256")?.to_ascii_lowercase()),
-        };
-        let version = format_version(top)?;
-        let canonical = jcs_sha256(top, "sha256")?;
-        let sha256 = match (version, claimed) {
-            (2, None) => {
-                return Err(PipelineError::artifact(
-                    "sha256",
-                    "is missing (format 2 artifacts carry the RFC 8785 hash the exporter wrote)",
-                ))
-            }
-            (_, None) => canonical,
-            (_, Some(claimed)) if claimed == canonical => canonical,
-            // Format 1 artifacts written before RFC 8785 carry the old rule's hash.
-            (1, Some(claimed)) if claimed == legacy_sha256(doc) => claimed,
-            (_, Some(claimed)) => {
-                return Err(PipelineError::artifact(
-                    "sha256",
-                    format!("is {claimed} but the content hashes to {canonical} (RFC 8785): the artifact was changed after export"),
-                ))
-            }
-        };
+        let (version, sha256) = verified_hash(doc)?;
         Self::parse(doc, version, sha256)
+    }
+
+    /// Like `from_json`, consuming the document: format 2's strings move into the artifact
+    /// instead of being copied, so a large artifact is not held twice while it is validated.
+    pub fn from_value(doc: Value) -> Result<Artifact> {
+        let (version, sha256) = verified_hash(&doc)?;
+        if version == 2 {
+            return Self::parse_v2(doc, sha256);
+        }
+        Self::parse_v1(&doc, sha256)
     }
 
     /// Parses an artifact that was verified when it was stored (its hash is known and its
@@ -182,18 +168,26 @@ impl Artifact {
 
     fn parse(doc: &Value, version: i64, sha256: String) -> Result<Artifact> {
         if version == 2 {
-            let parsed: v2::Document = serde_path_to_error::deserialize(doc).map_err(|e| {
-                let path = e.path().to_string();
-                let path = if path == "." {
-                    "(document)".into()
-                } else {
-                    path
-                };
-                PipelineError::artifact(path, v2::describe_serde(e.inner()))
-            })?;
-            return parsed.validate(sha256);
+            return Self::parse_v2(doc, sha256);
         }
         Self::parse_v1(doc, sha256)
+    }
+
+    /// Format 2 through serde, from a borrowed or an owned document.
+    fn parse_v2<'de, D>(doc: D, sha256: String) -> Result<Artifact>
+    where
+        D: serde::Deserializer<'de, Error = serde_json::Error>,
+    {
+        let parsed: v2::Document = serde_path_to_error::deserialize(doc).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." {
+                "(document)".into()
+            } else {
+                path
+            };
+            PipelineError::artifact(path, v2::describe_serde(e.inner()))
+        })?;
+        parsed.validate(sha256)
     }
 
     fn parse_v1(doc: &Value, sha256: String) -> Result<Artifact> {
@@ -258,6 +252,37 @@ impl Artifact {
         }
         Ok(())
     }
+}
+
+/// The document's format version and the hash it is stored under: RFC 8785 (format 2 must
+/// carry it), or for format 1 also the first release's rule.
+fn verified_hash(doc: &Value) -> Result<(i64, String)> {
+    let top = object(doc, "(document)")?;
+    let claimed = match top.get("sha256") {
+        None => None,
+        Some(v) => Some(string(v, "sha256")?.to_ascii_lowercase()),
+    };
+    let version = format_version(top)?;
+    let canonical = jcs_sha256(top, "sha256")?;
+    let sha256 = match (version, claimed) {
+        (2, None) => {
+            return Err(PipelineError::artifact(
+                "sha256",
+                "is missing (format 2 artifacts carry the RFC 8785 hash the exporter wrote)",
+            ))
+        }
+        (_, None) => canonical,
+        (_, Some(claimed)) if claimed == canonical => canonical,
+        // Format 1 artifacts written before RFC 8785 carry the old rule's hash.
+        (1, Some(claimed)) if claimed == legacy_sha256(doc) => claimed,
+        (_, Some(claimed)) => {
+            return Err(PipelineError::artifact(
+                "sha256",
+                format!("is {claimed} but the content hashes to {canonical} (RFC 8785): the artifact was changed after export"),
+            ))
+        }
+    };
+    Ok((version, sha256))
 }
 
 /// `format` and `format_version`, checked before anything else so a foreign document is

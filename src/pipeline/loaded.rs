@@ -13,7 +13,15 @@ pub const CHECK_TOLERANCE: f64 = 1e-9;
 /// Parses, validates and compiles an artifact, then scores its reference rows. An artifact
 /// without reference rows is refused unless the caller allows it (`allow_unchecked`).
 pub fn compile_artifact(doc: &Value, allow_unchecked: bool) -> Result<CompiledModel> {
-    let artifact = Artifact::from_json(doc)?;
+    compile_parsed(Artifact::from_json(doc)?, allow_unchecked)
+}
+
+/// `compile_artifact`, consuming the document (a large artifact is not held twice).
+pub fn compile_artifact_value(doc: Value, allow_unchecked: bool) -> Result<CompiledModel> {
+    compile_parsed(Artifact::from_value(doc)?, allow_unchecked)
+}
+
+fn compile_parsed(artifact: Artifact, allow_unchecked: bool) -> Result<CompiledModel> {
     if artifact.checks.is_empty() && !allow_unchecked {
         return Err(PipelineError::ChecksRequired);
     }
