@@ -60,6 +60,6 @@ for venv in "$VENV" "$NEWEST"; do
   log "bring your own model, scikit-learn $("$venv/bin/python" -c 'import sklearn; print(sklearn.__version__)')"
   # Named files, so pytest always collects tests (exit status 5 cannot happen); any failure stops.
   (cd "$ROOT/tests/byom" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-     test_export.py test_byom_parity.py test_notebook.py)
+     test_export.py test_byom_parity.py test_notebook.py test_limits.py)
 done
 log "all tests passed"

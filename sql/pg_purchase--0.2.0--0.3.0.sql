@@ -11,7 +11,7 @@ CREATE FUNCTION "load_purchase_model"(
 ) RETURNS INT
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'load_purchase_model_wrapper';
+AS 'MODULE_PATHNAME', 'load_purchase_model_checked_wrapper';
 DROP FUNCTION load_purchase_model_file(text, text, boolean);
 CREATE FUNCTION "load_purchase_model_file"(
 	"path" TEXT,
@@ -21,7 +21,7 @@ CREATE FUNCTION "load_purchase_model_file"(
 ) RETURNS INT
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c
-AS 'MODULE_PATHNAME', 'load_purchase_model_file_wrapper';
+AS 'MODULE_PATHNAME', 'load_purchase_model_file_checked_wrapper';
 ALTER FUNCTION load_purchase_model(jsonb, text, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION load_purchase_model_file(text, text, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean),

@@ -4,7 +4,7 @@
 //! memory context, copied once into Rust and freed at once.
 
 use super::errors::{raise, OrRaise};
-use crate::pipeline::error::PipelineError;
+use crate::pipeline::checked_json::parse_checked;
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::prelude::*;
 use pgrx::{FromDatum, PgSqlErrorCode};
@@ -56,25 +56,9 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
 pgrx::impl_sql_translatable!(JsonbText, arg_only = "jsonb");
 
 /// Parses artifact text into a JSON value; a number out of range or nesting deeper than
-/// serde_json's limit (128) is a 22023 error naming the field where it happened.
+/// serde_json's limit (128) is a 22023 error naming the field where it happened. Cancellable.
 pub fn parse_artifact_text(text: &str) -> serde_json::Value {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed: Result<serde_json::Value, _> = serde_path_to_error::deserialize(&mut de);
-    let doc = parsed
-        .map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." {
-                "(document)".to_string()
-            } else {
-                path
-            };
-            PipelineError::artifact(field, format!("is not valid JSON: {}", e.inner()))
-        })
-        .or_raise();
-    de.end()
-        .map_err(|e| PipelineError::artifact("(document)", format!("is not valid JSON: {e}")))
-        .or_raise();
-    doc
+    parse_checked(text).or_raise()
 }
 
 /// Lets PostgreSQL cancel a long validation (the pure pipeline calls this hook).

@@ -36,8 +36,8 @@ fn check_name(name: &str) {
 /// Validates, self-checks and stores a new version of model `name`; returns its version.
 /// A rejected artifact writes nothing: the model in force before stays in force. An artifact
 /// without reference checks loads only with `allow_unchecked`.
-#[pg_extern(volatile, parallel_unsafe)]
-fn load_purchase_model(
+#[pg_extern(volatile, parallel_unsafe, name = "load_purchase_model")]
+fn load_purchase_model_checked(
     artifact: Option<JsonbText>,
     name: default!(Option<&str>, "'default'"),
     activate: default!(Option<bool>, true),
@@ -45,6 +45,19 @@ fn load_purchase_model(
 ) -> i32 {
     let artifact = required(artifact, "artifact");
     load_text(artifact.0, name, activate, allow_unchecked)
+}
+
+/// The entry point of the 0.1.0/0.2.0 signature `(jsonb, text, boolean)`, which an installed
+/// extension keeps until `ALTER EXTENSION pg_purchase UPDATE`: that release's contract (an
+/// artifact without reference checks loads).
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+fn load_purchase_model(
+    artifact: Option<JsonbText>,
+    name: Option<&str>,
+    activate: Option<bool>,
+) -> i32 {
+    let artifact = required(artifact, "artifact");
+    load_text(artifact.0, name, activate, Some(true))
 }
 
 /// The load shared by the jsonb and the file paths: the text is parsed once (a number out of
@@ -92,8 +105,8 @@ fn release_freed_memory() {
 
 /// Like load_purchase_model, reading the artifact from a file on the database server.
 /// Only for superusers and members of pg_read_server_files.
-#[pg_extern(volatile, parallel_unsafe)]
-fn load_purchase_model_file(
+#[pg_extern(volatile, parallel_unsafe, name = "load_purchase_model_file")]
+fn load_purchase_model_file_checked(
     path: Option<&str>,
     name: default!(Option<&str>, "'default'"),
     activate: default!(Option<bool>, true),
@@ -175,4 +188,11 @@ fn drop_purchase_model(name: Option<&str>) -> i64 {
     }
     catalog::announce_change();
     removed
+}
+
+/// The 0.1.0/0.2.0 signature `(text, text, boolean)` of load_purchase_model_file, until
+/// `ALTER EXTENSION pg_purchase UPDATE` (see `load_purchase_model`).
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+fn load_purchase_model_file(path: Option<&str>, name: Option<&str>, activate: Option<bool>) -> i32 {
+    load_purchase_model_file_checked(path, name, activate, Some(true))
 }

@@ -563,6 +563,7 @@ mod v2 {
     impl<'de> Deserialize<'de> for Finite {
         fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
             let v = f64::deserialize(d)?;
+            super::super::interrupt::tick();
             if v.is_finite() {
                 Ok(Finite(v))
             } else {

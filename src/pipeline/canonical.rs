@@ -9,6 +9,7 @@
 //! keys sorted, no white space, integers in decimal, other numbers as the shortest round-trip
 //! mantissa in `1.2345e3` form. Loading accepts either rule for format 1.
 
+use super::checked_json::Checked;
 use super::error::{PipelineError, Result};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
@@ -37,7 +38,7 @@ impl Serialize for Without<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         for (k, v) in self.0.iter().filter(|(k, _)| k.as_str() != self.1) {
-            map.serialize_entry(k, v)?;
+            map.serialize_entry(k, &Checked(v))?;
         }
         map.end()
     }

@@ -18,3 +18,14 @@ pub fn check_interrupts() {
         check();
     }
 }
+
+/// Counts work in a loop too fine-grained to check on every step (a JSON node, a number):
+/// the check runs every 4096 ticks.
+#[inline]
+pub fn tick() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static TICKS: AtomicU32 = AtomicU32::new(0);
+    if TICKS.fetch_add(1, Ordering::Relaxed).is_multiple_of(4096) {
+        check_interrupts();
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod canonical;
+pub mod checked_json;
 pub mod clean;
 pub mod error;
 pub mod interrupt;
