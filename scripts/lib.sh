@@ -5,10 +5,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # PG_CONFIG may point at another PostgreSQL 15 installation (a relocated copy lets several
 # working trees install and test side by side); everything else follows from it.
-PG_CONFIG="${PG_CONFIG:-/opt/pgiso/byom/usr/lib/postgresql/15/bin/pg_config}"  # LOCAL ONLY, do not commit
+PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}"
 PG_BIN="$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)"
 export PG_CONFIG PG_BIN
-PGRX_HOME="${PGRX_HOME:-/root/.pgrx-byom}"; export PGRX_HOME  # LOCAL ONLY, do not commit
+PGRX_HOME="${PGRX_HOME:-$HOME/.pgrx}"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 # The reference data lives beside the checkout (../shared/data); a clone elsewhere finds it at
