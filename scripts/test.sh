@@ -12,6 +12,9 @@
 #   8. safety on a cluster started with RUST_BACKTRACE=1 (tests/safety): no Rust internals reach
 #      clients, cancel latency and memory of predict_purchase_json, a LATIN1 database, loads under
 #      REPEATABLE READ, a FIFO as model file
+#   8. bring your own model (tests/byom, pytest): the pg_purchase package installed with pip as
+#      README says, with the pinned and the newest scikit-learn; parity of four pipelines on
+#      every path and the notebook's form of the shipped model
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_all
@@ -54,4 +57,18 @@ log "refresh and pg_cron"
 "$PY" "$ROOT/tests/refresh/test_refresh.py"
 log "safety: a RUST_BACKTRACE=1 cluster, cancels, memory, LATIN1, concurrent loads"
 "$PY" "$ROOT/tests/safety/test_safety.py"
+
+# Bring your own model: the package is installed as README says (pip install ./python), into
+# the pinned venv and into one with the newest scikit-learn (requirements-newest.txt).
+NEWEST="$ROOT/.venv-newest"
+[ -x "$NEWEST/bin/python" ] || python3 -m venv "$NEWEST"
+"$NEWEST/bin/pip" install -q -r "$ROOT/requirements-newest.txt"
+for venv in "$VENV" "$NEWEST"; do
+  "$venv/bin/pip" install -q "$ROOT/python"
+  rm -rf "$ROOT/python/build" "$ROOT"/python/*.egg-info
+  log "bring your own model, scikit-learn $("$venv/bin/python" -c 'import sklearn; print(sklearn.__version__)')"
+  # Named files, so pytest always collects tests (exit status 5 cannot happen); any failure stops.
+  (cd "$ROOT/tests/byom" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+     test_export.py test_byom_parity.py test_notebook.py test_limits.py)
+done
 log "all tests passed"

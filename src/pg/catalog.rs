@@ -4,7 +4,7 @@
 
 use super::errors::{raise, OrRaise};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 use std::ops::Not;
 
 pub const SCHEMA: &str = "purchase";
@@ -120,13 +120,14 @@ pub fn active_names() -> Vec<String> {
     })
 }
 
-/// Inserts a new version of `name` (already validated) and returns its number.
+/// Inserts a new version of `name` (already validated; `artifact` is its JSON text, stored as
+/// jsonb without a detour through a Rust JSON tree) and returns its number.
 ///
 /// Under REPEATABLE READ or SERIALIZABLE, a load that waited for a concurrent load of the same
 /// name cannot see the version that load committed (its snapshot is older), so it would
 /// collide on the version number or the one-active index: that is a serialization failure,
 /// raised as 40001 so the caller retries the transaction, not a 23505 duplicate key.
-pub fn insert_version(name: &str, artifact: JsonB, sha256: &str, activate: bool) -> i32 {
+pub fn insert_version(name: &str, artifact: &str, sha256: &str, activate: bool) -> i32 {
     PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
         insert_version_once(name, artifact, sha256, activate)
     }))
@@ -144,7 +145,7 @@ pub fn insert_version(name: &str, artifact: JsonB, sha256: &str, activate: bool)
 }
 
 /// One insert attempt; a per-name transaction advisory lock serialises concurrent loads of one name.
-fn insert_version_once(name: &str, artifact: JsonB, sha256: &str, activate: bool) -> i32 {
+fn insert_version_once(name: &str, artifact: &str, sha256: &str, activate: bool) -> i32 {
     let loaded_by = invoking_role();
     Spi::connect_mut(|client| {
         lock_name(client, name);
@@ -160,7 +161,7 @@ fn insert_version_once(name: &str, artifact: JsonB, sha256: &str, activate: bool
         let row = client
             .update(
                 "INSERT INTO purchase.model_versions (name, version, artifact, sha256, active, loaded_by)
-                 SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5
+                 SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb, $3, $4, $5
                    FROM purchase.model_versions WHERE name = $1
                  RETURNING version",
                 None,

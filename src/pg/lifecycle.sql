@@ -2,13 +2,16 @@
 -- Model lifecycle: listing and exporting versions (SQL), privileges of the two roles.
 CREATE FUNCTION purchase_models()
 RETURNS TABLE (name text, version integer, active boolean, sha256 text, loaded_at timestamptz,
-               loaded_by name, features integer, threshold float8, columns text[])
+               loaded_by name, features integer, threshold float8, columns text[],
+               format integer, checks integer)
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT m.name, m.version, m.active, m.sha256, m.loaded_at, m.loaded_by,
          jsonb_array_length(m.artifact->'model'->'features'),
          (m.artifact->>'threshold')::float8,
-         ARRAY(SELECT i->>'column' FROM jsonb_array_elements(m.artifact->'inputs') i)
+         ARRAY(SELECT i->>'column' FROM jsonb_array_elements(m.artifact->'inputs') i),
+         (m.artifact->>'format_version')::integer,
+         coalesce(jsonb_array_length(m.artifact->'checks'), 0)  -- 0: loaded with allow_unchecked
     FROM purchase.model_versions m
    ORDER BY m.name, m.version
 $$;
@@ -40,13 +43,13 @@ GRANT purchase_scorer TO purchase_admin;
 REVOKE ALL ON purchase.model_versions FROM PUBLIC;
 GRANT SELECT ON purchase.model_versions TO PUBLIC, purchase_scorer, purchase_admin;
 
-ALTER FUNCTION load_purchase_model(jsonb, text, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION load_purchase_model_file(text, text, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION load_purchase_model(jsonb, text, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION load_purchase_model_file(text, text, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION activate_purchase_model(text, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION drop_purchase_model(text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean), load_purchase_model_file(text, text, boolean),
+REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean), load_purchase_model_file(text, text, boolean, boolean),
   activate_purchase_model(text, integer), drop_purchase_model(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean), load_purchase_model_file(text, text, boolean),
+GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean), load_purchase_model_file(text, text, boolean, boolean),
   activate_purchase_model(text, integer), drop_purchase_model(text) TO purchase_admin;
 GRANT EXECUTE ON FUNCTION predict_purchase(record, text), purchase_outcome(record, text),
   score_purchase(record, text), purchase_features(record, text), predict_purchase_json(jsonb, text, boolean),

@@ -1,6 +1,7 @@
 //! The PostgreSQL glue: catalog, caches, SQL functions and planner support. Thin by design;
 //! the model itself lives in `crate::pipeline`.
 
+mod artifact_input;
 mod call_site;
 mod catalog;
 mod cleaning_function;

@@ -4,11 +4,13 @@
 //! re-made; a rolled-back change is invisible everywhere. A refused call writes nothing.
 //! These run as SECURITY DEFINER with a pinned search_path (see schema.rs privileges).
 
+use super::artifact_input::{install_interrupt_check, parse_artifact_text, JsonbText};
 use super::catalog;
 use super::errors::{guard, raise, OrRaise};
-use crate::pipeline::loaded::compile_artifact;
+use crate::pipeline::artifact::MAX_ARTIFACT_BYTES;
+use crate::pipeline::loaded::compile_artifact_value;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 
 /// An argument that must not be NULL: NULL is an error, never a silent NULL result.
 fn required<T>(value: Option<T>, argument: &str) -> T {
@@ -32,72 +34,120 @@ fn check_name(name: &str) {
 }
 
 /// Validates, self-checks and stores a new version of model `name`; returns its version.
-/// A rejected artifact writes nothing: the model in force before stays in force.
-#[pg_extern(volatile, parallel_unsafe)]
-fn load_purchase_model(
-    artifact: Option<JsonB>,
+/// A rejected artifact writes nothing: the model in force before stays in force. An artifact
+/// without reference checks loads only with `allow_unchecked`.
+#[pg_extern(volatile, parallel_unsafe, name = "load_purchase_model")]
+fn load_purchase_model_checked(
+    artifact: Option<JsonbText>,
     name: default!(Option<&str>, "'default'"),
     activate: default!(Option<bool>, true),
+    allow_unchecked: default!(Option<bool>, false),
 ) -> i32 {
     guard(|| {
         let artifact = required(artifact, "artifact");
-        let name = required(name, "name");
-        let activate = required(activate, "activate");
-        check_name(name);
-        let model = compile_artifact(&artifact.0).or_raise();
-        let version = catalog::insert_version(name, artifact, &model.sha256, activate);
-        catalog::announce_change();
-        version
+        load_text(artifact.0, name, activate, allow_unchecked)
     })
+}
+
+/// The entry point of the 0.1.0/0.2.0 signature `(jsonb, text, boolean)`, which an installed
+/// extension keeps until `ALTER EXTENSION pg_purchase UPDATE`: that release's contract (an
+/// artifact without reference checks loads).
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+fn load_purchase_model(
+    artifact: Option<JsonbText>,
+    name: Option<&str>,
+    activate: Option<bool>,
+) -> i32 {
+    guard(|| {
+        let artifact = required(artifact, "artifact");
+        load_text(artifact.0, name, activate, Some(true))
+    })
+}
+
+/// The load shared by the jsonb and the file paths: the text is parsed once (a number out of
+/// range or too deep a nesting names its field), validated, checked, then stored as jsonb.
+fn load_text(
+    text: String,
+    name: Option<&str>,
+    activate: Option<bool>,
+    allow_unchecked: Option<bool>,
+) -> i32 {
+    let name = required(name, "name");
+    let activate = required(activate, "activate");
+    let allow_unchecked = required(allow_unchecked, "allow_unchecked");
+    check_name(name);
+    install_interrupt_check();
+    // The JSON tree is consumed by validation and the compiled model dropped at once: a large
+    // artifact is held as text, as a tree and as the model only one after the other.
+    let sha256 = {
+        let doc = parse_artifact_text(&text);
+        compile_artifact_value(doc, allow_unchecked)
+            .or_raise()
+            .sha256
+    };
+    let version = catalog::insert_version(name, &text, &sha256, activate);
+    drop(text);
+    release_freed_memory();
+    catalog::announce_change();
+    version
+}
+
+/// Hands memory freed by a large load back to the operating system: glibc keeps freed heap
+/// pages of many small allocations (a tree of strings) in the process otherwise.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim only returns free memory of glibc's heap to the kernel.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
 }
 
 /// Like load_purchase_model, reading the artifact from a file on the database server.
 /// Only for superusers and members of pg_read_server_files.
-#[pg_extern(volatile, parallel_unsafe)]
-fn load_purchase_model_file(
+#[pg_extern(volatile, parallel_unsafe, name = "load_purchase_model_file")]
+fn load_purchase_model_file_checked(
     path: Option<&str>,
     name: default!(Option<&str>, "'default'"),
     activate: default!(Option<bool>, true),
+    allow_unchecked: default!(Option<bool>, false),
 ) -> i32 {
     guard(|| {
         let path = required(path, "path");
         if !catalog::invoker_may_read_server_files() {
             raise(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!(
-                "role \"{}\" may not read server files such as \"{path}\"",
-                catalog::invoking_role()
-            ),
-            Some("Only superusers and members of pg_read_server_files may load a model from a server file; others pass the artifact as jsonb to load_purchase_model.".into()),
-        );
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "role \"{}\" may not read server files such as \"{path}\"",
+                    catalog::invoking_role()
+                ),
+                Some("Only superusers and members of pg_read_server_files may load a model from a server file; others pass the artifact as jsonb to load_purchase_model.".into()),
+            );
         }
         let bytes = read_artifact_file(path);
-        let text = std::str::from_utf8(&bytes).unwrap_or_else(|e| {
+        let text = String::from_utf8(bytes).unwrap_or_else(|e| {
             raise(
                 PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
-                format!("model artifact file \"{path}\" is not valid UTF-8 ({e})"),
-                Some("Artifacts are UTF-8 JSON, as tools/export_model.py writes them.".into()),
+                format!(
+                    "model artifact file \"{path}\" is not valid UTF-8 ({})",
+                    e.utf8_error()
+                ),
+                Some(
+                    "Artifacts are UTF-8 JSON, as python -m pg_purchase export writes them.".into(),
+                ),
             )
         });
-        let doc: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| {
-            raise(
-                PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
-                format!("model artifact file \"{path}\" is not valid JSON: {e}"),
-                None,
-            )
-        });
-        drop(bytes);
-        load_purchase_model(Some(JsonB(doc)), name, activate)
+        load_text(text, name, activate, allow_unchecked)
     })
 }
 
-/// The largest model artifact file `load_purchase_model_file` reads: what one jsonb value can
-/// hold (a jsonb container's offsets have 28 bits), so no file that could be stored is refused.
-pub const MAX_ARTIFACT_FILE_BYTES: u64 = 0x0FFF_FFFF;
-
 /// Reads a model artifact file: a regular file only (a FIFO, a device such as /dev/zero, a
 /// directory or a socket is refused before anything is read, so the call can never block on a
-/// writer or read forever), at most [`MAX_ARTIFACT_FILE_BYTES`], in chunks with
+/// writer or read forever), at most [`MAX_ARTIFACT_BYTES`], in chunks with
 /// CHECK_FOR_INTERRUPTS between them (cancel and statement_timeout work throughout).
 fn read_artifact_file(path: &str) -> Vec<u8> {
     use std::io::Read;
@@ -134,12 +184,12 @@ fn read_artifact_file(path: &str) -> Vec<u8> {
         raise(
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             format!(
-                "model artifact file \"{path}\" is {size} bytes, more than the {MAX_ARTIFACT_FILE_BYTES} bytes a model artifact may have"
+                "model artifact file \"{path}\" is {size} bytes, more than the {MAX_ARTIFACT_BYTES} bytes a model artifact may have"
             ),
             None,
         )
     };
-    if meta.len() > MAX_ARTIFACT_FILE_BYTES {
+    if meta.len() > MAX_ARTIFACT_BYTES {
         too_large(meta.len());
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
@@ -156,7 +206,7 @@ fn read_artifact_file(path: &str) -> Vec<u8> {
         }
         bytes.extend_from_slice(&chunk[..n]);
         // The file may grow while it is read: the limit holds for what is read, too.
-        if bytes.len() as u64 > MAX_ARTIFACT_FILE_BYTES {
+        if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
             too_large(bytes.len() as u64);
         }
     }
@@ -166,48 +216,59 @@ fn read_artifact_file(path: &str) -> Vec<u8> {
 /// Makes `version` the active version of `name` (a rollback or a pin); returns it.
 #[pg_extern(volatile, parallel_unsafe)]
 fn activate_purchase_model(name: Option<&str>, version: Option<i32>) -> i32 {
-    guard(|| {
-        let name = required(name, "name");
-        let version = required(version, "version");
-        if !catalog::activate_version(name, version) {
-            let versions = catalog::versions(name);
-            let known = if versions.is_empty() {
-                format!("model \"{name}\" has no versions")
-            } else {
-                format!(
-                    "its versions are {}",
-                    versions
-                        .iter()
-                        .map(i32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            raise(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-                format!("purchase model \"{name}\" has no version {version} ({known})"),
-                Some("SELECT * FROM purchase_models() lists every version.".into()),
-            );
-        }
-        catalog::announce_change();
-        version
-    })
+    guard(|| activate(name, version))
+}
+
+fn activate(name: Option<&str>, version: Option<i32>) -> i32 {
+    let name = required(name, "name");
+    let version = required(version, "version");
+    if !catalog::activate_version(name, version) {
+        let versions = catalog::versions(name);
+        let known = if versions.is_empty() {
+            format!("model \"{name}\" has no versions")
+        } else {
+            format!(
+                "its versions are {}",
+                versions
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("purchase model \"{name}\" has no version {version} ({known})"),
+            Some("SELECT * FROM purchase_models() lists every version.".into()),
+        );
+    }
+    catalog::announce_change();
+    version
 }
 
 /// Removes model `name` and all its versions; returns how many versions were removed.
 #[pg_extern(volatile, parallel_unsafe)]
 fn drop_purchase_model(name: Option<&str>) -> i64 {
-    guard(|| {
-        let name = required(name, "name");
-        let removed = catalog::delete_model(name);
-        if removed == 0 {
-            raise(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-                format!("purchase model \"{name}\" does not exist"),
-                Some("SELECT * FROM purchase_models() lists the models.".into()),
-            );
-        }
-        catalog::announce_change();
-        removed
-    })
+    guard(|| drop_model(name))
+}
+
+fn drop_model(name: Option<&str>) -> i64 {
+    let name = required(name, "name");
+    let removed = catalog::delete_model(name);
+    if removed == 0 {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("purchase model \"{name}\" does not exist"),
+            Some("SELECT * FROM purchase_models() lists the models.".into()),
+        );
+    }
+    catalog::announce_change();
+    removed
+}
+
+/// The 0.1.0/0.2.0 signature `(text, text, boolean)` of load_purchase_model_file, until
+/// `ALTER EXTENSION pg_purchase UPDATE` (see `load_purchase_model`).
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+fn load_purchase_model_file(path: Option<&str>, name: Option<&str>, activate: Option<bool>) -> i32 {
+    load_purchase_model_file_checked(path, name, activate, Some(true))
 }

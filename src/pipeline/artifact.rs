@@ -1,19 +1,36 @@
-//! The model artifact: one versioned JSON document holding the whole fitted pipeline
-//! (inputs and their cleaning kinds, imputer, scaler, one-hot encoder, logistic regression,
-//! threshold, training metadata, reference checks, sha256). Parsing validates every field and
-//! names the offending one; README documents the format.
+//! The model artifact: one versioned JSON document holding the whole fitted pipeline. Both
+//! formats are read into one validated `Artifact` (inputs with their cleaning kind and
+//! per-column transforms, the named outputs they produce, the logistic model, threshold,
+//! reference checks, sha256); README ("The model artifact") documents the formats.
+//!
+//! * Format 2 (what `pg_purchase.export_pipeline` writes) is parsed with serde derive: unknown
+//!   keys and unsupported values are errors naming the field (`serde_path_to_error`), closed
+//!   choices are enums, numbers go through the `Finite` newtype; cross-field rules live in one
+//!   `validate()`. The hash is RFC 8785.
+//! * Format 1 (the first release's, possibly stored in a catalog) is read by the hand-written
+//!   parser below and accepts its old hash rule or RFC 8785.
 
-use super::canonical::{canonical_json, sha256_hex};
+use super::canonical::{jcs_sha256, legacy_sha256};
 use super::error::{PipelineError, Result};
-use super::json_fields::{array, field, finite, finites, object, string, strings};
+use super::interrupt::check_interrupts;
+use super::json_fields::{array, describe, field, finite, finites, object, string, strings};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
 pub const FORMAT: &str = "pg_purchase.logistic_pipeline";
-pub const FORMAT_VERSION: i64 = 1;
+/// The format the exporter writes; format 1 is still read.
+pub const FORMAT_VERSION: i64 = 2;
+/// Documented limits (README): more output features than this, or more levels in one
+/// category, are refused before any work proportional to them is done.
+pub const MAX_FEATURES: usize = 1_000_000;
+pub const MAX_LEVELS: usize = 1_000_000;
+/// The largest artifact file `load_purchase_model_file` reads (jsonb itself stops at 255 MB).
+pub const MAX_ARTIFACT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// How a raw column is read and cleaned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum InputKind {
     /// A number, or text holding one ("14.757").
     Number,
@@ -21,7 +38,7 @@ pub enum InputKind {
     Money,
     /// Percent text: `36.29%`.
     Percent,
-    /// A category from a fixed vocabulary; one-hot encoded.
+    /// A category from a fixed vocabulary, compared by its text form; one-hot encoded.
     Category,
 }
 
@@ -46,21 +63,51 @@ impl InputKind {
     }
 }
 
+/// A numeric column's imputer and scaler, reduced to what scoring needs:
+/// `(x.unwrap_or(impute) - scale_mean) / scale`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumericStats {
-    pub impute_mean: f64,
+    /// The imputer's fill value; None when the pipeline has no imputer for the column, so a
+    /// missing value is an error (scikit-learn's LogisticRegression refuses NaN too).
+    pub impute: Option<f64>,
+    /// 0 when the scaler does not centre (`with_mean=False`) or there is no scaler.
     pub scale_mean: f64,
+    /// 1 when the scaler does not scale (`with_std=False`) or there is no scaler.
     pub scale: f64,
+}
+
+/// What a missing category (NULL, blank text) encodes as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingCategory {
+    /// Its own category (scikit-learn saw missing values in training, or get_dummies'
+    /// dummy_na): the `Output::Missing` output is 1.
+    Own,
+    /// Imputed to a level before encoding (index into `levels`).
+    Level(usize),
+    /// Like an unknown level: all zeros.
+    AllZeros,
+    /// Like an unknown level under `handle_unknown='error'`: an error.
+    Error,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CategoryEncoding {
-    /// All levels seen in training, in the encoder's order.
-    pub categories: Vec<String>,
-    /// The level dropped as reference (encoded as all zeros), if any.
-    pub drop: Option<String>,
-    /// Whether a missing value has its own `<column>_nan` indicator.
-    pub missing_indicator: bool,
+    /// All levels seen in training, by their text form, in the encoder's order.
+    pub levels: Vec<String>,
+    pub missing: MissingCategory,
+    /// A level never seen in training is an error (`handle_unknown='error'`), else all zeros.
+    pub unknown_is_error: bool,
+}
+
+/// One value a column produces after the pipeline, referenced by name from `model.features`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The cleaned, imputed, scaled number.
+    Value,
+    /// The indicator of level `i`.
+    Level(usize),
+    /// The indicator of the missing category.
+    Missing,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +118,8 @@ pub struct Input {
     pub numeric: Option<NumericStats>,
     /// Present for categories.
     pub encoding: Option<CategoryEncoding>,
+    /// The named outputs this column produces (dropped levels produce none).
+    pub outputs: Vec<(String, Output)>,
 }
 
 /// A reference row with the p_hat the exporter computed through scikit-learn.
@@ -82,6 +131,7 @@ pub struct Check {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Artifact {
+    pub format_version: i64,
     pub inputs: Vec<Input>,
     pub features: Vec<String>,
     pub coefficients: Vec<f64>,
@@ -95,73 +145,65 @@ pub struct Artifact {
 impl Artifact {
     /// Parses and validates a whole artifact document, verifying its hash.
     pub fn from_json(doc: &Value) -> Result<Artifact> {
-        let sha256 = sha256_hex(&canonical_json(doc, Some("sha256")));
-        let artifact = Self::parse(doc, sha256.clone())?;
-        if let Some(claimed) = object(doc, "(document)")?.get("sha256") {
-            let claimed = string(claimed, "sha256")?;
-            if !claimed.eq_ignore_ascii_case(&sha256) {
-                return Err(PipelineError::artifact(
-                    "sha256",
-                    format!("is {claimed} but the content hashes to {sha256}: the artifact was changed after export"),
-                ));
-            }
+        let (version, sha256) = verified_hash(doc)?;
+        Self::parse(doc, version, sha256)
+    }
+
+    /// Like `from_json`, consuming the document: format 2's strings move into the artifact
+    /// instead of being copied, so a large artifact is not held twice while it is validated.
+    pub fn from_value(doc: Value) -> Result<Artifact> {
+        let (version, sha256) = verified_hash(&doc)?;
+        if version == 2 {
+            return Self::parse_v2(doc, sha256);
         }
-        Ok(artifact)
+        Self::parse_v1(&doc, sha256)
     }
 
     /// Parses an artifact that was verified when it was stored (its hash is known and its
     /// reference checks passed), so a backend's first call does not re-hash it.
     pub fn from_stored_json(doc: &Value, sha256: &str) -> Result<Artifact> {
-        Self::parse(doc, sha256.to_string())
+        let version = format_version(object(doc, "(document)")?)?;
+        Self::parse(doc, version, sha256.to_string())
     }
 
-    fn parse(doc: &Value, sha256: String) -> Result<Artifact> {
-        let top = object(doc, "(document)")?;
-        let format = string(field(top, "", "format")?, "format")?;
-        if format != FORMAT {
-            return Err(PipelineError::artifact(
-                "format",
-                format!("is \"{format}\", expected \"{FORMAT}\""),
-            ));
+    fn parse(doc: &Value, version: i64, sha256: String) -> Result<Artifact> {
+        if version == 2 {
+            return Self::parse_v2(doc, sha256);
         }
-        let version = field(top, "", "format_version")?;
-        if version.as_i64() != Some(FORMAT_VERSION) {
-            return Err(PipelineError::artifact(
-                "format_version",
-                format!("is {version}, this pg_purchase reads version {FORMAT_VERSION}"),
-            ));
-        }
+        Self::parse_v1(doc, sha256)
+    }
 
+    /// Format 2 through serde, from a borrowed or an owned document.
+    fn parse_v2<'de, D>(doc: D, sha256: String) -> Result<Artifact>
+    where
+        D: serde::Deserializer<'de, Error = serde_json::Error>,
+    {
+        let parsed: v2::Document = serde_path_to_error::deserialize(doc).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." {
+                "(document)".into()
+            } else {
+                path
+            };
+            PipelineError::artifact(path, v2::describe_serde(e.inner()))
+        })?;
+        parsed.validate(sha256)
+    }
+
+    fn parse_v1(doc: &Value, sha256: String) -> Result<Artifact> {
+        let top = object(doc, "(document)")?;
         let inputs = parse_inputs(top)?;
         let model = object(field(top, "", "model")?, "model")?;
         let features = strings(field(model, "model", "features")?, "model.features")?;
         let coefficients = finites(field(model, "model", "coefficients")?, "model.coefficients")?;
-        if features.is_empty() {
-            return Err(PipelineError::artifact("model.features", "is empty"));
-        }
-        if coefficients.len() != features.len() {
-            return Err(PipelineError::artifact(
-                "model.coefficients",
-                format!(
-                    "has {} values for {} features",
-                    coefficients.len(),
-                    features.len()
-                ),
-            ));
-        }
         let intercept = finite(field(model, "model", "intercept")?, "model.intercept")?;
         let threshold = finite(field(top, "", "threshold")?, "threshold")?;
-        if !(threshold > 0.0 && threshold < 1.0) {
-            return Err(PipelineError::artifact(
-                "threshold",
-                format!("is {threshold}, it must lie strictly between 0 and 1"),
-            ));
-        }
         let checks = match top.get("checks") {
             None | Some(Value::Null) => Vec::new(),
             Some(v) => parse_checks(v)?,
         };
-        Ok(Artifact {
+        let artifact = Artifact {
+            format_version: 1,
             inputs,
             features,
             coefficients,
@@ -169,7 +211,100 @@ impl Artifact {
             threshold,
             checks,
             sha256,
-        })
+        };
+        artifact.validate_model()?;
+        Ok(artifact)
+    }
+
+    /// The rules both formats share: features and coefficients match, the threshold is a
+    /// probability, every column is named once.
+    fn validate_model(&self) -> Result<()> {
+        if self.features.is_empty() {
+            return Err(PipelineError::artifact("model.features", "is empty"));
+        }
+        if self.features.len() > MAX_FEATURES {
+            return Err(PipelineError::artifact(
+                "model.features",
+                format!(
+                    "has {} features, more than the {MAX_FEATURES} pg_purchase accepts",
+                    self.features.len()
+                ),
+            ));
+        }
+        if self.coefficients.len() != self.features.len() {
+            return Err(PipelineError::artifact(
+                "model.coefficients",
+                format!(
+                    "has {} values for {} features",
+                    self.coefficients.len(),
+                    self.features.len()
+                ),
+            ));
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            return Err(PipelineError::artifact(
+                "threshold",
+                format!(
+                    "is {}, it must lie strictly between 0 and 1",
+                    self.threshold
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The document's format version and the hash it is stored under: RFC 8785 (format 2 must
+/// carry it), or for format 1 also the first release's rule.
+fn verified_hash(doc: &Value) -> Result<(i64, String)> {
+    let top = object(doc, "(document)")?;
+    let claimed = match top.get("sha256") {
+        None => None,
+        Some(v) => Some(string(v, "sha256")?.to_ascii_lowercase()),
+    };
+    let version = format_version(top)?;
+    let canonical = jcs_sha256(top, "sha256")?;
+    let sha256 = match (version, claimed) {
+        (2, None) => {
+            return Err(PipelineError::artifact(
+                "sha256",
+                "is missing (format 2 artifacts carry the RFC 8785 hash the exporter wrote)",
+            ))
+        }
+        (_, None) => canonical,
+        (_, Some(claimed)) if claimed == canonical => canonical,
+        // Format 1 artifacts written before RFC 8785 carry the old rule's hash.
+        (1, Some(claimed)) if claimed == legacy_sha256(doc) => claimed,
+        (_, Some(claimed)) => {
+            return Err(PipelineError::artifact(
+                "sha256",
+                format!("is {claimed} but the content hashes to {canonical} (RFC 8785): the artifact was changed after export"),
+            ))
+        }
+    };
+    Ok((version, sha256))
+}
+
+/// `format` and `format_version`, checked before anything else so a foreign document is
+/// named as such.
+fn format_version(top: &Map<String, Value>) -> Result<i64> {
+    let format = string(field(top, "", "format")?, "format")?;
+    if format != FORMAT {
+        return Err(PipelineError::artifact(
+            "format",
+            format!("is \"{format}\", expected \"{FORMAT}\""),
+        ));
+    }
+    let version = field(top, "", "format_version")?;
+    match version.as_i64() {
+        Some(v @ (1 | 2)) => Ok(v),
+        _ => Err(PipelineError::artifact(
+            "format_version",
+            format!(
+                "is {}, this pg_purchase reads versions 1 and 2",
+                describe(version)
+            ),
+        )),
     }
 }
 
@@ -186,6 +321,7 @@ fn parse_inputs(top: &Map<String, Value>) -> Result<Vec<Input>> {
     let mut seen = HashSet::new();
     let mut inputs = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
+        check_interrupts();
         let path = format!("inputs[{i}]");
         let obj = object(item, &path)?;
         let column = string(field(obj, &path, "column")?, &format!("{path}.column"))?.to_string();
@@ -205,7 +341,7 @@ fn parse_inputs(top: &Map<String, Value>) -> Result<Vec<Input>> {
             string(field(obj, &path, "kind")?, &format!("{path}.kind"))?,
             &format!("{path}.kind"),
         )?;
-        let (numeric, encoding) = if kind.is_numeric() {
+        let input = if kind.is_numeric() {
             let get = |map: &HashMap<String, f64>, section: &str| {
                 map.get(&column).copied().ok_or_else(|| {
                     PipelineError::artifact(
@@ -222,47 +358,76 @@ fn parse_inputs(top: &Map<String, Value>) -> Result<Vec<Input>> {
                 ));
             }
             let stats = NumericStats {
-                impute_mean: get(&imputer, "imputer.statistics")?,
+                impute: Some(get(&imputer, "imputer.statistics")?),
                 scale_mean: get(&scaler_mean, "scaler.mean")?,
                 scale,
             };
-            (Some(stats), None)
+            Input {
+                outputs: vec![(column.clone(), Output::Value)],
+                column,
+                kind,
+                numeric: Some(stats),
+                encoding: None,
+            }
         } else {
-            let enc = encoder.get(&column).cloned().ok_or_else(|| {
-                PipelineError::artifact(
-                    "encoder.columns",
-                    format!("has no entry for category column \"{column}\""),
-                )
-            })?;
-            (None, Some(enc))
+            let (levels, drop, missing_indicator) =
+                encoder.get(&column).cloned().ok_or_else(|| {
+                    PipelineError::artifact(
+                        "encoder.columns",
+                        format!("has no entry for category column \"{column}\""),
+                    )
+                })?;
+            // Format 1 names outputs `<column>_<level>` and `<column>_nan`.
+            let mut outputs: Vec<(String, Output)> = levels
+                .iter()
+                .enumerate()
+                .filter(|(l, _)| drop != Some(*l))
+                .map(|(l, level)| (format!("{column}_{level}"), Output::Level(l)))
+                .collect();
+            if missing_indicator {
+                outputs.push((format!("{column}_nan"), Output::Missing));
+            }
+            let missing = if missing_indicator {
+                MissingCategory::Own
+            } else {
+                MissingCategory::AllZeros
+            };
+            Input {
+                column,
+                kind,
+                numeric: None,
+                encoding: Some(CategoryEncoding {
+                    levels,
+                    missing,
+                    unknown_is_error: false,
+                }),
+                outputs,
+            }
         };
-        inputs.push(Input {
-            column,
-            kind,
-            numeric,
-            encoding,
-        });
+        inputs.push(input);
     }
+    let numeric: HashSet<&str> = inputs
+        .iter()
+        .filter(|i| i.kind.is_numeric())
+        .map(|i| i.column.as_str())
+        .collect();
     for (section, map) in [
         ("imputer.columns", &imputer),
         ("scaler.columns", &scaler_mean),
     ] {
-        if let Some(extra) = map.keys().find(|c| {
-            !inputs
-                .iter()
-                .any(|i| &i.column == *c && i.kind.is_numeric())
-        }) {
+        if let Some(extra) = map.keys().find(|c| !numeric.contains(c.as_str())) {
             return Err(PipelineError::artifact(
                 section,
                 format!("names \"{extra}\", which is not a numeric input"),
             ));
         }
     }
-    if let Some(extra) = encoder.keys().find(|c| {
-        !inputs
-            .iter()
-            .any(|i| &i.column == *c && !i.kind.is_numeric())
-    }) {
+    let categorical: HashSet<&str> = inputs
+        .iter()
+        .filter(|i| !i.kind.is_numeric())
+        .map(|i| i.column.as_str())
+        .collect();
+    if let Some(extra) = encoder.keys().find(|c| !categorical.contains(c.as_str())) {
         return Err(PipelineError::artifact(
             "encoder.columns",
             format!("names \"{extra}\", which is not a category input"),
@@ -301,11 +466,15 @@ fn column_values(
     Ok(map)
 }
 
-fn parse_encoder(top: &Map<String, Value>) -> Result<HashMap<String, CategoryEncoding>> {
+/// Format 1's encoder: per column its levels, the dropped level's index, the missing indicator.
+type V1Encoding = (Vec<String>, Option<usize>, bool);
+
+fn parse_encoder(top: &Map<String, Value>) -> Result<HashMap<String, V1Encoding>> {
     let obj = object(field(top, "", "encoder")?, "encoder")?;
     let list = array(field(obj, "encoder", "columns")?, "encoder.columns")?;
     let mut map = HashMap::new();
     for (i, item) in list.iter().enumerate() {
+        check_interrupts();
         let path = format!("encoder.columns[{i}]");
         let o = object(item, &path)?;
         let column = string(field(o, &path, "column")?, &format!("{path}.column"))?.to_string();
@@ -323,14 +492,13 @@ fn parse_encoder(top: &Map<String, Value>) -> Result<HashMap<String, CategoryEnc
         let drop = match o.get("drop") {
             None | Some(Value::Null) => None,
             Some(v) => {
-                let d = string(v, &format!("{path}.drop"))?.to_string();
-                if !categories.contains(&d) {
-                    return Err(PipelineError::artifact(
+                let d = string(v, &format!("{path}.drop"))?;
+                Some(categories.iter().position(|c| c == d).ok_or_else(|| {
+                    PipelineError::artifact(
                         format!("{path}.drop"),
                         format!("is \"{d}\", which is not one of the categories"),
-                    ));
-                }
-                Some(d)
+                    )
+                })?)
             }
         };
         let missing_indicator = match o.get("missing_indicator") {
@@ -342,12 +510,22 @@ fn parse_encoder(top: &Map<String, Value>) -> Result<HashMap<String, CategoryEnc
                 )
             })?,
         };
-        let enc = CategoryEncoding {
-            categories,
-            drop,
-            missing_indicator,
-        };
-        if map.insert(column.clone(), enc).is_some() {
+        // Format 1 scores unknown levels as all zeros; any other claim would be ignored.
+        if let Some(v) = o.get("handle_unknown") {
+            if v.as_str() != Some("ignore") {
+                return Err(PipelineError::artifact(
+                    format!("{path}.handle_unknown"),
+                    format!(
+                        "is {}; format 1 supports only \"ignore\" (export format 2 for \"error\")",
+                        describe(v)
+                    ),
+                ));
+            }
+        }
+        if map
+            .insert(column.clone(), (categories, drop, missing_indicator))
+            .is_some()
+        {
             return Err(PipelineError::artifact(
                 format!("{path}.column"),
                 format!("repeats column \"{column}\""),
@@ -362,6 +540,7 @@ fn parse_checks(v: &Value) -> Result<Vec<Check>> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
+            check_interrupts();
             let path = format!("checks[{i}]");
             let o = object(item, &path)?;
             let row = object(field(o, &path, "row")?, &format!("{path}.row"))?.clone();
@@ -369,4 +548,443 @@ fn parse_checks(v: &Value) -> Result<Vec<Check>> {
             Ok(Check { row, p_hat })
         })
         .collect()
+}
+
+/// Format 2, as serde types. Every struct denies unknown keys; every closed choice is an enum.
+mod v2 {
+    use super::*;
+    use std::fmt;
+
+    /// A number that is finite (serde_json never yields NaN or infinity, but a number too
+    /// large for a double, such as 1e999, is refused by the parser; this names the field).
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Finite(pub f64);
+
+    impl<'de> Deserialize<'de> for Finite {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            let v = f64::deserialize(d)?;
+            super::super::interrupt::tick();
+            if v.is_finite() {
+                Ok(Finite(v))
+            } else {
+                Err(serde::de::Error::custom(format!(
+                    "must be a finite number, got {v}"
+                )))
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Document {
+        #[allow(dead_code)] // checked by format_version() before serde runs
+        format: String,
+        #[allow(dead_code)]
+        format_version: i64,
+        inputs: Vec<InputV2>,
+        model: Model,
+        threshold: Finite,
+        /// Free-form metadata (source, rows, versions of the tools that fitted it).
+        #[serde(default)]
+        #[allow(dead_code)]
+        training: Option<Map<String, Value>>,
+        #[serde(default)]
+        checks: Vec<CheckV2>,
+        #[serde(default)]
+        #[allow(dead_code)] // verified by from_json
+        sha256: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct InputV2 {
+        column: String,
+        kind: InputKind,
+        #[serde(default)]
+        imputer: Option<Imputer>,
+        #[serde(default)]
+        scaler: Option<Scaler>,
+        #[serde(default)]
+        encoder: Option<Encoder>,
+        /// A numeric column's output name.
+        #[serde(default)]
+        feature: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    enum ImputerClass {
+        #[serde(rename = "sklearn.impute.SimpleImputer")]
+        SimpleImputer,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Strategy {
+        Mean,
+        Median,
+        MostFrequent,
+        Constant,
+    }
+
+    /// The fill value: a number for numeric columns, the level's text for categories.
+    #[derive(Debug, Deserialize)]
+    #[serde(untagged)]
+    enum Fill {
+        Number(Finite),
+        Text(String),
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Imputer {
+        #[allow(dead_code)]
+        class: ImputerClass,
+        strategy: Strategy,
+        fill: Fill,
+    }
+
+    #[derive(Debug, Deserialize)]
+    enum ScalerClass {
+        #[serde(rename = "sklearn.preprocessing.StandardScaler")]
+        StandardScaler,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Scaler {
+        #[allow(dead_code)]
+        class: ScalerClass,
+        with_mean: bool,
+        with_std: bool,
+        mean: Finite,
+        scale: Finite,
+    }
+
+    #[derive(Debug, Deserialize)]
+    enum EncoderClass {
+        #[serde(rename = "sklearn.preprocessing.OneHotEncoder")]
+        OneHotEncoder,
+        /// pandas.get_dummies (the notebook's form): levels in order, an optional dropped first.
+        #[serde(rename = "pandas.get_dummies")]
+        GetDummies,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Drop {
+        First,
+        IfBinary,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum HandleUnknown {
+        Ignore,
+        Error,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Encoder {
+        #[allow(dead_code)]
+        class: EncoderClass,
+        /// Levels by their text form, in the encoder's order (the missing category excluded).
+        categories: Vec<String>,
+        /// Whether the encoder has a category of its own for missing values (after the levels).
+        missing_category: bool,
+        drop: Option<Drop>,
+        handle_unknown: HandleUnknown,
+        /// Output names, one per category that is not dropped, in order.
+        features: Vec<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    enum ModelClass {
+        #[serde(rename = "sklearn.linear_model.LogisticRegression")]
+        LogisticRegression,
+        #[serde(rename = "statsmodels.discrete.discrete_model.Logit")]
+        StatsmodelsLogit,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Model {
+        #[allow(dead_code)]
+        class: ModelClass,
+        features: Vec<String>,
+        coefficients: Vec<Finite>,
+        intercept: Finite,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct CheckV2 {
+        row: Map<String, Value>,
+        p_hat: Finite,
+    }
+
+    /// serde's message, shortened to what a user needs next to the field name.
+    pub fn describe_serde(e: &serde_json::Error) -> String {
+        let text = e.to_string();
+        // Value deserialisation adds no position; keep the message as serde wrote it.
+        let text = text.trim();
+        if text.starts_with("must ") {
+            text.to_string()
+        } else {
+            format!("is invalid: {text}")
+        }
+    }
+
+    impl fmt::Display for Strategy {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(match self {
+                Strategy::Mean => "mean",
+                Strategy::Median => "median",
+                Strategy::MostFrequent => "most_frequent",
+                Strategy::Constant => "constant",
+            })
+        }
+    }
+
+    impl Document {
+        /// The cross-field rules serde cannot state, then the common representation.
+        pub fn validate(self, sha256: String) -> Result<Artifact> {
+            if self.inputs.is_empty() {
+                return Err(PipelineError::artifact("inputs", "is empty"));
+            }
+            let mut seen = HashSet::with_capacity(self.inputs.len());
+            let mut inputs = Vec::with_capacity(self.inputs.len());
+            for (i, input) in self.inputs.into_iter().enumerate() {
+                check_interrupts();
+                let path = format!("inputs[{i}]");
+                if input.column.is_empty() {
+                    return Err(PipelineError::artifact(
+                        format!("{path}.column"),
+                        "is empty",
+                    ));
+                }
+                if !seen.insert(input.column.clone()) {
+                    return Err(PipelineError::artifact(
+                        format!("{path}.column"),
+                        format!("repeats column \"{}\"", input.column),
+                    ));
+                }
+                inputs.push(if input.kind.is_numeric() {
+                    numeric_input(input, &path)?
+                } else {
+                    category_input(input, &path)?
+                });
+            }
+            let checks = self
+                .checks
+                .into_iter()
+                .map(|c| Check {
+                    row: c.row,
+                    p_hat: c.p_hat.0,
+                })
+                .collect();
+            let artifact = Artifact {
+                format_version: 2,
+                inputs,
+                features: self.model.features,
+                coefficients: self.model.coefficients.into_iter().map(|c| c.0).collect(),
+                intercept: self.model.intercept.0,
+                threshold: self.threshold.0,
+                checks,
+                sha256,
+            };
+            artifact.validate_model()?;
+            Ok(artifact)
+        }
+    }
+
+    fn numeric_input(input: InputV2, path: &str) -> Result<Input> {
+        if input.encoder.is_some() {
+            return Err(PipelineError::artifact(
+                format!("{path}.encoder"),
+                format!(
+                    "is set on the {:?} column \"{}\"; only category columns are one-hot encoded",
+                    input.kind, input.column
+                )
+                .to_lowercase(),
+            ));
+        }
+        let feature = input.feature.ok_or_else(|| {
+            PipelineError::artifact(
+                format!("{path}.feature"),
+                "is missing (a numeric column names its output feature)",
+            )
+        })?;
+        let impute = match input.imputer {
+            None => None,
+            Some(Imputer {
+                fill: Fill::Number(v),
+                ..
+            }) => Some(v.0),
+            Some(Imputer {
+                fill: Fill::Text(t),
+                strategy,
+                ..
+            }) => {
+                return Err(PipelineError::artifact(
+                    format!("{path}.imputer.fill"),
+                    format!("is the text \"{t}\" ({strategy}); a numeric column's fill value must be a number"),
+                ))
+            }
+        };
+        let (scale_mean, scale) = match input.scaler {
+            None => (0.0, 1.0),
+            Some(s) => {
+                if s.with_std && s.scale.0 <= 0.0 {
+                    return Err(PipelineError::artifact(
+                        format!("{path}.scaler.scale"),
+                        format!("is {}; a scale must be positive", s.scale.0),
+                    ));
+                }
+                (
+                    if s.with_mean { s.mean.0 } else { 0.0 },
+                    if s.with_std { s.scale.0 } else { 1.0 },
+                )
+            }
+        };
+        Ok(Input {
+            outputs: vec![(feature, Output::Value)],
+            column: input.column,
+            kind: input.kind,
+            numeric: Some(NumericStats {
+                impute,
+                scale_mean,
+                scale,
+            }),
+            encoding: None,
+        })
+    }
+
+    fn category_input(input: InputV2, path: &str) -> Result<Input> {
+        if input.scaler.is_some() || input.feature.is_some() {
+            return Err(PipelineError::artifact(
+                format!(
+                    "{path}.{}",
+                    if input.scaler.is_some() {
+                        "scaler"
+                    } else {
+                        "feature"
+                    }
+                ),
+                format!(
+                    "is set on the category column \"{}\"; categories are one-hot encoded (encoder.features names the outputs)",
+                    input.column
+                ),
+            ));
+        }
+        let enc = input.encoder.ok_or_else(|| {
+            PipelineError::artifact(
+                format!("{path}.encoder"),
+                "is missing (a category column needs its encoder)",
+            )
+        })?;
+        if enc.categories.is_empty() && !enc.missing_category {
+            return Err(PipelineError::artifact(
+                format!("{path}.encoder.categories"),
+                "is empty",
+            ));
+        }
+        if enc.categories.len() > MAX_LEVELS {
+            return Err(PipelineError::artifact(
+                format!("{path}.encoder.categories"),
+                format!("has more than {MAX_LEVELS} levels"),
+            ));
+        }
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(enc.categories.len());
+        for (l, level) in enc.categories.iter().enumerate() {
+            if l % 4096 == 0 {
+                check_interrupts();
+            }
+            if index.insert(level.as_str(), l).is_some() {
+                return Err(PipelineError::artifact(
+                    format!("{path}.encoder.categories[{l}]"),
+                    format!(
+                        "repeats the level \"{level}\" (levels are compared by their text form)"
+                    ),
+                ));
+            }
+        }
+        // The categories in encoder order: the levels, then the missing category.
+        let total = enc.categories.len() + usize::from(enc.missing_category);
+        let dropped = match enc.drop {
+            None => None,
+            Some(Drop::First) => Some(0),
+            Some(Drop::IfBinary) => (total == 2).then_some(0),
+        };
+        let kept = total - usize::from(dropped.is_some());
+        if enc.features.len() != kept {
+            return Err(PipelineError::artifact(
+                format!("{path}.encoder.features"),
+                format!(
+                    "has {} names for the {kept} categories the encoder outputs ({} levels{}{})",
+                    enc.features.len(),
+                    enc.categories.len(),
+                    if enc.missing_category {
+                        " and the missing category"
+                    } else {
+                        ""
+                    },
+                    if dropped.is_some() {
+                        ", one dropped"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let mut names = enc.features.into_iter();
+        let mut outputs = Vec::with_capacity(kept);
+        for c in 0..total {
+            if Some(c) == dropped {
+                continue;
+            }
+            let output = if c < enc.categories.len() {
+                Output::Level(c)
+            } else {
+                Output::Missing
+            };
+            outputs.extend(names.next().map(|n| (n, output)));
+        }
+        let unknown_is_error = enc.handle_unknown == HandleUnknown::Error;
+        let missing = match input.imputer {
+            Some(Imputer {
+                fill: Fill::Text(t),
+                strategy: Strategy::MostFrequent | Strategy::Constant,
+                ..
+            }) => match index.get(t.as_str()) {
+                Some(&l) => MissingCategory::Level(l),
+                // Imputed to a level the encoder never saw: an unknown level.
+                None if unknown_is_error => MissingCategory::Error,
+                None => MissingCategory::AllZeros,
+            },
+            Some(Imputer { strategy, fill, .. }) => {
+                return Err(PipelineError::artifact(
+                    format!("{path}.imputer"),
+                    match fill {
+                        Fill::Number(_) => format!("fills the category column \"{}\" with a number; category fill values are text", input.column),
+                        Fill::Text(_) => format!("uses strategy \"{strategy}\" on the category column \"{}\"; categories take most_frequent or constant", input.column),
+                    },
+                ))
+            }
+            None if enc.missing_category => MissingCategory::Own,
+            None if unknown_is_error => MissingCategory::Error,
+            None => MissingCategory::AllZeros,
+        };
+        Ok(Input {
+            column: input.column,
+            kind: input.kind,
+            numeric: None,
+            encoding: Some(CategoryEncoding {
+                levels: enc.categories,
+                missing,
+                unknown_is_error,
+            }),
+            outputs,
+        })
+    }
 }

@@ -41,6 +41,15 @@ pub enum PipelineError {
         problem: String,
     },
 
+    #[error("category \"{value}\" of column \"{column}\" was not seen in training and the model was exported with handle_unknown='error'")]
+    UnknownCategory { column: String, value: String },
+
+    #[error("column \"{column}\" is missing (NULL) and the model has no imputer for it")]
+    MissingValue { column: String },
+
+    #[error("the artifact has no reference checks")]
+    ChecksRequired,
+
     #[error("{0}")]
     InvalidInput(String),
 
@@ -85,6 +94,9 @@ impl PipelineError {
             PipelineError::OutOfRange { .. } => ErrorKind::OutOfRange,
             PipelineError::InvalidArtifact { .. }
             | PipelineError::CheckFailed { .. }
+            | PipelineError::UnknownCategory { .. }
+            | PipelineError::MissingValue { .. }
+            | PipelineError::ChecksRequired
             | PipelineError::InvalidInput(_) => ErrorKind::InvalidParameter,
         }
     }
@@ -98,7 +110,7 @@ impl PipelineError {
                     .into(),
             ),
             PipelineError::InvalidArtifact { .. } => Some(
-                "Re-export the model with tools/export_model.py; the model in force before stays in force."
+                "Re-export it with python -m pg_purchase export (README, Bring your own model); the model in force before stays in force."
                     .into(),
             ),
             PipelineError::InvalidValue { .. } => Some(
@@ -111,6 +123,17 @@ impl PipelineError {
             ),
             PipelineError::OutOfRange { .. } => Some(
                 "The value is far outside what the model was trained on; check the row, or leave it NULL to impute it."
+                    .into(),
+            ),
+            PipelineError::UnknownCategory { .. } => Some(
+                "Map the value to a known level, or re-export the pipeline with OneHotEncoder(handle_unknown='ignore') to score unknown levels as all zeros."
+                    .into(),
+            ),
+            PipelineError::MissingValue { .. } => Some(
+                "Fill the column, or add a SimpleImputer for it to the pipeline and re-export.".into(),
+            ),
+            PipelineError::ChecksRequired => Some(
+                "Export with pg_purchase.export_pipeline(pipeline, sample), which stores scikit-learn's scores of the sample as checks, or pass allow_unchecked => true to load it unchecked."
                     .into(),
             ),
             PipelineError::InvalidInput(_) => None,

@@ -3,10 +3,12 @@
 
 pub mod artifact;
 pub mod canonical;
+pub mod checked_json;
 pub mod clean;
 pub mod drift;
 pub mod error;
 pub mod evaluate;
+pub mod interrupt;
 pub mod json_fields;
 pub mod json_rows;
 pub mod loaded;

@@ -2,11 +2,12 @@
 //! is scored with no allocation: per input column, clean -> impute -> scale (numbers) or
 //! vocabulary lookup (categories), then a weighted sum and the logistic function.
 
-use super::artifact::{Artifact, InputKind};
+use super::artifact::{Artifact, InputKind, MissingCategory, Output};
 use super::clean::{clean_number, BLANKS};
 use super::error::{PipelineError, Result};
+use super::interrupt::check_interrupts;
 use super::vocabulary::Vocabulary;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One raw cell as the caller found it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,7 +34,8 @@ pub enum Prepared {
 #[derive(Debug, Clone)]
 enum InputRule {
     Numeric {
-        impute_mean: f64,
+        /// None: the pipeline has no imputer for the column, so missing is an error.
+        impute: Option<f64>,
         scale_mean: f64,
         scale: f64,
         /// The feature's coefficient divided by the scale: scoring multiplies once per row
@@ -44,6 +46,8 @@ enum InputRule {
         levels: Vocabulary,
         level_coefs: Vec<f64>,
         missing_coef: f64,
+        missing: MissingCategory,
+        unknown_is_error: bool,
     },
 }
 
@@ -91,35 +95,33 @@ pub struct Score {
 
 impl CompiledModel {
     /// Resolves every feature to an input column and keeps only the inputs that features use.
+    /// Linear in the artifact's size (hash maps, no scans) and cancellable.
     pub fn compile(artifact: &Artifact) -> Result<CompiledModel> {
         // Every output name the pipeline can produce, mapped to (input index, term).
-        let mut available: HashMap<String, (usize, Term)> = HashMap::new();
+        let mut available: HashMap<&str, (usize, Term)> = HashMap::new();
         for (i, input) in artifact.inputs.iter().enumerate() {
-            let mut offer = |name: String, term: Term| {
-                if available.insert(name.clone(), (i, term)).is_some() {
+            check_interrupts();
+            for (name, output) in &input.outputs {
+                let term = match *output {
+                    Output::Value => Term::Value,
+                    Output::Level(l) => Term::Level(l),
+                    Output::Missing => Term::Missing,
+                };
+                if available.insert(name, (i, term)).is_some() {
                     return Err(PipelineError::artifact(
-                        "inputs",
-                        format!("produce the feature name \"{name}\" twice"),
+                        format!("inputs[{i}]"),
+                        format!(
+                            "produces the feature name \"{name}\", which another output has too"
+                        ),
                     ));
-                }
-                Ok(())
-            };
-            match &input.encoding {
-                None => offer(input.column.clone(), Term::Value)?,
-                Some(enc) => {
-                    for (l, level) in enc.categories.iter().enumerate() {
-                        if enc.drop.as_ref() != Some(level) {
-                            offer(format!("{}_{}", input.column, level), Term::Level(l))?;
-                        }
-                    }
-                    if enc.missing_indicator {
-                        offer(format!("{}_nan", input.column), Term::Missing)?;
-                    }
                 }
             }
         }
 
-        let mut used: Vec<usize> = Vec::new(); // artifact input index, in first-use order
+        // artifact input index -> position in `used`, in first-use order
+        let mut position: HashMap<usize, usize> = HashMap::new();
+        let mut used: Vec<usize> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(artifact.features.len());
         let mut features = Vec::with_capacity(artifact.features.len());
         for (f, (name, &coef)) in artifact
             .features
@@ -127,25 +129,25 @@ impl CompiledModel {
             .zip(&artifact.coefficients)
             .enumerate()
         {
-            let &(src, term) = available.get(name).ok_or_else(|| {
+            if f % 4096 == 0 {
+                check_interrupts();
+            }
+            let &(src, term) = available.get(name.as_str()).ok_or_else(|| {
                 PipelineError::artifact(
                     format!("model.features[{f}]"),
                     format!("is \"{name}\", which no input column produces"),
                 )
             })?;
-            if features.iter().any(|x: &Feature| &x.name == name) {
+            if !seen.insert(name) {
                 return Err(PipelineError::artifact(
                     format!("model.features[{f}]"),
                     format!("repeats \"{name}\""),
                 ));
             }
-            let input = match used.iter().position(|&u| u == src) {
-                Some(p) => p,
-                None => {
-                    used.push(src);
-                    used.len() - 1
-                }
-            };
+            let input = *position.entry(src).or_insert_with(|| {
+                used.push(src);
+                used.len() - 1
+            });
             features.push(Feature {
                 name: name.clone(),
                 coef,
@@ -154,60 +156,68 @@ impl CompiledModel {
             });
         }
 
-        let inputs = used
-            .iter()
-            .enumerate()
-            .map(|(pos, &src)| {
-                let a = &artifact.inputs[src];
-                let mine = features.iter().filter(|f| f.input == pos);
-                let rule = match (&a.numeric, &a.encoding) {
-                    (Some(s), _) => {
-                        let coef: f64 = mine.map(|f| f.coef).sum();
-                        // Scoring folds 1/scale into the coefficient: a scale so small that the
-                        // quotient overflows would turn the mean itself into 0 * inf = NaN.
-                        if !(coef / s.scale).is_finite() {
-                            return Err(PipelineError::artifact(
-                                format!("scaler.scale (column \"{}\")", a.column),
-                                format!(
-                                    "is {:e}, too small for its coefficient {:e}: their quotient overflows",
-                                    s.scale, coef
-                                ),
-                            ));
-                        }
-                        InputRule::Numeric {
-                            impute_mean: s.impute_mean,
-                            scale_mean: s.scale_mean,
-                            scale: s.scale,
-                            coef_over_scale: coef / s.scale,
+        // Each used input's features, grouped once (not a scan of all features per input).
+        let mut by_input: Vec<Vec<usize>> = vec![Vec::new(); used.len()];
+        for (f, feature) in features.iter().enumerate() {
+            by_input[feature.input].push(f);
+        }
+        let mut inputs = Vec::with_capacity(used.len());
+        for (pos, &src) in used.iter().enumerate() {
+            check_interrupts();
+            let a = &artifact.inputs[src];
+            let mine = by_input[pos].iter().map(|&f| &features[f]);
+            let rule = match (&a.numeric, &a.encoding) {
+                (Some(s), _) => {
+                    let coef: f64 = mine.map(|f| f.coef).sum();
+                    // Scoring folds 1/scale into the coefficient: a scale so small that the
+                    // quotient overflows would turn the mean itself into 0 * inf = NaN.
+                    if !(coef / s.scale).is_finite() {
+                        return Err(PipelineError::artifact(
+                            format!("scaler.scale (column \"{}\")", a.column),
+                            format!(
+                                "is {:e}, too small for its coefficient {:e}: their quotient overflows",
+                                s.scale, coef
+                            ),
+                        ));
+                    }
+                    InputRule::Numeric {
+                        impute: s.impute,
+                        scale_mean: s.scale_mean,
+                        scale: s.scale,
+                        coef_over_scale: coef / s.scale,
+                    }
+                }
+                (None, Some(enc)) => {
+                    let mut level_coefs = vec![0.0; enc.levels.len()];
+                    let mut missing_coef = 0.0;
+                    for f in mine {
+                        match f.term {
+                            Term::Level(l) => level_coefs[l] += f.coef,
+                            Term::Missing => missing_coef += f.coef,
+                            Term::Value => {}
                         }
                     }
-                    (None, Some(enc)) => {
-                        let mut level_coefs = vec![0.0; enc.categories.len()];
-                        let mut missing_coef = 0.0;
-                        for f in mine {
-                            match f.term {
-                                Term::Level(l) => level_coefs[l] += f.coef,
-                                Term::Missing => missing_coef += f.coef,
-                                Term::Value => {}
-                            }
-                        }
-                        InputRule::Category {
-                            levels: Vocabulary::new(enc.categories.clone()),
-                            level_coefs,
-                            missing_coef,
-                        }
+                    InputRule::Category {
+                        levels: Vocabulary::new(enc.levels.clone()),
+                        level_coefs,
+                        missing_coef,
+                        missing: enc.missing,
+                        unknown_is_error: enc.unknown_is_error,
                     }
-                    (None, None) => unreachable!(
-                        "artifact parsing gives every input numeric stats or an encoding"
-                    ),
-                };
-                Ok(ModelInput {
-                    column: a.column.clone(),
-                    kind: a.kind,
-                    rule,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+                }
+                (None, None) => {
+                    return Err(PipelineError::artifact(
+                        format!("inputs[{src}]"),
+                        "has neither numeric statistics nor an encoding",
+                    ))
+                }
+            };
+            inputs.push(ModelInput {
+                column: a.column.clone(),
+                kind: a.kind,
+                rule,
+            });
+        }
 
         Ok(CompiledModel {
             inputs,
@@ -224,21 +234,30 @@ impl CompiledModel {
     pub fn prepare(&self, i: usize, raw: RawValue<'_>) -> Result<Prepared> {
         let input = &self.inputs[i];
         match &input.rule {
-            InputRule::Numeric { impute_mean, .. } => Ok(Prepared::Imputed(
-                number(&input.column, raw)?.unwrap_or(*impute_mean),
-            )),
-            InputRule::Category { levels, .. } => Ok(match raw {
-                RawValue::Missing => Prepared::MissingLevel,
-                RawValue::Text(t) if t.trim_matches(BLANKS).is_empty() => Prepared::MissingLevel,
-                RawValue::Text(t) => levels
-                    .find(t)
-                    .map_or(Prepared::UnseenLevel, Prepared::Level),
+            InputRule::Numeric { impute, .. } => match number(&input.column, raw)?.or(*impute) {
+                Some(x) => Ok(Prepared::Imputed(x)),
+                None => Err(PipelineError::MissingValue {
+                    column: input.column.clone(),
+                }),
+            },
+            InputRule::Category { levels, .. } => match raw {
+                RawValue::Missing => input.missing_category(),
+                // Blank text is a missing category (the cleaning rule's blanks).
+                RawValue::Text(t) if t.trim_matches(BLANKS).is_empty() => input.missing_category(),
+                RawValue::Text(t) => match levels.find(t) {
+                    Some(l) => Ok(Prepared::Level(l)),
+                    None => input.unseen_category(t),
+                },
                 // A number (a JSON number, a float column) is compared by its text form, as an
                 // integer column's value is: 3 and 3.0 are "3", 0.5 is "0.5".
-                RawValue::Number(v) => levels
-                    .find(&v.to_string())
-                    .map_or(Prepared::UnseenLevel, Prepared::Level),
-            }),
+                RawValue::Number(v) => {
+                    let text = v.to_string();
+                    match levels.find(&text) {
+                        Some(l) => Ok(Prepared::Level(l)),
+                        None => input.unseen_category(&text),
+                    }
+                }
+            },
         }
     }
 
@@ -421,6 +440,38 @@ impl CompiledModel {
     /// The raw columns the model reads, in input order.
     pub fn columns(&self) -> impl Iterator<Item = &str> {
         self.inputs.iter().map(|i| i.column.as_str())
+    }
+}
+
+impl ModelInput {
+    /// What a missing category encodes as (see `MissingCategory`).
+    fn missing_category(&self) -> Result<Prepared> {
+        match &self.rule {
+            InputRule::Category { missing, .. } => match *missing {
+                MissingCategory::Own => Ok(Prepared::MissingLevel),
+                MissingCategory::Level(l) => Ok(Prepared::Level(l)),
+                MissingCategory::AllZeros => Ok(Prepared::UnseenLevel),
+                MissingCategory::Error => Err(PipelineError::UnknownCategory {
+                    column: self.column.clone(),
+                    value: "(missing)".into(),
+                }),
+            },
+            InputRule::Numeric { .. } => Ok(Prepared::UnseenLevel),
+        }
+    }
+
+    /// A level never seen in training: all zeros, or an error under handle_unknown='error'.
+    fn unseen_category(&self, text: &str) -> Result<Prepared> {
+        match &self.rule {
+            InputRule::Category {
+                unknown_is_error: true,
+                ..
+            } => Err(PipelineError::UnknownCategory {
+                column: self.column.clone(),
+                value: text.to_string(),
+            }),
+            _ => Ok(Prepared::UnseenLevel),
+        }
     }
 }
 

@@ -37,7 +37,7 @@ fn bundled_doc() -> &'static Value {
 
 fn bundled_model() -> &'static CompiledModel {
     static MODEL: OnceLock<CompiledModel> = OnceLock::new();
-    MODEL.get_or_init(|| compile_artifact(bundled_doc()).unwrap())
+    MODEL.get_or_init(|| compile_artifact(bundled_doc(), false).unwrap())
 }
 
 /// Text made of the characters that matter to the cleaning rule, plus anything.
@@ -307,7 +307,7 @@ proptest! {
     /// The artifact parser and validator never panic on arbitrary JSON.
     #[test]
     fn arbitrary_json_is_never_a_panic(doc in json_value()) {
-        let _ = compile_artifact(&doc);
+        let _ = compile_artifact(&doc, true);
     }
 
     /// One edit anywhere in a valid artifact (replace a value by arbitrary JSON, delete it,
@@ -319,7 +319,7 @@ proptest! {
             x in prop_oneof![Just(0.0), Just(1e300), Just(-1e300), any::<f64>().prop_filter("finite", |v| v.is_finite())]) {
         let mut doc = editable();
         mutate(&mut doc, &at, &m);
-        match compile_artifact(&doc) {
+        match compile_artifact(&doc, true) {
             Ok(model) => {
                 if let Ok(score) = model.score_with(|i| {
                     Ok(match model.inputs[i].column.as_str() {
@@ -349,9 +349,9 @@ proptest! {
         for c in doc["model"]["coefficients"].as_array_mut().unwrap() {
             *c = json!(c.as_f64().unwrap() * factor);
         }
-        let first = compile_artifact(&doc).unwrap();
+        let first = compile_artifact(&doc, true).unwrap();
         let again: Value = serde_json::from_str(&serde_json::to_string(&doc).unwrap()).unwrap();
-        let second = compile_artifact(&again).unwrap();
+        let second = compile_artifact(&again, true).unwrap();
         prop_assert_eq!(&first.sha256, &second.sha256);
         let score = |m: &CompiledModel| m.score_with(|_| Ok(RawValue::Number(x))).map(|s| s.p_hat).ok();
         prop_assert_eq!(score(&first), score(&second));

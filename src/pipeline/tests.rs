@@ -1,6 +1,7 @@
 //! Pipeline tests against the bundled artifact, whose reference rows were scored by scikit-learn.
 
 use super::artifact::Artifact;
+use super::canonical::jcs_sha256;
 use super::error::PipelineError;
 use super::json_rows::{not_an_object, score_json_row, service_answer};
 use super::loaded::compile_artifact;
@@ -19,13 +20,13 @@ fn without_sha(mut doc: Value) -> Value {
 }
 
 fn err_of(doc: &Value) -> String {
-    compile_artifact(doc).unwrap_err().to_string()
+    compile_artifact(doc, false).unwrap_err().to_string()
 }
 
 #[test]
 fn bundled_artifact_passes_its_scikit_learn_checks() {
     let doc = bundled();
-    let model = compile_artifact(&doc).unwrap();
+    let model = compile_artifact(&doc, false).unwrap();
     assert_eq!(model.features.len(), 25);
     let mut cols: Vec<&str> = model.columns().collect();
     cols.sort();
@@ -40,7 +41,7 @@ fn bundled_artifact_passes_its_scikit_learn_checks() {
 
 #[test]
 fn a_hand_computed_row() {
-    let model = compile_artifact(&bundled()).unwrap();
+    let model = compile_artifact(&bundled(), false).unwrap();
     let row = json!({"x5": "saturday", "x81": "July", "x31": "japan", "x12": "($1,000.00)",
                      "x91": 0.5, "x53": null, "x44": "0.25", "x62": 1, "x58": 0, "x56": -1});
     let std = |x: f64, m: f64, s: f64| (x - m) / s;
@@ -65,7 +66,7 @@ fn a_hand_computed_row() {
 
 #[test]
 fn unseen_and_missing_categories_set_no_indicator() {
-    let model = compile_artifact(&bundled()).unwrap();
+    let model = compile_artifact(&bundled(), false).unwrap();
     let i = model.inputs.iter().position(|x| x.column == "x5").unwrap();
     assert_eq!(
         model.prepare(i, RawValue::Text("Someday")).unwrap(),
@@ -89,7 +90,7 @@ fn unseen_and_missing_categories_set_no_indicator() {
 
 #[test]
 fn the_service_contract() {
-    let model = compile_artifact(&bundled()).unwrap();
+    let model = compile_artifact(&bundled(), false).unwrap();
     let row = json!({"x5": "monday", "x12": "($5,032.58)", "x91": 0.3});
     let answer = service_answer(&model, row.as_object().unwrap(), 0).unwrap();
     let obj = answer.as_object().unwrap();
@@ -125,7 +126,7 @@ fn an_edited_artifact_is_refused_by_its_hash_then_by_its_checks() {
     let mut doc = bundled();
     doc["model"]["coefficients"][8] = json!(0.9); // x91, read by every row
     assert!(err_of(&doc).contains("\"sha256\""));
-    let e = compile_artifact(&without_sha(doc)).unwrap_err();
+    let e = compile_artifact(&without_sha(doc), false).unwrap_err();
     assert!(
         matches!(e, PipelineError::CheckFailed { index: 0, .. }),
         "{e}"
@@ -137,7 +138,7 @@ fn every_bad_field_is_named() {
     type Edit = fn(&mut Value);
     let cases: Vec<(Edit, &str)> = vec![
         (|d| d["format"] = json!("onnx"), "\"format\""),
-        (|d| d["format_version"] = json!(2), "\"format_version\""),
+        (|d| d["format_version"] = json!(3), "\"format_version\""),
         (|d| d["threshold"] = json!(1.5), "\"threshold\""),
         (|d| d["threshold"] = json!(0), "\"threshold\""),
         (
@@ -228,7 +229,7 @@ fn a_minimal_artifact_without_checks_or_hash_compiles() {
 /// Finite inputs never give NaN or an infinity: x91 = x53 = 1e308 made +inf + -inf = NaN.
 #[test]
 fn huge_finite_inputs_are_an_error_naming_the_column_never_nan() {
-    let model = compile_artifact(&bundled()).unwrap();
+    let model = compile_artifact(&bundled(), false).unwrap();
     for row in [
         json!({"x91": "1e308", "x53": "1e308"}),
         json!({"x91": "1e308"}),
@@ -266,7 +267,7 @@ fn a_scale_whose_quotient_overflows_is_refused_naming_the_field() {
     let mut doc = without_sha(bundled());
     doc.as_object_mut().unwrap().remove("checks");
     doc["scaler"]["scale"][87] = json!(1e-310); // x91
-    let e = err_of(&doc);
+    let e = compile_artifact(&doc, true).unwrap_err().to_string();
     assert!(e.contains("scaler.scale") && e.contains("x91"), "{e}");
 }
 
@@ -298,4 +299,194 @@ fn blank_and_numeric_categories() {
     assert!(near(z(json!({"tier": "2"})), 1.0));
     assert!(near(z(json!({"tier": 2.5})), 2.0));
     assert!(near(z(json!({"tier": 7})), 0.0)); // unseen
+}
+
+/// A format 2 artifact over columns that are not the exercise's, hashed as the exporter does.
+fn leads_v2() -> Value {
+    let mut doc = json!({
+        "format": "pg_purchase.logistic_pipeline", "format_version": 2,
+        "inputs": [
+            {"column": "spend", "kind": "money", "feature": "num__spend",
+             "imputer": {"class": "sklearn.impute.SimpleImputer", "strategy": "median", "fill": 12.5},
+             "scaler": {"class": "sklearn.preprocessing.StandardScaler", "with_mean": false, "with_std": true,
+                        "mean": 99.0, "scale": 4.0}},
+            {"column": "visits", "kind": "number", "feature": "remainder__visits"},
+            {"column": "plan", "kind": "category",
+             "encoder": {"class": "sklearn.preprocessing.OneHotEncoder", "categories": ["basic", "pro", "team"],
+                         "missing_category": true, "drop": "first", "handle_unknown": "error",
+                         "features": ["cat__plan_pro", "cat__plan_team", "cat__plan_nan"]}},
+            {"column": "region", "kind": "category",
+             "imputer": {"class": "sklearn.impute.SimpleImputer", "strategy": "most_frequent", "fill": "2"},
+             "encoder": {"class": "sklearn.preprocessing.OneHotEncoder", "categories": ["1", "2"],
+                         "missing_category": false, "drop": "if_binary", "handle_unknown": "ignore",
+                         "features": ["cat__region_2"]}}
+        ],
+        "model": {"class": "sklearn.linear_model.LogisticRegression",
+                  "features": ["num__spend", "remainder__visits", "cat__plan_pro", "cat__plan_team", "cat__plan_nan", "cat__region_2"],
+                  "coefficients": [0.5, -0.25, 1.0, 2.0, -1.5, 0.75], "intercept": -0.125},
+        "threshold": 0.5,
+        "training": {"rows": 5000},
+        "checks": [{"row": {"spend": "$10.00", "visits": 2, "plan": "team", "region": "1"},
+                    "p_hat": 0.0}]
+    });
+    // spend 10 / 4 * 0.5 - 0.25 * 2 + 2.0 (team) + 0 (region 1) - 0.125
+    let z: f64 = 10.0 / 4.0 * 0.5 - 0.5 + 2.0 - 0.125;
+    doc["checks"][0]["p_hat"] = json!(1.0 / (1.0 + (-z).exp()));
+    rehash(doc)
+}
+
+fn rehash(mut doc: Value) -> Value {
+    let sha = jcs_sha256(doc.as_object().unwrap(), "sha256").unwrap();
+    doc["sha256"] = json!(sha);
+    doc
+}
+
+fn score_v2(model: &CompiledModel, row: Value) -> super::error::Result<f64> {
+    score_json_row(model, row.as_object().unwrap(), 0).map(|s| s.p_hat)
+}
+
+#[test]
+fn format_2_scores_every_supported_step() {
+    let model = compile_artifact(&leads_v2(), false).unwrap();
+    let logistic = |z: f64| 1.0 / (1.0 + (-z).exp());
+    // Missing spend -> median 12.5; with_mean=false -> not centred; missing plan -> its own
+    // category; missing region -> imputed to "2".
+    let p = score_v2(
+        &model,
+        json!({"spend": null, "visits": 0, "plan": null, "region": null}),
+    )
+    .unwrap();
+    assert!(
+        (p - logistic(12.5 / 4.0 * 0.5 - 1.5 + 0.75 - 0.125)).abs() < 1e-15,
+        "{p}"
+    );
+    // basic is the dropped first level; unseen region "9" is ignored (all zeros).
+    let p = score_v2(
+        &model,
+        json!({"spend": "($4.00)", "visits": 1, "plan": "basic", "region": "9"}),
+    )
+    .unwrap();
+    assert!((p - logistic(-0.5 - 0.25 - 0.125)).abs() < 1e-15, "{p}");
+    // handle_unknown='error' on plan.
+    let e = score_v2(
+        &model,
+        json!({"spend": 1, "visits": 1, "plan": "gold", "region": "1"}),
+    )
+    .unwrap_err();
+    assert!(matches!(e, PipelineError::UnknownCategory { .. }), "{e}");
+    assert!(
+        e.to_string().contains("\"gold\"") && e.to_string().contains("\"plan\""),
+        "{e}"
+    );
+    // visits has no imputer: missing is an error naming the column.
+    let e = score_v2(&model, json!({"spend": 1, "plan": "pro", "region": "1"})).unwrap_err();
+    assert_eq!(
+        e,
+        PipelineError::MissingValue {
+            column: "visits".into()
+        }
+    );
+}
+
+#[test]
+fn format_2_refuses_unknown_keys_and_values_naming_the_field() {
+    type Edit = fn(&mut Value);
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            |d| d["inputs"][2]["encoder"]["handle_unknown"] = json!("infrequent_if_exist"),
+            "\"inputs[2].encoder.handle_unknown\"",
+        ),
+        (
+            |d| d["inputs"][0]["imputer"]["strategy"] = json!("mode"),
+            "\"inputs[0].imputer.strategy\"",
+        ),
+        (
+            |d| d["inputs"][0]["imputer"]["stratgey"] = json!("mean"),
+            "\"inputs[0].imputer.stratgey\"",
+        ),
+        (
+            |d| d["model"]["class"] = json!("sklearn.svm.SVC"),
+            "\"model.class\"",
+        ),
+        (
+            |d| d["model"]["coefficients"][3] = json!("x"),
+            "\"model.coefficients[3]\"",
+        ),
+        (
+            |d| d["inputs"][2]["encoder"]["drop"] = json!("last"),
+            "\"inputs[2].encoder.drop\"",
+        ),
+        (
+            |d| d["inputs"][2]["encoder"]["features"] = json!(["a"]),
+            "\"inputs[2].encoder.features\"",
+        ),
+        (
+            |d| d["inputs"][1]["kind"] = json!("decimal"),
+            "\"inputs[1].kind\"",
+        ),
+        (|d| d["extra"] = json!(1), "\"extra\""),
+        (
+            |d| d["inputs"][0]["scaler"]["scale"] = json!(0.0),
+            "\"inputs[0].scaler.scale\"",
+        ),
+        (
+            |d| d["inputs"][3]["imputer"]["strategy"] = json!("mean"),
+            "\"inputs[3].imputer\"",
+        ),
+    ];
+    for (edit, needle) in cases {
+        let mut doc = leads_v2();
+        edit(&mut doc);
+        let e = err_of(&rehash(doc));
+        assert!(e.contains(needle), "expected {needle} in: {e}");
+    }
+    // An edit after export fails the RFC 8785 hash.
+    let mut doc = leads_v2();
+    doc["threshold"] = json!(0.6);
+    assert!(err_of(&doc).contains("\"sha256\""));
+}
+
+#[test]
+fn checks_are_required_unless_allowed() {
+    let mut doc = leads_v2();
+    doc.as_object_mut().unwrap().remove("checks");
+    let doc = rehash(doc);
+    assert_eq!(
+        compile_artifact(&doc, false).unwrap_err(),
+        PipelineError::ChecksRequired
+    );
+    assert!(compile_artifact(&doc, true).is_ok());
+}
+
+#[test]
+fn format_1_keeps_its_old_hash_and_takes_rfc8785_too() {
+    let doc = bundled();
+    assert!(compile_artifact(&doc, false).is_ok());
+    let rehashed = rehash(doc);
+    assert_ne!(rehashed["sha256"], bundled()["sha256"]);
+    assert!(compile_artifact(&rehashed, false).is_ok());
+}
+
+#[test]
+fn number_spellings_keep_the_hash() {
+    // -0.0, 1e16 and an integer >= 2^64 in a check row: hashed as jsonb would print them.
+    let mut doc = leads_v2();
+    doc["training"] =
+        serde_json::from_str(r#"{"neg_zero": -0.0, "big": 1e16, "huge": 18446744073709551616}"#)
+            .unwrap();
+    let doc = rehash(doc);
+    let text = serde_json::to_string(&doc).unwrap();
+    assert!(
+        text.contains("1e+16") && text.contains("1.8446744073709552e+19"),
+        "{text}"
+    );
+    let as_jsonb_prints: Value = serde_json::from_str(
+        &serde_json::to_string(&doc)
+            .unwrap()
+            .replace("-0.0", "0")
+            .replace("1e+16", "10000000000000000")
+            .replace("1.8446744073709552e+19", "18446744073709551616"),
+    )
+    .unwrap();
+    assert!(compile_artifact(&as_jsonb_prints, false).is_ok());
 }

@@ -46,3 +46,10 @@ SELECT error_of($$SELECT load_purchase_model(NULL)$$);
 SELECT error_of($$SELECT load_purchase_model('{}', NULL)$$);
 SELECT error_of($$SELECT activate_purchase_model('default', NULL)$$);
 SELECT error_of($$SELECT drop_purchase_model(NULL)$$);
+-- Bring your own model: checks are required; a number jsonb accepts but a double cannot hold,
+-- and nesting deeper than the parser's limit, are 22023 errors naming the field.
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', doc - 'checks')) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{model,coefficients,3}', '1e999'))) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{training}', (repeat('[', 200) || repeat(']', 200))::jsonb))) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', doc || '{"format_version": 2}')) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{encoder,columns,0,handle_unknown}', '"error"'))) FROM bundled;
