@@ -662,7 +662,7 @@ CREATE FUNCTION purchase_models()
 RETURNS TABLE (name text, version integer, active boolean, sha256 text, loaded_at timestamptz,
                loaded_by name, features integer, threshold float8, columns text[],
                format integer, checks integer)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT m.name, m.version, m.active, m.sha256, m.loaded_at, m.loaded_by,
          jsonb_array_length(m.artifact->'model'->'features'),
