@@ -590,9 +590,41 @@ mod v2 {
         training: Option<Map<String, Value>>,
         #[serde(default)]
         checks: Vec<CheckV2>,
+        /// Training statistics for drift (`purchase_drift`, read from the stored document).
+        #[serde(default)]
+        profile: Option<Profile>,
         #[serde(default)]
         #[allow(dead_code)] // verified by from_json
         sha256: Option<String>,
+    }
+
+    /// The optional training profile (see `pipeline::drift`).
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Profile {
+        #[serde(default)]
+        #[allow(dead_code)]
+        rows: Option<u64>,
+        columns: Vec<ColumnProfile>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ColumnProfile {
+        column: String,
+        #[serde(default)]
+        null_rate: Option<Finite>,
+        #[serde(default)]
+        #[allow(dead_code)]
+        mean: Option<Finite>,
+        #[serde(default)]
+        std: Option<Finite>,
+        #[serde(default)]
+        bin_edges: Option<Vec<Finite>>,
+        #[serde(default)]
+        bin_fractions: Option<Vec<Finite>>,
+        #[serde(default)]
+        categories: Option<Map<String, Value>>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -714,6 +746,9 @@ mod v2 {
         features: Vec<String>,
         coefficients: Vec<Finite>,
         intercept: Finite,
+        /// Standard errors of the coefficients, in feature order (`purchase_model_weights`).
+        #[serde(default)]
+        std_errors: Option<Vec<Option<Finite>>>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -747,8 +782,93 @@ mod v2 {
     }
 
     impl Document {
+        /// `model.std_errors` and `profile`: only read by the insight functions, but a wrong
+        /// shape is refused here like any other field.
+        fn validate_extras(&self) -> Result<()> {
+            if let Some(se) = &self.model.std_errors {
+                if se.len() != self.model.features.len() {
+                    return Err(PipelineError::artifact(
+                        "model.std_errors",
+                        format!(
+                            "has {} entries for {} features",
+                            se.len(),
+                            self.model.features.len()
+                        ),
+                    ));
+                }
+                if let Some(i) = se
+                    .iter()
+                    .position(|e| e.as_ref().is_some_and(|v| v.0 < 0.0))
+                {
+                    return Err(PipelineError::artifact(
+                        format!("model.std_errors[{i}]"),
+                        "is negative",
+                    ));
+                }
+            }
+            let Some(profile) = &self.profile else {
+                return Ok(());
+            };
+            let share = |v: f64| (0.0..=1.0).contains(&v);
+            for (i, c) in profile.columns.iter().enumerate() {
+                let path = format!("profile.columns[{i}]");
+                if !self.inputs.iter().any(|input| input.column == c.column) {
+                    return Err(PipelineError::artifact(
+                        format!("{path}.column"),
+                        format!("is \"{}\", which is not one of the inputs", c.column),
+                    ));
+                }
+                if c.null_rate.as_ref().is_some_and(|v| !share(v.0)) {
+                    return Err(PipelineError::artifact(
+                        format!("{path}.null_rate"),
+                        "must be between 0 and 1",
+                    ));
+                }
+                if c.std.as_ref().is_some_and(|v| v.0 < 0.0) {
+                    return Err(PipelineError::artifact(
+                        format!("{path}.std"),
+                        "is negative",
+                    ));
+                }
+                match (&c.bin_edges, &c.bin_fractions) {
+                    (None, None) => {}
+                    (Some(e), Some(f)) => {
+                        if f.len() != e.len() + 1 || e.windows(2).any(|w| w[0].0 > w[1].0) {
+                            return Err(PipelineError::artifact(
+                                format!("{path}.bin_edges"),
+                                "must be ascending, with one fraction more than edges",
+                            ));
+                        }
+                        if f.iter().any(|v| !share(v.0)) {
+                            return Err(PipelineError::artifact(
+                                format!("{path}.bin_fractions"),
+                                "must be shares between 0 and 1",
+                            ));
+                        }
+                    }
+                    _ => {
+                        return Err(PipelineError::artifact(
+                            format!("{path}.bin_edges"),
+                            "and bin_fractions come together",
+                        ))
+                    }
+                }
+                if let Some(cats) = &c.categories {
+                    if let Some((k, _)) = cats.iter().find(|(_, v)| !v.as_f64().is_some_and(share))
+                    {
+                        return Err(PipelineError::artifact(
+                            format!("{path}.categories.{k}"),
+                            "must be a share between 0 and 1",
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+
         /// The cross-field rules serde cannot state, then the common representation.
         pub fn validate(self, sha256: String) -> Result<Artifact> {
+            self.validate_extras()?;
             if self.inputs.is_empty() {
                 return Err(PipelineError::artifact("inputs", "is empty"));
             }

@@ -490,3 +490,47 @@ fn number_spellings_keep_the_hash() {
     .unwrap();
     assert!(compile_artifact(&as_jsonb_prints, false).is_ok());
 }
+
+/// Format 2 carries the standard errors and the drift profile; a wrong shape names its field.
+#[test]
+fn format_2_standard_errors_and_profile() {
+    let mut doc = leads_v2();
+    doc["model"]["std_errors"] = json!([0.1, 0.2, null, 0.3, 0.4, 0.5]);
+    doc["profile"] = json!({"rows": 5000, "columns": [
+        {"column": "spend", "null_rate": 0.01, "mean": 12.0, "std": 4.0,
+         "bin_edges": [10.0, 12.0, 14.0], "bin_fractions": [0.25, 0.25, 0.25, 0.25]},
+        {"column": "plan", "null_rate": 0.0, "categories": {"basic": 0.5, "pro": 0.3, "team": 0.2}}
+    ]});
+    let model = compile_artifact(&rehash(doc.clone()), false).unwrap();
+    let drift = super::drift::Drift::new(&model, Some(&doc)).finish();
+    let spend = drift.iter().find(|r| r.column == "spend").unwrap();
+    assert_eq!((spend.train_mean, spend.train_std), (Some(12.0), Some(4.0)));
+    for (edit, needle) in [
+        (json!({"model": {"std_errors": [0.1]}}), "model.std_errors"),
+        (
+            json!({"profile": {"columns": [{"column": "nope"}]}}),
+            "profile.columns[0].column",
+        ),
+        (
+            json!({"profile": {"columns": [{"column": "spend", "bin_edges": [2.0, 1.0], "bin_fractions": [0.5, 0.25, 0.25]}]}}),
+            "profile.columns[0].bin_edges",
+        ),
+        (
+            json!({"profile": {"columns": [{"column": "plan", "shares": {}}]}}),
+            "shares",
+        ),
+    ] {
+        let mut bad = doc.clone();
+        for (k, v) in edit.as_object().unwrap() {
+            if k == "model" {
+                bad["model"]["std_errors"] = v["std_errors"].clone();
+            } else {
+                bad[k] = v.clone();
+            }
+        }
+        let e = compile_artifact(&rehash(bad), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(needle), "expected {needle} in: {e}");
+    }
+}
