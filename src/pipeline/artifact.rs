@@ -803,10 +803,9 @@ mod v2 {
             return Err(PipelineError::artifact(
                 format!("{path}.encoder"),
                 format!(
-                    "is set on the {:?} column \"{}\"; only category columns are one-hot encoded",
-                    input.kind, input.column
-                )
-                .to_lowercase(),
+                    "is set on the numeric column \"{}\"; only category columns are one-hot encoded",
+                    input.column
+                ),
             ));
         }
         let feature = input.feature.ok_or_else(|| {
