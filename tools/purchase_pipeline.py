@@ -1,8 +1,10 @@
-"""The scikit-learn side of pg_purchase.
+"""The bundled model's builder (artifact format 1).
 
 * build_reference_pipeline(data_dir): the fitted sklearn objects (SimpleImputer, StandardScaler,
   OneHotEncoder, LogisticRegression) of the shipped model, rebuilt from the ../shared/data figures.
-* export_artifact(pipe, ...): any such fitted pipeline -> the pg_purchase artifact (dict).
+* export_artifact(pipe, ...): that PurchasePipeline -> the format 1 artifact (dict) bundled in
+  artifacts/. A data scientist's own fitted Pipeline is exported with the pg_purchase package
+  instead (python/, README "Bring your own model"), which writes format 2.
 * predict_proba(pipe, rows): scikit-learn's own p_hat for raw rows (the parity oracle).
 
 The artifact format is documented in README ("The model artifact").

@@ -146,6 +146,9 @@ impl Artifact {
     /// Parses and validates a whole artifact document, verifying its hash.
     pub fn from_json(doc: &Value) -> Result<Artifact> {
         let (version, sha256) = verified_hash(doc)?;
+        if version == 1 {
+            check_v1_keys(doc)?;
+        }
         Self::parse(doc, version, sha256)
     }
 
@@ -156,6 +159,7 @@ impl Artifact {
         if version == 2 {
             return Self::parse_v2(doc, sha256);
         }
+        check_v1_keys(&doc)?;
         Self::parse_v1(&doc, sha256)
     }
 
@@ -283,6 +287,128 @@ fn verified_hash(doc: &Value) -> Result<(i64, String)> {
         }
     };
     Ok((version, sha256))
+}
+
+/// Format 1's keys and class names, checked when a format 1 artifact is loaded (not when a
+/// stored one is read back, so a catalog written by an older release keeps scoring): what the
+/// first release's exporter wrote, nothing it would have ignored.
+fn check_v1_keys(doc: &Value) -> Result<()> {
+    fn only(v: Option<&Value>, path: &str, keys: &[&str], class: Option<&str>) -> Result<()> {
+        let Some(Value::Object(map)) = v else {
+            return Ok(()); // absence and type are the parser's to report
+        };
+        if let Some(extra) = map.keys().find(|k| !keys.contains(&k.as_str())) {
+            return Err(PipelineError::artifact(
+                join_path(path, extra),
+                format!(
+                    "is not a format 1 field (expected one of {})",
+                    keys.join(", ")
+                ),
+            ));
+        }
+        if let (Some(expected), Some(got)) = (class, map.get("class")) {
+            if got.as_str() != Some(expected) {
+                return Err(PipelineError::artifact(
+                    join_path(path, "class"),
+                    format!("is {}, expected \"{expected}\"", describe(got)),
+                ));
+            }
+        }
+        Ok(())
+    }
+    fn join_path(path: &str, key: &str) -> String {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    }
+    let top = doc.as_object();
+    let get = |k: &str| top.and_then(|t| t.get(k));
+    only(
+        Some(doc),
+        "",
+        &[
+            "format",
+            "format_version",
+            "inputs",
+            "imputer",
+            "scaler",
+            "encoder",
+            "model",
+            "threshold",
+            "training",
+            "checks",
+            "sha256",
+        ],
+        None,
+    )?;
+    let imputer = &["class", "strategy", "columns", "statistics"];
+    only(
+        get("imputer"),
+        "imputer",
+        imputer,
+        Some("sklearn.impute.SimpleImputer"),
+    )?;
+    if let Some(strategy) = get("imputer").and_then(|i| i.get("strategy")) {
+        // The statistics are the fill values whatever the strategy; an unknown one is a mistake.
+        if !matches!(
+            strategy.as_str(),
+            Some("mean" | "median" | "most_frequent" | "constant")
+        ) {
+            return Err(PipelineError::artifact(
+                "imputer.strategy",
+                format!(
+                    "is {}, expected mean, median, most_frequent or constant",
+                    describe(strategy)
+                ),
+            ));
+        }
+    }
+    let scaler = &["class", "columns", "mean", "scale"];
+    only(
+        get("scaler"),
+        "scaler",
+        scaler,
+        Some("sklearn.preprocessing.StandardScaler"),
+    )?;
+    let encoder = &["class", "columns"];
+    only(
+        get("encoder"),
+        "encoder",
+        encoder,
+        Some("sklearn.preprocessing.OneHotEncoder"),
+    )?;
+    let model = &["class", "features", "coefficients", "intercept"];
+    only(
+        get("model"),
+        "model",
+        model,
+        Some("sklearn.linear_model.LogisticRegression"),
+    )?;
+    let lists: [(&str, Option<&Value>, &[&str]); 3] = [
+        ("inputs", get("inputs"), &["column", "kind"]),
+        (
+            "encoder.columns",
+            get("encoder").and_then(|e| e.get("columns")),
+            &[
+                "column",
+                "categories",
+                "drop",
+                "missing_indicator",
+                "handle_unknown",
+            ],
+        ),
+        ("checks", get("checks"), &["row", "p_hat"]),
+    ];
+    for (path, list, keys) in lists {
+        if let Some(Value::Array(items)) = list {
+            for (i, item) in items.iter().enumerate() {
+                only(Some(item), &format!("{path}[{i}]"), keys, None)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `format` and `format_version`, checked before anything else so a foreign document is
@@ -923,10 +1049,9 @@ mod v2 {
             return Err(PipelineError::artifact(
                 format!("{path}.encoder"),
                 format!(
-                    "is set on the {:?} column \"{}\"; only category columns are one-hot encoded",
-                    input.kind, input.column
-                )
-                .to_lowercase(),
+                    "is set on the numeric column \"{}\"; only category columns are one-hot encoded",
+                    input.column
+                ),
             ));
         }
         let feature = input.feature.ok_or_else(|| {

@@ -198,7 +198,31 @@ fn every_bad_field_is_named() {
             "\"model\"",
         ),
     ];
-    for (edit, needle) in cases {
+    // Format 1 at load: unknown keys and wrong classes are errors, never ignored.
+    let v1: Vec<(Edit, &str)> = vec![
+        (
+            |d| d["model"]["class"] = json!("sklearn.svm.SVC"),
+            "\"model.class\"",
+        ),
+        (
+            |d| d["imputer"]["strategy"] = json!("mode"),
+            "\"imputer.strategy\"",
+        ),
+        (
+            |d| d["imputer"]["statistcs"] = json!([]),
+            "\"imputer.statistcs\"",
+        ),
+        (
+            |d| d["encoder"]["columns"][1]["handle_unknwn"] = json!("ignore"),
+            "\"encoder.columns[1].handle_unknwn\"",
+        ),
+        (
+            |d| d["inputs"][3]["knd"] = json!("number"),
+            "\"inputs[3].knd\"",
+        ),
+        (|d| d["extra"] = json!(1), "\"extra\""),
+    ];
+    for (edit, needle) in cases.into_iter().chain(v1) {
         let mut doc = without_sha(bundled());
         edit(&mut doc);
         let e = err_of(&doc);

@@ -147,3 +147,16 @@ def test_cli_exports_and_refuses_in_one_line(data, tmp_path):
     done = run_cli("export", "missing.joblib", "--sample", "rows.csv", "--out", "bad.json", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert not os.path.exists(tmp_path / "bad.json")
+
+
+def test_boolean_category_codes_keep_their_levels(data):
+    raw, frame, y = data
+    raw = raw.assign(partner=raw["channel"] == "partner")
+    frame = frame.assign(partner=raw["partner"])
+    pipe = fit([("prep", ColumnTransformer([("flag", OneHotEncoder(drop="if_binary"), ["partner"])])),
+                ("clf", LogisticRegression())], frame, y)
+    doc = export_pipeline(pipe, raw.head(60))
+    (partner,) = doc["inputs"]
+    assert partner["encoder"]["categories"] == ["false", "true"]
+    assert partner["encoder"]["features"] == ["flag__partner_True"]
+    assert {c["row"]["partner"] for c in doc["checks"]} == {"false", "true"}

@@ -53,3 +53,6 @@ SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '
 SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{training}', (repeat('[', 200) || repeat(']', 200))::jsonb))) FROM bundled;
 SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', doc || '{"format_version": 2}')) FROM bundled;
 SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{encoder,columns,0,handle_unknown}', '"error"'))) FROM bundled;
+-- Format 1 at load: a wrong class or a misspelt key is an error, never ignored.
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{model,class}', '"sklearn.svm.SVC"'))) FROM bundled;
+SELECT error_of(format('SELECT load_purchase_model(%L::jsonb)', jsonb_set(doc, '{imputer,stratgey}', '"median"'))) FROM bundled;
