@@ -14,7 +14,14 @@ pub enum ColumnReader {
     Int4,
     Int8,
     Numeric,
-    Text { blank_padded: bool },
+    /// A boolean: 1/0 for a number, `true`/`false` for a category (scikit-learn's text of a
+    /// bool code, not PostgreSQL's `t`/`f`).
+    Bool {
+        numeric: bool,
+    },
+    Text {
+        blank_padded: bool,
+    },
     Output(Box<pg_sys::FmgrInfo>),
 }
 
@@ -25,12 +32,16 @@ impl ColumnReader {
         let base = unsafe { pg_sys::getBaseType(typid) };
         let numeric = kind.is_numeric();
         match base {
-            pg_sys::FLOAT8OID if numeric => ColumnReader::Float8,
+            // Floats and numerics are read as numbers for categories too, so a category code is
+            // compared by one text form whatever its type: 3.0 (float8, numeric or JSON) is "3".
+            pg_sys::FLOAT8OID => ColumnReader::Float8,
             pg_sys::FLOAT4OID if numeric => ColumnReader::Float4,
+            pg_sys::NUMERICOID => ColumnReader::Numeric,
+            // Integer categories keep their exact text (int8 codes beyond 2^53 included).
             pg_sys::INT2OID if numeric => ColumnReader::Int2,
             pg_sys::INT4OID if numeric => ColumnReader::Int4,
             pg_sys::INT8OID if numeric => ColumnReader::Int8,
-            pg_sys::NUMERICOID if numeric => ColumnReader::Numeric,
+            pg_sys::BOOLOID => ColumnReader::Bool { numeric },
             pg_sys::TEXTOID | pg_sys::VARCHAROID => ColumnReader::Text {
                 blank_padded: false,
             },
@@ -65,6 +76,14 @@ impl ColumnReader {
             ColumnReader::Int8 => RawValue::Number(datum.value() as i64 as f64),
             ColumnReader::Numeric => {
                 numeric_raw(pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::Numeric)
+            }
+            ColumnReader::Bool { numeric } => {
+                let b = datum.value() != 0;
+                if *numeric {
+                    RawValue::Number(f64::from(u8::from(b)))
+                } else {
+                    RawValue::Text(if b { "true" } else { "false" })
+                }
             }
             ColumnReader::Text { blank_padded } => {
                 let text = text_str(column, datum);

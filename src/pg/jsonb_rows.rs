@@ -70,6 +70,10 @@ unsafe fn field<'a>(row: *mut pg_sys::JsonbContainer, column: &str) -> Result<Ra
             Ok(RawValue::Text(as_str(column, bytes)))
         }
         pg_sys::jbvType::jbvNumeric => Ok(numeric_raw(v.val.numeric)),
+        // A boolean category code, by scikit-learn's text of it (a number column refuses it).
+        pg_sys::jbvType::jbvBool => {
+            Ok(RawValue::Text(if v.val.boolean { "true" } else { "false" }))
+        }
         _ => Err(field_not_scalar(column, describe(v))),
     }
 }

@@ -15,6 +15,8 @@ pub fn raw_from_json<'a>(
         None | Some(Value::Null) => Ok(RawValue::Missing),
         Some(Value::String(s)) => Ok(RawValue::Text(s)),
         Some(Value::Number(n)) => Ok(RawValue::Number(n.as_f64().unwrap_or(f64::NAN))),
+        // A boolean category code, by scikit-learn's text of it.
+        Some(Value::Bool(b)) => Ok(RawValue::Text(if *b { "true" } else { "false" })),
         Some(other) => Err(not_scalar(index, column, json_type(other))),
     }
 }
@@ -133,6 +135,7 @@ pub fn service_answer_checked(
                 None | Some(Value::Null) => Ok(RawValue::Missing),
                 Some(Value::String(s)) => Ok(RawValue::Text(s)),
                 Some(Value::Number(n)) => Ok(RawValue::Number(n.as_f64().unwrap_or(f64::NAN))),
+                Some(Value::Bool(b)) => Ok(RawValue::Text(if *b { "true" } else { "false" })),
                 Some(other) => Err(field_not_scalar(column, json_type(other))),
             }
         })

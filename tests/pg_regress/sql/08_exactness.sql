@@ -74,6 +74,25 @@ SELECT predict_purchase(i) = (predict_purchase_json('[{"x5": 3, "x12": "$1", "x3
          "x56": 0, "x58": 0, "x62": 0, "x81": "July", "x91": 0.2}]')->0->>'p_hat')::float8 AS int_column_like_json
   FROM int_categories i;
 
+-- Boolean and numeric category codes (a model exported from integer/boolean codes): a boolean
+-- column or JSON boolean is "true"/"false" as scikit-learn writes it, a float or numeric column is
+-- compared by the same text as a JSON number (3.0 and 3 are "3").
+SELECT load_purchase_model('{"format": "pg_purchase.logistic_pipeline", "format_version": 1,
+  "inputs": [{"column": "flag", "kind": "category"}, {"column": "code", "kind": "category"}],
+  "imputer": {"columns": [], "statistics": []}, "scaler": {"columns": [], "mean": [], "scale": []},
+  "encoder": {"columns": [{"column": "flag", "categories": ["false", "true"], "drop": "false", "missing_indicator": false},
+                          {"column": "code", "categories": ["1", "2", "2.5"], "drop": "1", "missing_indicator": false}]},
+  "model": {"features": ["flag_true", "code_2", "code_2.5"], "coefficients": [1.0, 2.0, 3.0], "intercept": -1.0},
+  "threshold": 0.5}', 'codes', allow_unchecked => true) AS codes_version;
+CREATE TABLE coded (flag boolean, code numeric, code_f float8);
+INSERT INTO coded VALUES (true, 2.0, 2), (false, 2.5, 2.5), (true, 1, 1), (NULL, 7, 7);
+SELECT flag, code,
+       round(ln(predict_purchase(c, 'codes') / (1 - predict_purchase(c, 'codes')))::numeric, 12) AS logit,
+       predict_purchase(c, 'codes') = (predict_purchase_json(jsonb_build_array(jsonb_build_object('flag', flag, 'code', code_f)), 'codes')->0->>'p_hat')::float8 AS same_as_json
+  FROM coded c ORDER BY code;
+SELECT drop_purchase_model('codes') AS dropped_codes;
+DROP TABLE coded;
+
 -- 7. The cleaning rule is strict where a reading is ambiguous (README, "Cleaning rule").
 SELECT v AS raw, clean_number(v) AS cleaned
   FROM unnest(ARRAY['-$5,032.58', '$1,234,567.5', '(5%)', '$.5', '5.', '1e-3']) AS v;
