@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from purchase_pipeline import build_reference_pipeline, export_artifact  # noqa: E402
+from purchase_pipeline import _read_csv, artifact_sha256, build_reference_pipeline, export_artifact  # noqa: E402
 from synthetic_customers import synthetic_rows  # noqa: E402
 
 
@@ -27,6 +27,11 @@ def main():
     draft = export_artifact(pipe)
     checks = synthetic_rows(draft, 24, seed=26, as_json=True)
     doc = export_artifact(pipe, checks)
+    # The notebook's standard errors of the final coefficients (purchase_model_weights shows them).
+    params = {r["variable"]: float(r["bse"]) for r in _read_csv(os.path.join(args.data, "glm26_final_logit_params.csv"))}
+    doc["model"]["std_errors"] = [params[f] for f in doc["model"]["features"]]
+    doc.pop("sha256")
+    doc["sha256"] = artifact_sha256(doc)
     with open(args.out, "w", encoding="utf-8") as handle:
         json.dump(doc, handle, indent=1, ensure_ascii=False)
         handle.write("\n")

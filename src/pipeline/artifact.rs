@@ -339,6 +339,7 @@ fn check_v1_keys(doc: &Value) -> Result<()> {
             "threshold",
             "training",
             "checks",
+            "profile",
             "sha256",
         ],
         None,
@@ -379,7 +380,13 @@ fn check_v1_keys(doc: &Value) -> Result<()> {
         encoder,
         Some("sklearn.preprocessing.OneHotEncoder"),
     )?;
-    let model = &["class", "features", "coefficients", "intercept"];
+    let model = &[
+        "class",
+        "features",
+        "coefficients",
+        "intercept",
+        "std_errors",
+    ];
     only(
         get("model"),
         "model",
@@ -408,7 +415,7 @@ fn check_v1_keys(doc: &Value) -> Result<()> {
             }
         }
     }
-    Ok(())
+    v2::extras_v1(doc)
 }
 
 /// `format` and `format_version`, checked before anything else so a foreign document is
@@ -907,89 +914,137 @@ mod v2 {
         }
     }
 
-    impl Document {
-        /// `model.std_errors` and `profile`: only read by the insight functions, but a wrong
-        /// shape is refused here like any other field.
-        fn validate_extras(&self) -> Result<()> {
-            if let Some(se) = &self.model.std_errors {
-                if se.len() != self.model.features.len() {
-                    return Err(PipelineError::artifact(
-                        "model.std_errors",
-                        format!(
-                            "has {} entries for {} features",
-                            se.len(),
-                            self.model.features.len()
-                        ),
-                    ));
-                }
-                if let Some(i) = se
-                    .iter()
-                    .position(|e| e.as_ref().is_some_and(|v| v.0 < 0.0))
-                {
-                    return Err(PipelineError::artifact(
-                        format!("model.std_errors[{i}]"),
-                        "is negative",
-                    ));
-                }
+    /// `model.std_errors` and `profile` (formats 1 and 2): only read by the insight functions,
+    /// but a wrong shape is refused at load like any other field.
+    fn extras(
+        std_errors: Option<&[Option<Finite>]>,
+        profile: Option<&Profile>,
+        features: usize,
+        inputs: &[&str],
+    ) -> Result<()> {
+        if let Some(se) = std_errors {
+            if se.len() != features {
+                return Err(PipelineError::artifact(
+                    "model.std_errors",
+                    format!("has {} entries for {features} features", se.len()),
+                ));
             }
-            let Some(profile) = &self.profile else {
-                return Ok(());
-            };
-            let share = |v: f64| (0.0..=1.0).contains(&v);
-            for (i, c) in profile.columns.iter().enumerate() {
-                let path = format!("profile.columns[{i}]");
-                if !self.inputs.iter().any(|input| input.column == c.column) {
-                    return Err(PipelineError::artifact(
-                        format!("{path}.column"),
-                        format!("is \"{}\", which is not one of the inputs", c.column),
-                    ));
-                }
-                if c.null_rate.as_ref().is_some_and(|v| !share(v.0)) {
-                    return Err(PipelineError::artifact(
-                        format!("{path}.null_rate"),
-                        "must be between 0 and 1",
-                    ));
-                }
-                if c.std.as_ref().is_some_and(|v| v.0 < 0.0) {
-                    return Err(PipelineError::artifact(
-                        format!("{path}.std"),
-                        "is negative",
-                    ));
-                }
-                match (&c.bin_edges, &c.bin_fractions) {
-                    (None, None) => {}
-                    (Some(e), Some(f)) => {
-                        if f.len() != e.len() + 1 || e.windows(2).any(|w| w[0].0 > w[1].0) {
-                            return Err(PipelineError::artifact(
-                                format!("{path}.bin_edges"),
-                                "must be ascending, with one fraction more than edges",
-                            ));
-                        }
-                        if f.iter().any(|v| !share(v.0)) {
-                            return Err(PipelineError::artifact(
-                                format!("{path}.bin_fractions"),
-                                "must be shares between 0 and 1",
-                            ));
-                        }
-                    }
-                    _ => {
+            if let Some(i) = se
+                .iter()
+                .position(|e| e.as_ref().is_some_and(|v| v.0 < 0.0))
+            {
+                return Err(PipelineError::artifact(
+                    format!("model.std_errors[{i}]"),
+                    "is negative",
+                ));
+            }
+        }
+        let Some(profile) = profile else {
+            return Ok(());
+        };
+        let share = |v: f64| (0.0..=1.0).contains(&v);
+        for (i, c) in profile.columns.iter().enumerate() {
+            let path = format!("profile.columns[{i}]");
+            if !inputs.contains(&c.column.as_str()) {
+                return Err(PipelineError::artifact(
+                    format!("{path}.column"),
+                    format!("is \"{}\", which is not one of the inputs", c.column),
+                ));
+            }
+            if c.null_rate.as_ref().is_some_and(|v| !share(v.0)) {
+                return Err(PipelineError::artifact(
+                    format!("{path}.null_rate"),
+                    "must be between 0 and 1",
+                ));
+            }
+            if c.std.as_ref().is_some_and(|v| v.0 < 0.0) {
+                return Err(PipelineError::artifact(
+                    format!("{path}.std"),
+                    "is negative",
+                ));
+            }
+            match (&c.bin_edges, &c.bin_fractions) {
+                (None, None) => {}
+                (Some(e), Some(f)) => {
+                    if f.len() != e.len() + 1 || e.windows(2).any(|w| w[0].0 > w[1].0) {
                         return Err(PipelineError::artifact(
                             format!("{path}.bin_edges"),
-                            "and bin_fractions come together",
-                        ))
+                            "must be ascending, with one fraction more than edges",
+                        ));
                     }
-                }
-                if let Some(cats) = &c.categories {
-                    if let Some((k, _)) = cats.iter().find(|(_, v)| !v.as_f64().is_some_and(share))
-                    {
+                    if f.iter().any(|v| !share(v.0)) {
                         return Err(PipelineError::artifact(
-                            format!("{path}.categories.{k}"),
-                            "must be a share between 0 and 1",
+                            format!("{path}.bin_fractions"),
+                            "must be shares between 0 and 1",
                         ));
                     }
                 }
+                _ => {
+                    return Err(PipelineError::artifact(
+                        format!("{path}.bin_edges"),
+                        "and bin_fractions come together",
+                    ))
+                }
             }
-            Ok(())
+            if let Some(cats) = &c.categories {
+                if let Some((k, _)) = cats.iter().find(|(_, v)| !v.as_f64().is_some_and(share)) {
+                    return Err(PipelineError::artifact(
+                        format!("{path}.categories.{k}"),
+                        "must be a share between 0 and 1",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The same rules for a format 1 document (its extras are plain JSON until here).
+    pub fn extras_v1(doc: &Value) -> Result<()> {
+        fn typed<T: serde::de::DeserializeOwned>(
+            v: Option<&Value>,
+            field: &str,
+        ) -> Result<Option<T>> {
+            let Some(v) = v else { return Ok(None) };
+            serde_path_to_error::deserialize(v).map(Some).map_err(|e| {
+                let p = e.path().to_string();
+                let at = if p == "." {
+                    String::new()
+                } else if p.starts_with('[') {
+                    p
+                } else {
+                    format!(".{p}")
+                };
+                PipelineError::artifact(format!("{field}{at}"), describe_serde(e.inner()))
+            })
+        }
+        let std_errors: Option<Vec<Option<Finite>>> =
+            typed(doc.pointer("/model/std_errors"), "model.std_errors")?;
+        let profile: Option<Profile> = typed(doc.get("profile"), "profile")?;
+        let features = doc
+            .pointer("/model/features")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let inputs: Vec<&str> = doc
+            .get("inputs")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i.get("column").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        extras(std_errors.as_deref(), profile.as_ref(), features, &inputs)
+    }
+
+    impl Document {
+        fn validate_extras(&self) -> Result<()> {
+            let inputs: Vec<&str> = self.inputs.iter().map(|i| i.column.as_str()).collect();
+            extras(
+                self.model.std_errors.as_deref(),
+                self.profile.as_ref(),
+                self.model.features.len(),
+                &inputs,
+            )
         }
 
         /// The cross-field rules serde cannot state, then the common representation.

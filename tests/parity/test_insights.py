@@ -93,6 +93,12 @@ def weights(cur, artifact):
     ranked = sorted(coefs, key=lambda f: -abs(coefs[f]))
     check("purchase_model_weights: every coefficient, ranked by |coefficient|",
           [g[0] for g in got] == ranked and all(g[1] == coefs[g[0]] for g in got))
+    import csv
+    with open(os.path.join(DATA, "glm26_final_logit_params.csv"), encoding="utf-8") as handle:
+        bse = {r["variable"]: float(r["bse"]) for r in csv.DictReader(handle)}
+    cur.execute("SELECT feature, std_error FROM purchase_model_weights()")
+    check("purchase_model_weights: the notebook's standard errors (../shared/data) for the shipped model",
+          all(se == bse[f] for f, se in cur.fetchall()))
     scaler = dict(zip(artifact["scaler"]["columns"], zip(artifact["scaler"]["mean"], artifact["scaler"]["scale"])))
     check("purchase_model_weights: numeric features carry the scaler's mean and scale",
           all((g[3], g[4]) == scaler[g[0]] for g in got if g[0] in scaler)

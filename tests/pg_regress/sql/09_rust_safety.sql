@@ -40,7 +40,7 @@ SELECT error_of(format('SELECT predict_purchase_json(%L)',
 -- scored through purchase_features/predict_purchase (encoded by PostgreSQL's own jsonb input).
 CREATE TABLE wide AS
 SELECT jsonb_set(jsonb_set(d.doc, '{model,features}', fc.f), '{model,coefficients}', fc.c) AS doc
-  FROM (SELECT pg_read_file(:'artifact_path')::jsonb - 'sha256' - 'checks' AS doc) d,
+  FROM (SELECT pg_read_file(:'artifact_path')::jsonb - 'sha256' - 'checks' #- '{model,std_errors}' AS doc) d,
        LATERAL (SELECT jsonb_agg(z.x ORDER BY z.o) AS f, jsonb_agg(0.01 * ((z.o % 7) - 3) ORDER BY z.o) AS c
                   FROM (SELECT t.x, t.o FROM jsonb_array_elements_text(d.doc->'imputer'->'columns') WITH ORDINALITY t(x, o)
                         UNION ALL VALUES ('x5_monday', 1001), ('x31_nan', 1002), ('x81_July', 1003), ('x82_Male', 1004)) z) fc;
