@@ -44,3 +44,28 @@ END $$;
 COMMENT ON FUNCTION explain_purchase(record, text, integer) IS 'Per-feature contributions (coefficient x model input) to one row''s logit; they add up to logit(p_hat)';
 GRANT EXECUTE ON FUNCTION explain_purchase(record, text, integer), purchase_model_weights(text, integer),
   evaluate_purchase_model(regclass, text, text), purchase_drift(regclass, text) TO purchase_scorer;
+
+-- Training inside the database (issue 13): train_purchase_model, and purchase_models() gains a
+-- metrics column (a changed result type needs DROP + CREATE).
+CREATE FUNCTION "train_purchase_model"("source" regclass, "target_column" TEXT, "name" TEXT DEFAULT 'default', "options" jsonb DEFAULT '{}')
+RETURNS INT VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'train_purchase_model_wrapper';
+ALTER FUNCTION train_purchase_model(regclass, text, text, jsonb) SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION train_purchase_model(regclass, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION train_purchase_model(regclass, text, text, jsonb) TO purchase_admin;
+
+DROP FUNCTION purchase_models();
+CREATE FUNCTION purchase_models()
+RETURNS TABLE (name text, version integer, active boolean, sha256 text, loaded_at timestamptz,
+               loaded_by name, features integer, threshold float8, columns text[], metrics jsonb)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT m.name, m.version, m.active, m.sha256, m.loaded_at, m.loaded_by,
+         jsonb_array_length(m.artifact->'model'->'features'),
+         (m.artifact->>'threshold')::float8,
+         ARRAY(SELECT i->>'column' FROM jsonb_array_elements(m.artifact->'inputs') i),
+         m.artifact->'training'->'metrics'
+    FROM purchase.model_versions m
+   ORDER BY m.name, m.version
+$$;
+COMMENT ON FUNCTION purchase_models() IS 'Every loaded model version with its metadata; active marks the version in force; metrics for versions trained by train_purchase_model';
+GRANT EXECUTE ON FUNCTION purchase_models() TO purchase_scorer;

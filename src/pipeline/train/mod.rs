@@ -406,7 +406,7 @@ fn encode(column: &Column, rows: &[usize]) -> Result<Encoded, String> {
                 / n;
             let scale = var.sqrt();
             // scikit-learn's StandardScaler treats a scale this small as zero.
-            if !(scale > 10.0 * f64::EPSILON * scale_mean.abs().max(1.0)) {
+            if scale <= 10.0 * f64::EPSILON * scale_mean.abs().max(1.0) || scale.is_nan() {
                 return Err(format!(
                     "it is constant ({impute_mean}) in the training rows"
                 ));
