@@ -469,8 +469,10 @@ fn train_purchase_model(
         )),
     );
     meta.insert("trained_at".into(), json!(now_text()));
+    let mut excluded: Vec<&String> = options.exclude.iter().collect();
+    excluded.sort();
     meta.insert("options".into(), json!({
-        "exclude": options.exclude.iter().collect::<Vec<_>>(),
+        "exclude": excluded,
         "validation_column": options.validation_column,
         "validation_fraction": options.validation_column.is_none().then_some(options.validation_fraction),
         "seed": options.seed,

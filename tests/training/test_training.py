@@ -191,6 +191,36 @@ def parity(conn):
           f"(ratio {db_seconds / py_seconds:.2f}); L1 iterations {metrics['iterations']}")
 
 
+def cancellation(conn):
+    """A long training (200,000 rows) cancelled mid-way stops within a second and stores nothing."""
+    import threading
+    conn.execute("CREATE TABLE customers_5x AS SELECT * FROM customers_train, generate_series(1, 5) k")
+    before = conn.execute("SELECT count(*) FROM purchase_models()").fetchone()[0]
+    outcome = {}
+
+    def run():
+        with psycopg.connect(dbname=DB, autocommit=True) as worker:
+            outcome["pid"] = worker.execute("SELECT pg_backend_pid()").fetchone()[0]
+            try:
+                worker.execute("""SELECT train_purchase_model('customers_5x', 'y', 'cancelled',
+                    '{"exclude": ["id", "k"], "validation_column": "is_validation"}')""")
+                outcome["error"] = None
+            except psycopg.errors.QueryCanceled:
+                outcome["error"] = "canceled"
+            outcome["end"] = time.perf_counter()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(1.5)
+    cancelled_at = time.perf_counter()
+    conn.execute("SELECT pg_cancel_backend(%s)", (outcome["pid"],))
+    thread.join()
+    after = conn.execute("SELECT count(*) FROM purchase_models()").fetchone()[0]
+    delay = outcome["end"] - cancelled_at
+    check(outcome["error"] == "canceled" and delay < 1.0 and after == before,
+          f"a cancelled training stops {delay:.3f} s after pg_cancel_backend and stores nothing")
+
+
 def expect_error(conn, sql, sqlstate, words, what):
     try:
         conn.execute(sql)
@@ -246,6 +276,7 @@ def main():
         conn.execute("CREATE EXTENSION pg_purchase")
         if os.environ.get("SKIP_PARITY") != "1":
             parity(conn)
+            cancellation(conn)
         bad_data(conn)
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed", file=sys.stderr)
