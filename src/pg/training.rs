@@ -5,6 +5,7 @@
 
 use super::errors::raise;
 use super::insights::{quote_ident, relation_name};
+use super::text_datum::text_str;
 use crate::pipeline::artifact::InputKind;
 use crate::pipeline::train::columns::{NumberColumn, TextColumn};
 use crate::pipeline::train::{
@@ -16,7 +17,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Rows fetched per SPI batch; interrupts are checked after each.
-const BATCH: i64 = 5_000;
+const BATCH: std::ffi::c_long = 5_000;
 const DEFAULT_MAX_ROWS: i64 = 250_000;
 const DEFAULT_MAX_LEVELS: i64 = 1_000;
 
@@ -390,55 +391,51 @@ fn train_purchase_model(
     let mut validation_rows = Vec::new();
     let mut progress = Progress;
     progress.progress(&format!("reading {relation} ({} columns)", readers.len()));
-    Spi::connect(|client| {
-        let mut cursor = client.open_cursor(query.as_str(), &[]);
-        loop {
-            let batch = cursor.fetch(BATCH).unwrap_or_else(|e| {
-                raise(
-                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                    format!("reading {relation} failed: {e}"),
-                    None,
-                )
-            });
-            if batch.is_empty() {
-                break;
+    // Raw SPI with one heap_deform_tuple per row: pgrx's per-cell `get` (a type check per
+    // call) took 3.7 s of a 5.7 s training on 40,000 rows of 100 columns.
+    let column_names: Vec<String> = readers
+        .iter()
+        .map(|r| match r {
+            Reader::Number(c) => c.name().to_string(),
+            Reader::Text(c) => c.name().to_string(),
+        })
+        .collect();
+    read_rows(&query, &relation, |values, nulls| {
+        let r = target_values.len();
+        if r as i64 >= options.max_rows {
+            raise(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                format!("{relation} has more than max_rows = {} rows", options.max_rows),
+                Some(format!(
+                    "Training holds every row in memory (about 8 bytes per numeric cell and feature). Train on a sample, e.g. CREATE VIEW training_sample AS SELECT * FROM {relation} TABLESAMPLE BERNOULLI (10) REPEATABLE (42), or raise options.max_rows."
+                )),
+            );
+        }
+        // SAFETY: columns 0 and 2.. are text or float8 as the query casts them, 1 is boolean.
+        let t = (!nulls[0]).then(|| unsafe { text_str(target_column, values[0]) });
+        target_values.push(outcome(target_column, t, r + 1));
+        let is_validation = match validation {
+            Some(v) if nulls[1] => raise(
+                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                format!("validation column \"{}\" is NULL in row {}", v.0, r + 1),
+                Some("Mark every row: true for validation, false for training.".into()),
+            ),
+            Some(_) => values[1].value() != 0,
+            None => {
+                options.validation_fraction > 0.0
+                    && draw(options.seed, r as u64) < options.validation_fraction
             }
-            for row in batch {
-                let r = target_values.len();
-                if r as i64 >= options.max_rows {
-                    raise(
-                        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                        format!("{relation} has more than max_rows = {} rows", options.max_rows),
-                        Some(format!(
-                            "Training holds every row in memory (about 8 bytes per numeric cell and feature). Train on a sample, e.g. CREATE VIEW training_sample AS SELECT * FROM {relation} TABLESAMPLE BERNOULLI (10) REPEATABLE (42), or raise options.max_rows."
-                        )),
-                    );
+        };
+        validation_rows.push(is_validation);
+        for (i, reader) in readers.iter_mut().enumerate() {
+            let (d, null) = (values[i + 2], nulls[i + 2]);
+            let result = match reader {
+                Reader::Number(c) => c.push((!null).then(|| f64::from_bits(d.value() as u64))),
+                Reader::Text(c) => {
+                    c.push((!null).then(|| unsafe { text_str(&column_names[i], d) }))
                 }
-                let t: Option<&str> = row.get(1).ok().flatten();
-                target_values.push(outcome(target_column, t, r + 1));
-                let is_validation = match validation {
-                    Some(v) => row.get::<bool>(2).ok().flatten().unwrap_or_else(|| {
-                        raise(
-                            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                            format!("validation column \"{}\" is NULL in row {}", v.0, r + 1),
-                            Some("Mark every row: true for validation, false for training.".into()),
-                        )
-                    }),
-                    None => {
-                        options.validation_fraction > 0.0
-                            && draw(options.seed, r as u64) < options.validation_fraction
-                    }
-                };
-                validation_rows.push(is_validation);
-                for (i, reader) in readers.iter_mut().enumerate() {
-                    let result = match reader {
-                        Reader::Number(c) => c.push(row.get::<f64>(i + 3).ok().flatten()),
-                        Reader::Text(c) => c.push(row.get::<&str>(i + 3).ok().flatten()),
-                    };
-                    result.unwrap_or_else(|e| raise_train(e));
-                }
-            }
-            pgrx::check_for_interrupts!();
+            };
+            result.unwrap_or_else(|e| raise_train(e));
         }
     });
     let rows = target_values.len();
@@ -497,6 +494,64 @@ fn train_purchase_model(
     ));
     artifact["sha256"] = json!(sha);
     store(artifact, name, options.activate)
+}
+
+/// Runs `query` through a read-only SPI cursor, calling `on_row` with each row's deformed
+/// datums; checks for interrupts after every batch.
+fn read_rows(query: &str, relation: &str, mut on_row: impl FnMut(&[pg_sys::Datum], &[bool])) {
+    let failed = |what: &str| -> ! {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("reading {relation} failed: {what}"),
+            None,
+        )
+    };
+    let sql = std::ffi::CString::new(query).unwrap_or_else(|_| failed("NUL in the query"));
+    unsafe {
+        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
+            failed("SPI_connect");
+        }
+        let plan = pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut());
+        if plan.is_null() {
+            failed("SPI_prepare");
+        }
+        let portal = pg_sys::SPI_cursor_open(
+            std::ptr::null(),
+            plan,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            true,
+        );
+        if portal.is_null() {
+            failed("SPI_cursor_open");
+        }
+        let mut values = Vec::new();
+        let mut nulls = Vec::new();
+        loop {
+            pg_sys::SPI_cursor_fetch(portal, true, BATCH);
+            let n = pg_sys::SPI_processed as usize;
+            if n == 0 || pg_sys::SPI_tuptable.is_null() {
+                break;
+            }
+            let table = &*pg_sys::SPI_tuptable;
+            let natts = (*table.tupdesc).natts as usize;
+            values.resize(natts, pg_sys::Datum::from(0usize));
+            nulls.resize(natts, false);
+            for i in 0..n {
+                pg_sys::heap_deform_tuple(
+                    *table.vals.add(i),
+                    table.tupdesc,
+                    values.as_mut_ptr(),
+                    nulls.as_mut_ptr(),
+                );
+                on_row(&values, &nulls);
+            }
+            pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable);
+            pgrx::check_for_interrupts!();
+        }
+        pg_sys::SPI_cursor_close(portal);
+        pg_sys::SPI_finish();
+    }
 }
 
 fn now_text() -> String {

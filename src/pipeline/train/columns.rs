@@ -44,6 +44,10 @@ impl NumberColumn {
         }
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn push(&mut self, value: Option<f64>) -> Result<(), TrainError> {
         match value {
             Some(v) if v.is_infinite() => Err(TrainError::invalid_value(format!(
@@ -102,6 +106,10 @@ impl TextColumn {
             percent: false,
             rows: 0,
         }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn push(&mut self, value: Option<&str>) -> Result<(), TrainError> {
