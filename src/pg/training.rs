@@ -256,12 +256,12 @@ fn outcome(column: &str, text: Option<&str>, row: usize) -> bool {
         Some(t) if t.parse::<f64>().is_ok_and(|v| v == 0.0) => false,
         Some(t) => raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("target column \"{column}\" holds {t} in row {row}; the target must be 0/1 or boolean"),
+            format!("target column \"{column}\" holds {t} in row {row} of the scan; the target must be 0/1 or boolean"),
             Some("Train on a view that maps the outcome to 0 and 1.".into()),
         ),
         None => raise(
             PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-            format!("target column \"{column}\" is NULL in row {row}"),
+            format!("target column \"{column}\" is NULL in row {row} of the scan"),
             Some("Rows without a known outcome cannot be trained on: filter them out in a view (WHERE target IS NOT NULL).".into()),
         ),
     }
@@ -417,7 +417,11 @@ fn train_purchase_model(
         let is_validation = match validation {
             Some(v) if nulls[1] => raise(
                 PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                format!("validation column \"{}\" is NULL in row {}", v.0, r + 1),
+                format!(
+                    "validation column \"{}\" is NULL in row {} of the scan",
+                    v.0,
+                    r + 1
+                ),
                 Some("Mark every row: true for validation, false for training.".into()),
             ),
             Some(_) => values[1].value() != 0,
