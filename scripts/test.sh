@@ -6,6 +6,7 @@
 #   3. in-database tests (cargo pgrx test pg15)
 #   4. the SQL regression suite (tests/pg_regress) on a throwaway cluster
 #   5. parity with scikit-learn on the 1000 real rows, 9 spreadsheet rows and 10,000 synthetic rows
+#   5b. train_purchase_model against scikit-learn + statsmodels, and bad training data
 #   6. lifecycle tests (tests/lifecycle): versions, privileges, caches, dump/restore, upgrade,
 #      a streaming replica, pgbench concurrency with model swaps
 #   7. targeting-list refresh under concurrency and scheduled by a real pg_cron (tests/refresh)
@@ -48,6 +49,9 @@ log "parity with scikit-learn"
 "$PY" "$ROOT/tests/parity/test_parity.py"
 log "insights (explain, weights, evaluate, drift) against scikit-learn"
 "$PY" "$ROOT/tests/parity/test_insights.py"
+
+log "training inside the database against scikit-learn and statsmodels (40,000 rows)"
+"$PY" "$ROOT/tests/training/test_training.py"
 
 for t in test_models test_snapshots test_nothing_lost test_concurrency; do
   log "lifecycle: $t"

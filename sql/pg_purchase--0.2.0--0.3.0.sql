@@ -657,11 +657,19 @@ REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean),
 GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean),
   load_purchase_model_file(text, text, boolean, boolean) TO purchase_admin;
 
+-- Training inside the database (issue 13): train_purchase_model, and purchase_models() gains a
+-- metrics column (a changed result type needs DROP + CREATE).
+CREATE FUNCTION "train_purchase_model"("source" regclass, "target_column" TEXT, "name" TEXT DEFAULT 'default', "options" jsonb DEFAULT '{}')
+RETURNS INT VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'train_purchase_model_wrapper';
+ALTER FUNCTION train_purchase_model(regclass, text, text, jsonb) SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION train_purchase_model(regclass, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION train_purchase_model(regclass, text, text, jsonb) TO purchase_admin;
+
 DROP FUNCTION purchase_models();
 CREATE FUNCTION purchase_models()
 RETURNS TABLE (name text, version integer, active boolean, sha256 text, loaded_at timestamptz,
                loaded_by name, features integer, threshold float8, columns text[],
-               format integer, checks integer)
+               format integer, checks integer, metrics jsonb)
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT m.name, m.version, m.active, m.sha256, m.loaded_at, m.loaded_by,
@@ -669,9 +677,10 @@ AS $$
          (m.artifact->>'threshold')::float8,
          ARRAY(SELECT i->>'column' FROM jsonb_array_elements(m.artifact->'inputs') i),
          (m.artifact->>'format_version')::integer,
-         coalesce(jsonb_array_length(m.artifact->'checks'), 0)  -- 0: loaded with allow_unchecked
+         coalesce(jsonb_array_length(m.artifact->'checks'), 0),  -- 0: loaded with allow_unchecked
+         m.artifact->'training'->'metrics'
     FROM purchase.model_versions m
    ORDER BY m.name, m.version
 $$;
-COMMENT ON FUNCTION purchase_models() IS 'Every loaded model version with its metadata; active marks the version in force';
+COMMENT ON FUNCTION purchase_models() IS 'Every loaded model version with its metadata; active marks the version in force; metrics for versions trained by train_purchase_model';
 GRANT EXECUTE ON FUNCTION purchase_models() TO purchase_scorer;

@@ -3,7 +3,7 @@
 CREATE FUNCTION purchase_models()
 RETURNS TABLE (name text, version integer, active boolean, sha256 text, loaded_at timestamptz,
                loaded_by name, features integer, threshold float8, columns text[],
-               format integer, checks integer)
+               format integer, checks integer, metrics jsonb)
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT m.name, m.version, m.active, m.sha256, m.loaded_at, m.loaded_by,
@@ -11,11 +11,12 @@ AS $$
          (m.artifact->>'threshold')::float8,
          ARRAY(SELECT i->>'column' FROM jsonb_array_elements(m.artifact->'inputs') i),
          (m.artifact->>'format_version')::integer,
-         coalesce(jsonb_array_length(m.artifact->'checks'), 0)  -- 0: loaded with allow_unchecked
+         coalesce(jsonb_array_length(m.artifact->'checks'), 0),  -- 0: loaded with allow_unchecked
+         m.artifact->'training'->'metrics'
     FROM purchase.model_versions m
    ORDER BY m.name, m.version
 $$;
-COMMENT ON FUNCTION purchase_models() IS 'Every loaded model version with its metadata; active marks the version in force';
+COMMENT ON FUNCTION purchase_models() IS 'Every loaded model version with its metadata; active marks the version in force; metrics for versions trained by train_purchase_model';
 
 CREATE FUNCTION export_purchase_model(name text DEFAULT 'default', version integer DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
@@ -58,3 +59,9 @@ GRANT EXECUTE ON FUNCTION predict_purchase(record, text), purchase_outcome(recor
   clean_number(text), purchase_models(), export_purchase_model(text, integer),
   explain_purchase(record, text, integer), purchase_model_weights(text, integer),
   evaluate_purchase_model(regclass, text, text), purchase_drift(regclass, text) TO purchase_scorer;
+
+-- Training (src/pg/training.rs): reads the source with the caller's rights and stores through
+-- load_purchase_model, so it is for the roles that may load models.
+ALTER FUNCTION train_purchase_model(regclass, text, text, jsonb) SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION train_purchase_model(regclass, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION train_purchase_model(regclass, text, text, jsonb) TO purchase_admin;

@@ -18,3 +18,4 @@ mod schema;
 mod scoring_functions;
 mod scoring_output;
 mod text_datum;
+mod training;

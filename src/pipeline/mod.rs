@@ -13,6 +13,7 @@ pub mod json_fields;
 pub mod json_rows;
 pub mod loaded;
 pub mod model;
+pub mod train;
 pub mod vocabulary;
 
 #[cfg(test)]
