@@ -261,12 +261,42 @@ def prepare_frame(sample: pd.DataFrame, columns, numeric, categories) -> pd.Data
     return frame
 
 
-def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None) -> dict:
+def training_profile(frame: pd.DataFrame, numeric, categories) -> dict:
+    """The drift baseline `purchase_drift` compares live data with (README, "Drift rule"): per
+    column the null rate; for numbers the mean, population standard deviation, 9 inner decile
+    edges and the share of values per bin (a value goes to the bin of the first edge not below
+    it, as the database bins); for categories each level's share of the non-missing values."""
+    columns = []
+    for c in numeric:
+        values = frame[c].to_numpy(dtype=float)
+        present = values[~np.isnan(values)]
+        item = {"column": c, "null_rate": float(1 - len(present) / len(values))}
+        if len(present):
+            edges = np.quantile(present, np.linspace(0.1, 0.9, 9))
+            bins = np.bincount(np.searchsorted(edges, present, side="left"), minlength=10)
+            item.update(mean=float(present.mean()), std=float(present.std()),
+                        bin_edges=[float(e) for e in edges],
+                        bin_fractions=[float(b / len(present)) for b in bins])
+        columns.append(item)
+    for c in categories:
+        values = [v for v in frame[c] if not is_missing_category(_py(v))]
+        item = {"column": c, "null_rate": float(1 - len(values) / len(frame))}
+        if values:
+            texts = pd.Series([category_text(_py(v)) for v in values]).value_counts()
+            item["categories"] = {str(k): float(n / len(values)) for k, n in texts.items()}
+        columns.append(item)
+    return {"rows": int(len(frame)), "columns": columns}
+
+
+def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None,
+                    training_rows=None) -> dict:
     """A fitted Pipeline ending in a binary LogisticRegression -> the artifact (a dict).
 
     `sample` holds raw rows exactly as they sit in the table; `money`/`percent` name the raw
     columns the database cleans as money/percent text. The sample is scored with
-    `pipeline.predict_proba` and stored as the artifact's reference checks."""
+    `pipeline.predict_proba` and stored as the artifact's reference checks. `training_rows`
+    (optional, raw rows like `sample`, e.g. the training set) is summarised into the artifact's
+    `profile`, the baseline `purchase_drift` compares live data with."""
     if type(pipeline) is not Pipeline:
         raise ExportError(f"expected a fitted sklearn.pipeline.Pipeline, got {type(pipeline).__name__}")
     if not isinstance(sample, pd.DataFrame) or len(sample) == 0:
@@ -361,6 +391,11 @@ def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, na
                      "sample_rows": len(sample), "sklearn_version": sklearn.__version__},
         "checks": checks,
     }
+    if training_rows is not None:
+        if not isinstance(training_rows, pd.DataFrame) or len(training_rows) == 0:
+            raise ExportError("training_rows must be a non-empty pandas DataFrame of raw rows")
+        doc["profile"] = training_profile(prepare_frame(training_rows, columns, numeric, categories),
+                                          [c for c in numeric if c in inputs], categories)
     doc = _json(doc)
     _verify(doc)
     doc["sha256"] = artifact_sha256(doc)

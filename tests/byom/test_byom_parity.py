@@ -204,3 +204,22 @@ def test_awkward_numbers_load_by_both_paths_and_export_reload(world):
         same = conn.execute(f"SELECT count(*) FILTER (WHERE predict_purchase(l, %s) = predict_purchase(l, %s)) "
                             f"FROM leads l", (name, name + "_again")).fetchone()[0]
         assert same == N_SCORE, name
+
+
+def test_drift_of_an_imported_pipeline_with_a_training_profile(world):
+    """The exporter's training profile gives purchase_drift its PSI: the scoring rows are drawn
+    like the training rows (nothing flagged); the same rows shifted are flagged."""
+    conn = world["conn"]
+    train, y = leads.raw_leads(N_TRAIN, 11)
+    doc = pg_purchase.export_pipeline(world["pipes"]["leads_p1"], train.head(50), money=leads.MONEY,
+                                      percent=leads.PERCENT, name="profiled", training_rows=train)
+    conn.execute("SELECT load_purchase_model(%s::jsonb, 'profiled')", (json.dumps(doc),))
+    rows = conn.execute("SELECT column_name, psi, flagged FROM purchase_drift('leads', 'profiled')").fetchall()
+    numeric = [r for r in rows if r[1] is not None]
+    assert numeric and all(not flagged for _, _, flagged in rows), rows
+    conn.execute("CREATE TABLE leads_shifted AS SELECT * FROM leads")
+    conn.execute("UPDATE leads_shifted SET visits = visits * 3 + 10")
+    flagged = {r[0] for r in conn.execute(
+        "SELECT column_name FROM purchase_drift('leads_shifted', 'profiled') WHERE flagged").fetchall()}
+    assert "visits" in flagged, flagged
+    conn.execute("SELECT drop_purchase_model('profiled')")

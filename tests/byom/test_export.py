@@ -160,3 +160,24 @@ def test_boolean_category_codes_keep_their_levels(data):
     assert partner["encoder"]["categories"] == ["false", "true"]
     assert partner["encoder"]["features"] == ["flag__partner_True"]
     assert {c["row"]["partner"] for c in doc["checks"]} == {"false", "true"}
+
+
+def test_training_rows_become_the_drift_profile(data):
+    raw, frame, y = data
+    pipe = fit([("prep", ColumnTransformer([
+        ("num", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]), ["visits"]),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
+    ])), ("clf", LogisticRegression())], frame, y)
+    doc = export_pipeline(pipe, raw.head(20), training_rows=raw)
+    profile = {c["column"]: c for c in doc["profile"]["columns"]}
+    assert doc["profile"]["rows"] == len(raw) and set(profile) == {"visits", "plan"}
+    visits = frame["visits"].to_numpy(dtype=float)
+    present = visits[~np.isnan(visits)]
+    v = profile["visits"]
+    assert v["null_rate"] == pytest.approx(1 - len(present) / len(visits), abs=1e-15)
+    assert v["mean"] == pytest.approx(present.mean(), rel=1e-15) and v["std"] == pytest.approx(present.std(), rel=1e-15)
+    assert len(v["bin_edges"]) == 9 and sum(v["bin_fractions"]) == pytest.approx(1.0, abs=1e-12)
+    plan = profile["plan"]
+    assert sum(plan["categories"].values()) == pytest.approx(1.0, abs=1e-12)
+    # Without training rows there is no profile (drift then reports what the pipeline holds).
+    assert "profile" not in export_pipeline(pipe, raw.head(20))
