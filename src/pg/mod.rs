@@ -3,6 +3,7 @@
 
 mod call_site;
 mod catalog;
+mod citus;
 mod cleaning_function;
 mod column_reader;
 mod columns_scoring;
