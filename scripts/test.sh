@@ -9,6 +9,7 @@
 #   6. lifecycle tests (tests/lifecycle): versions, privileges, caches, dump/restore, upgrade,
 #      a streaming replica, pgbench concurrency with model swaps
 #   7. targeting-list refresh under concurrency and scheduled by a real pg_cron (tests/refresh)
+#   8. a real Citus cluster (tests/citus): Citus built from ../shared/vendor when missing
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_all
@@ -47,4 +48,6 @@ for t in test_models test_snapshots test_nothing_lost test_concurrency; do
 done
 log "refresh and pg_cron"
 "$PY" "$ROOT/tests/refresh/test_refresh.py"
+log "Citus: a coordinator and two workers, a third added later"
+"$ROOT/tests/citus/run.sh"
 log "all tests passed"

@@ -72,8 +72,8 @@ class Node:
         return os.path.exists(f"{self.dir}/data/postmaster.pid")
 
     def connect(self, db=DB, **kw):
-        return psycopg.connect(host=self.socket, port=self.port, user="postgres", dbname=db,
-                               autocommit=True, **kw)
+        kw.setdefault("autocommit", True)
+        return psycopg.connect(host=self.socket, port=self.port, user="postgres", dbname=db, **kw)
 
 
 def stop_all():
