@@ -222,3 +222,33 @@ fn sync_purchase_models() -> i64 {
             .unwrap_or(0)
     })
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    const BUNDLED: &str = include_str!("../../artifacts/purchase_model.json");
+
+    /// Without Citus the catalog stays a plain table read as before, and syncing is a no-op.
+    #[pg_test]
+    fn without_citus_nothing_changes() {
+        assert!(!super::citus_installed());
+        assert_eq!(super::catalog_table(), "purchase.model_versions");
+        Spi::run_with_args("SELECT load_purchase_model($1::jsonb)", &[BUNDLED.into()]).unwrap();
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT sync_purchase_models()").unwrap(),
+            Some(1)
+        );
+        let triggers = Spi::get_one::<i64>(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'purchase.model_versions'::regclass",
+        )
+        .unwrap();
+        assert_eq!(triggers, Some(0));
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM purchase.model_versions WHERE active")
+                .unwrap(),
+            Some(1)
+        );
+    }
+}
