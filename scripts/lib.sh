@@ -70,6 +70,36 @@ install_python() {
 
 install_all() { install_apt; install_pgrx; install_python; }
 
+# Citus (for tests/citus and the distributed benchmark): no package is reachable, so build the
+# vendored release into this PostgreSQL when its library is missing. Idempotent; ~1-2 min.
+CITUS_TARBALL="${CITUS_TARBALL:-}"
+if [ -z "$CITUS_TARBALL" ]; then
+  for t in "$ROOT/../shared/vendor/citus-12.1.12.tar.gz" /work/shared/vendor/citus-12.1.12.tar.gz; do
+    if [ -f "$t" ]; then CITUS_TARBALL="$t"; break; fi
+  done
+fi
+install_citus() {
+  local pkglib; pkglib="$("$PG_CONFIG" --pkglibdir)"
+  if [ -f "$pkglib/citus.so" ] && [ -f "$("$PG_CONFIG" --sharedir)/extension/citus.control" ]; then
+    return 0
+  fi
+  [ -f "${CITUS_TARBALL:-}" ] || { log "Citus tarball not found (set CITUS_TARBALL)"; return 1; }
+  local deps=(libcurl4-openssl-dev liblz4-dev libzstd-dev libkrb5-dev) missing=()
+  for p in "${deps[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  log "building Citus from $(basename "$CITUS_TARBALL") (1-2 minutes)"
+  local build="$ROOT/target/citus-build" logf="$ROOT/target/citus-build.log"
+  rm -rf "$build"; mkdir -p "$build"
+  tar xzf "$CITUS_TARBALL" -C "$build"
+  if ! (cd "$build"/citus-* && ./configure PG_CONFIG="$PG_CONFIG" && make -j2 && as_root make install) >"$logf" 2>&1; then
+    tail -n 40 "$logf" >&2; log "Citus build failed (full log: $logf)"; return 1
+  fi
+}
+
 # Every file a pg_purchase install puts into PostgreSQL's directories: control file, install and
 # upgrade scripts, the library. Removed before each install, so a used machine behaves like a new one.
 remove_installed_extension() {

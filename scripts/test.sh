@@ -13,9 +13,10 @@
 #   8. safety on a cluster started with RUST_BACKTRACE=1 (tests/safety): no Rust internals reach
 #      clients, cancel latency and memory of predict_purchase_json, a LATIN1 database, loads under
 #      REPEATABLE READ, a FIFO as model file
-#   8. bring your own model (tests/byom, pytest): the pg_purchase package installed with pip as
+#   9. bring your own model (tests/byom, pytest): the pg_purchase package installed with pip as
 #      README says, with the pinned and the newest scikit-learn; parity of four pipelines on
 #      every path and the notebook's form of the shipped model
+#  10. a real Citus cluster (tests/citus): Citus built from ../shared/vendor when missing
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_all
@@ -75,4 +76,7 @@ for venv in "$VENV" "$NEWEST"; do
   (cd "$ROOT/tests/byom" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
      test_export.py test_byom_parity.py test_notebook.py test_limits.py)
 done
+
+log "Citus: a coordinator and two workers, a third added later"
+"$ROOT/tests/citus/run.sh"
 log "all tests passed"

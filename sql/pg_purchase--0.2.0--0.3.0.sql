@@ -684,3 +684,16 @@ AS $$
 $$;
 COMMENT ON FUNCTION purchase_models() IS 'Every loaded model version with its metadata; active marks the version in force; metrics for versions trained by train_purchase_model';
 GRANT EXECUTE ON FUNCTION purchase_models() TO purchase_scorer;
+
+-- Citus: models on every node (src/pg/citus.rs). The catalog becomes a reference table on the
+-- first model change on a Citus coordinator; nothing changes without Citus.
+CREATE FUNCTION "sync_purchase_models"() RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'sync_purchase_models_wrapper';
+CREATE FUNCTION purchase.model_catalog_changed() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'model_catalog_changed_wrapper';
+COMMENT ON FUNCTION purchase.model_catalog_changed() IS 'On Citus: keeps each node''s model caches in step with its copy of the catalog';
+ALTER FUNCTION sync_purchase_models() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION sync_purchase_models() IS 'On a Citus coordinator: puts every model on every node (after citus_add_node); returns the number of nodes holding them';
+REVOKE EXECUTE ON FUNCTION sync_purchase_models() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sync_purchase_models() TO purchase_admin;

@@ -24,10 +24,15 @@ pub struct StoredVersion {
 /// after a write, a call site starting after a concurrent activation committed would otherwise
 /// score with the new version while an earlier one used the old.
 pub fn active_version(name: &str) -> Option<StoredVersion> {
-    // Every operator and type qualified: this runs under the caller's search_path.
-    const QUERY: &std::ffi::CStr = c"SELECT version, sha256,
-        (artifact OPERATOR(pg_catalog.-) 'checks'::pg_catalog.text)::pg_catalog.text
-        FROM purchase.model_versions WHERE name OPERATOR(pg_catalog.=) $1 AND active";
+    // Every operator and type qualified: this runs under the caller's search_path. Citus hook:
+    // the node's own placement when the catalog is a reference table.
+    let query = std::ffi::CString::new(format!(
+        "SELECT version, sha256,
+                (artifact OPERATOR(pg_catalog.-) 'checks'::pg_catalog.text)::pg_catalog.text
+           FROM {} WHERE name OPERATOR(pg_catalog.=) $1 AND active",
+        super::citus::catalog_table()
+    ))
+    .unwrap();
     unsafe {
         // Without an active snapshot (none is set outside statements) read-only SPI would run
         // with no snapshot at all; take a fresh one then, as any query would.
@@ -43,7 +48,7 @@ pub fn active_version(name: &str) -> Option<StoredVersion> {
         let mut values = [name.into_datum().unwrap()];
         let nulls = [b' ' as std::ffi::c_char];
         let status = pg_sys::SPI_execute_with_args(
-            QUERY.as_ptr(),
+            query.as_ptr(),
             1,
             argtypes.as_mut_ptr(),
             values.as_mut_ptr(),
@@ -86,13 +91,16 @@ pub fn active_version(name: &str) -> Option<StoredVersion> {
 
 /// Version `version` of `name` as stored (checks left out), whether active or not.
 pub fn stored_version(name: &str, version: i32) -> Option<StoredVersion> {
+    let table = super::citus::catalog_table();
     Spi::connect(|client| {
         let rows = client
             .select(
-                "SELECT version, sha256,
-                        (artifact OPERATOR(pg_catalog.-) 'checks'::pg_catalog.text)::pg_catalog.text
-                   FROM purchase.model_versions
-                  WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+                &format!(
+                    "SELECT version, sha256,
+                            (artifact OPERATOR(pg_catalog.-) 'checks'::pg_catalog.text)::pg_catalog.text
+                       FROM {table}
+                      WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2"
+                ),
                 Some(1),
                 &[name.into(), version.into()],
             )
@@ -107,10 +115,11 @@ pub fn stored_version(name: &str, version: i32) -> Option<StoredVersion> {
 
 /// The names that have an active version, for "unknown model" errors.
 pub fn active_names() -> Vec<String> {
+    let table = super::citus::catalog_table();
     Spi::connect(|client| {
         client
             .select(
-                "SELECT name FROM purchase.model_versions WHERE active ORDER BY name",
+                &format!("SELECT name FROM {table} WHERE active ORDER BY name"),
                 None,
                 &[],
             )
@@ -160,7 +169,9 @@ fn insert_version_once(name: &str, artifact: &str, sha256: &str, activate: bool)
         }
         let row = client
             .update(
-                "INSERT INTO purchase.model_versions (name, version, artifact, sha256, active, loaded_by)
+                // The alias: Citus deparses RETURNING of a self-referencing INSERT ... SELECT
+                // on a reference table with the table's name, ambiguous without one.
+                "INSERT INTO purchase.model_versions AS m (name, version, artifact, sha256, active, loaded_by)
                  SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb, $3, $4, $5
                    FROM purchase.model_versions WHERE name = $1
                  RETURNING version",
@@ -205,6 +216,9 @@ pub fn announce_change() {
 
 /// Serialises changes to one model name (loads, activations, drops) until the transaction ends.
 fn lock_name(client: &mut pgrx::spi::SpiClient<'_>, name: &str) {
+    // Citus hook: on a coordinator the catalog is (made) a reference table, so the write that
+    // follows reaches every node in this distributed transaction.
+    super::citus::prepare_catalog_write(client);
     client
         .update(
             "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pg_purchase.model:' || $1))",

@@ -4,6 +4,7 @@
 mod artifact_input;
 mod call_site;
 mod catalog;
+mod citus;
 mod cleaning_function;
 mod column_reader;
 mod columns_scoring;
