@@ -31,7 +31,8 @@ WITH members AS (
   ('drop_purchase_model_wrapper', 'SECURITY DEFINER, pinned'),
   ('purchase_model_weights_wrapper', 'catalog queries with qualified operators, types and relations'),
   ('evaluate_purchase_model_wrapper', 'one scan of the source: its own schema-qualified function, pg_catalog casts, no operator'),
-  ('purchase_drift_wrapper', 'one scan of the source: pg_catalog casts, no operator')
+  ('purchase_drift_wrapper', 'one scan of the source: pg_catalog casts, no operator'),
+  ('model_catalog_changed_wrapper', 'trigger on the catalog: queues a cache invalidation, no SQL')
 )
 SELECT m.member, m.lanname,
        CASE WHEN m.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] THEN 'pinned'
