@@ -383,6 +383,8 @@ def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, na
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "inputs": doc_inputs,
+        # Every column the pipeline was fitted on: JSON rows may carry the ones it drops.
+        "raw_columns": columns,
         "model": {"class": "sklearn.linear_model.LogisticRegression",
                   "features": [ch.name for ch in channels],
                   "coefficients": coefficients, "intercept": intercept},

@@ -101,6 +101,8 @@ def export_notebook(imputer, scaler, numeric_columns, categories, logit_result, 
         checks.append({"row": row, "p_hat": float(p)})
     doc = _json({
         "format": FORMAT, "format_version": FORMAT_VERSION, "inputs": inputs,
+        # Every raw column the notebook saw: JSON rows may carry the ones the model does not read.
+        "raw_columns": [str(c) for c in list(numeric_columns) + list(categories)],
         "model": {"class": "statsmodels.discrete.discrete_model.Logit", "features": features,
                   "coefficients": coefficients, "intercept": intercept},
         "threshold": float(threshold),

@@ -138,6 +138,9 @@ pub struct Artifact {
     pub intercept: f64,
     pub threshold: f64,
     pub checks: Vec<Check>,
+    /// Raw columns the pipeline was fitted on but does not read (format 2's `raw_columns`, e.g.
+    /// columns a ColumnTransformer drops): JSON rows may carry them under strict key rules.
+    pub other_columns: Vec<String>,
     /// sha256 of the canonical content (verified against the document's own field if present).
     pub sha256: String,
 }
@@ -214,6 +217,7 @@ impl Artifact {
             intercept,
             threshold,
             checks,
+            other_columns: Vec::new(),
             sha256,
         };
         artifact.validate_model()?;
@@ -726,6 +730,9 @@ mod v2 {
         /// Training statistics for drift (`purchase_drift`, read from the stored document).
         #[serde(default)]
         profile: Option<Profile>,
+        /// Every raw column the pipeline was fitted on (`feature_names_in_`), read or not.
+        #[serde(default)]
+        raw_columns: Option<Vec<String>>,
         #[serde(default)]
         #[allow(dead_code)] // verified by from_json
         sha256: Option<String>,
@@ -1092,6 +1099,7 @@ mod v2 {
                 intercept: self.model.intercept.0,
                 threshold: self.threshold.0,
                 checks,
+                other_columns: self.raw_columns.unwrap_or_default(),
                 sha256,
             };
             artifact.validate_model()?;

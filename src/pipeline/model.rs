@@ -221,7 +221,12 @@ impl CompiledModel {
 
         Ok(CompiledModel {
             inputs,
-            raw_columns: artifact.inputs.iter().map(|i| i.column.clone()).collect(),
+            raw_columns: artifact
+                .inputs
+                .iter()
+                .map(|i| i.column.clone())
+                .chain(artifact.other_columns.iter().cloned())
+                .collect(),
             features,
             intercept: artifact.intercept,
             threshold: artifact.threshold,

@@ -558,3 +558,21 @@ fn format_2_standard_errors_and_profile() {
         assert!(e.contains(needle), "expected {needle} in: {e}");
     }
 }
+
+/// Format 2's `raw_columns`: a column the pipeline was fitted on but drops may travel in strict
+/// JSON rows; a column it never saw may not.
+#[test]
+fn format_2_raw_columns_are_known_keys() {
+    let mut doc = leads_v2();
+    doc["raw_columns"] = json!(["spend", "visits", "plan", "region", "notes"]);
+    let model = compile_artifact(&rehash(doc), false).unwrap();
+    let rules = super::json_rows::KeyRules::new(&model);
+    let keys = |extra: &'static str| {
+        ["spend", "visits", "plan", "region", extra]
+            .into_iter()
+            .map(str::as_bytes)
+    };
+    assert!(rules.check(keys("notes"), &mut Vec::new()).is_ok());
+    let e = rules.check(keys("lead_id"), &mut Vec::new()).unwrap_err();
+    assert!(e.to_string().contains("lead_id"), "{e}");
+}

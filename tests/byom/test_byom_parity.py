@@ -101,11 +101,13 @@ def test_every_path_agrees_with_predict_proba(world, model, path):
 
 @pytest.mark.parametrize("model", ["leads_p1", "leads_p2", "leads_p3", "leads_p4"])
 def test_predict_purchase_json(world, model):
-    # Integer category codes travel as text here: JSON numbers as categories are the lead's
-    # pending change (category numbers compared by their text form).
+    # Each object carries exactly the pipeline's raw columns (strict keys: not the table's
+    # lead_id); integer category codes travel as JSON numbers, compared by their text form.
+    columns = world["docs"][model]["raw_columns"]
     (answer,) = world["conn"].execute(
-        "SELECT predict_purchase_json(jsonb_agg(to_jsonb(l) || jsonb_build_object('region_code', l.region_code::text)"
-        " ORDER BY lead_id), %s) FROM leads l", (model,)).fetchone()
+        "SELECT predict_purchase_json(jsonb_agg((SELECT jsonb_object_agg(e.key, e.value)"
+        "   FROM jsonb_each(to_jsonb(l)) e WHERE e.key = ANY(%s)) ORDER BY lead_id), %s) FROM leads l",
+        (columns, model)).fetchone()
     assert_parity(f"{model} predict_purchase_json", [a["p_hat"] for a in answer], world["expected"][model])
 
 
