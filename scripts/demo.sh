@@ -46,15 +46,14 @@ SELECT count(*) AS customers_scored,
 \echo 'top 10 customers to target (table customers_to_target):'
 SELECT customer_id, round(p_hat::numeric, 6) AS p_hat
   FROM customers_to_target ORDER BY p_hat DESC, customer_id LIMIT 10;
-\echo 'why the top customer was targeted (the model inputs after cleaning/imputing/scaling/encoding):'
-SELECT key AS feature, round(value::numeric, 4) AS model_input
-  FROM customers c, jsonb_each_text(purchase_features(c))
- WHERE customer_id = (SELECT customer_id FROM customers_to_target ORDER BY p_hat DESC, customer_id LIMIT 1)
-   AND value::float8 <> 0
- ORDER BY abs(value::float8) DESC LIMIT 8;
+\echo 'why the top customer was targeted (explain_purchase: raw value, model input, contribution to the logit):'
+SELECT e.feature, e.raw_value, round(e.model_input::numeric, 4) AS model_input,
+       round(e.contribution::numeric, 4) AS contribution
+  FROM customers c, explain_purchase(c, top_k => 6) e
+ WHERE c.customer_id = (SELECT customer_id FROM customers_to_target ORDER BY p_hat DESC, customer_id LIMIT 1);
 -- Outcomes drawn from the model itself (seeded), so the lift chart shows what a model this good
 -- buys: the share of buyers in each tenth of the list, best-scored first.
-SELECT setseed(0.26);
+SELECT setseed(0.26) \g /dev/null
 ALTER TABLE customers ADD COLUMN bought boolean;
 UPDATE customers c SET bought = random() < predict_purchase(c);
 SELECT evaluate_purchase_model('customers', 'bought') AS e \gset
