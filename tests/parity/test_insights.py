@@ -23,7 +23,7 @@ from sklearn.metrics import accuracy_score, log_loss, precision_score, recall_sc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_parity import ARTIFACT, DATA, build_reference_pipeline, insert_rows, table_sql  # noqa: E402
+from test_parity import ARTIFACT, DATA, build_reference_pipeline, fresh_database, insert_rows, table_sql  # noqa: E402
 
 FAILURES = []
 
@@ -125,12 +125,7 @@ def main():
         artifact = json.load(handle)
     pipe = build_reference_pipeline(DATA)
     dbname = "pg_purchase_insights"
-    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {dbname}")
-        admin.execute(f"CREATE DATABASE {dbname}")
-    with psycopg.connect(dbname=dbname, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION pg_purchase")
-        cur.execute("SELECT load_purchase_model(%s::jsonb)", (json.dumps(artifact),))
+    with fresh_database(dbname, artifact) as conn, conn.cursor() as cur:
         with open(os.path.join(DATA, "exercise_26_test_first1000rows_raw.json"), encoding="utf-8") as handle:
             real = json.load(handle)
         cur.execute(table_sql(artifact, "real_rows"))

@@ -147,17 +147,23 @@ def cleaning_rule(cur):
         FAILURES.append("cleaning rule")
 
 
+def fresh_database(dbname, artifact):
+    """A new database with pg_purchase installed and `artifact` loaded as 'default'; its connection."""
+    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {dbname}")
+        admin.execute(f"CREATE DATABASE {dbname}")
+    conn = psycopg.connect(dbname=dbname, autocommit=True)
+    conn.execute("CREATE EXTENSION pg_purchase")
+    conn.execute("SELECT load_purchase_model(%s::jsonb)", (json.dumps(artifact),))
+    return conn
+
+
 def main():
     with open(ARTIFACT, encoding="utf-8") as handle:
         artifact = json.load(handle)
     pipe = build_reference_pipeline(DATA)
     dbname = "pg_purchase_parity"
-    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {dbname}")
-        admin.execute(f"CREATE DATABASE {dbname}")
-    with psycopg.connect(dbname=dbname, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION pg_purchase")
-        cur.execute("SELECT load_purchase_model(%s::jsonb)", (json.dumps(artifact),))
+    with fresh_database(dbname, artifact) as conn, conn.cursor() as cur:
         cleaning_rule(cur)
 
         # 1. The 1000 real rows, exactly as the service received them.
