@@ -2,7 +2,7 @@
 # Runs every test of pg_purchase on a fresh Debian 12 machine with Rust:
 # installs what is missing (apt, cargo-pgrx 0.18.1, Python venv), then
 #   1. cargo fmt --check and cargo clippy -D warnings
-#   2. pure pipeline unit tests (cargo test --lib)
+#   2. pure pipeline unit tests (cargo test -p purchase_model: no PostgreSQL needed)
 #   3. in-database tests (cargo pgrx test pg15)
 #   4. the SQL regression suite (tests/pg_regress) on a throwaway cluster
 #   5. parity with scikit-learn on the 1000 real rows, 9 spreadsheet rows and 10,000 synthetic rows
@@ -22,11 +22,11 @@ cd "$ROOT"
 install_all
 
 log "format and lints"
-cargo fmt --check
-cargo clippy --all-targets -- -D warnings
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 
 log "pure pipeline unit tests"
-cargo test --lib pipeline::
+cargo test -p purchase_model
 
 log "in-database tests (cargo pgrx test)"
 pgrx_data=$(mktemp -d /tmp/pg_purchase_pgrx.XXXXXX); chown postgres "$pgrx_data"

@@ -1,9 +1,8 @@
 //! pg_purchase: purchase-propensity scoring of customer rows inside PostgreSQL.
 //!
-//! `pipeline` is the pure model (no pgrx, tested with `cargo test`); `pg` is the thin
-//! PostgreSQL glue (catalog, caches, SQL functions, planner support).
-
-pub mod pipeline;
+//! The model itself is the `purchase_model` crate (crates/purchase_model: no pgrx, tested with
+//! `cargo test -p purchase_model`); `pg` is the thin PostgreSQL glue (catalog, caches, SQL
+//! functions, planner support).
 
 pub(crate) mod pg;
 

@@ -4,10 +4,10 @@
 //! memory context, copied once into Rust and freed at once.
 
 use super::errors::{raise, OrRaise};
-use crate::pipeline::checked_json::parse_checked;
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::prelude::*;
 use pgrx::{FromDatum, PgSqlErrorCode};
+use purchase_model::checked_json::parse_checked;
 
 pub struct JsonbText(pub String);
 
@@ -66,5 +66,5 @@ pub fn install_interrupt_check() {
     fn check() {
         pgrx::check_for_interrupts!();
     }
-    crate::pipeline::interrupt::set_interrupt_check(check);
+    purchase_model::interrupt::set_interrupt_check(check);
 }

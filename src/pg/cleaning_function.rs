@@ -7,8 +7,8 @@
 use super::call_site::arg;
 use super::errors::{guard, OrRaise};
 use super::text_datum::text_str;
-use crate::pipeline::clean::clean_number as clean;
 use pgrx::prelude::*;
+use purchase_model::clean::clean_number as clean;
 
 pgrx::extension_sql!(
     r#"

@@ -3,9 +3,9 @@
 //! its output function (so a domain, an enum category or the `money` type also work).
 
 use super::text_datum::{as_str, text_str};
-use crate::pipeline::artifact::InputKind;
-use crate::pipeline::model::RawValue;
 use pgrx::prelude::*;
+use purchase_model::artifact::InputKind;
+use purchase_model::model::RawValue;
 
 pub enum ColumnReader {
     Float8,

@@ -13,10 +13,10 @@
 //! cancels and timeouts) whenever RUST_BACKTRACE is set in the server's environment; `_PG_init`
 //! replaces it by [`panic_hook`], which never does.
 
-use crate::pipeline::error::{ErrorKind, PipelineError};
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport, ErrorReportWithLevel};
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
+use purchase_model::error::{ErrorKind, PipelineError};
 use std::cell::RefCell;
 
 pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, hint: Option<String>) -> ! {

@@ -4,10 +4,10 @@
 use super::catalog::{self, StoredVersion};
 use super::errors::{raise, OrRaise};
 use super::model_cache::{compile_stored, resolve, LoadedModel};
-use crate::pipeline::evaluate::Evaluation;
-use crate::pipeline::model::RawValue;
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation, PgSqlErrorCode};
+use purchase_model::evaluate::Evaluation;
+use purchase_model::model::RawValue;
 use std::rc::Rc;
 
 /// The model of `name` at `version` (the active one when None), as compiled for scoring.
@@ -270,7 +270,7 @@ fn purchase_drift(
         select.join(", "),
         relation_name(relid)
     );
-    let mut drift = crate::pipeline::drift::Drift::new(&loaded.model, doc.as_ref());
+    let mut drift = purchase_model::drift::Drift::new(&loaded.model, doc.as_ref());
     Spi::connect(|client| {
         let mut cursor = client.open_cursor(query.as_str(), &[]);
         loop {

@@ -20,11 +20,11 @@ use super::errors::{raise, OrRaise};
 use super::model_cache::{resolve, LoadedModel};
 use super::scoring_functions::null_model;
 use super::text_datum::{as_str, text_str};
-use crate::pipeline::error::{PipelineError, Result};
-use crate::pipeline::json_rows::{field_not_scalar, not_an_object, not_rows, KeyRules};
-use crate::pipeline::model::{Prepared, RawValue};
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
+use purchase_model::error::{PipelineError, Result};
+use purchase_model::json_rows::{field_not_scalar, not_an_object, not_rows, KeyRules};
+use purchase_model::model::{Prepared, RawValue};
 
 /// What a jsonb value is, in the words of the error messages.
 unsafe fn describe(v: &pg_sys::JsonbValue) -> &'static str {

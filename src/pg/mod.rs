@@ -1,5 +1,5 @@
 //! The PostgreSQL glue: catalog, caches, SQL functions and planner support. Thin by design;
-//! the model itself lives in `crate::pipeline`.
+//! the model itself lives in `purchase_model`.
 
 mod artifact_input;
 mod call_site;

@@ -7,10 +7,10 @@
 use super::artifact_input::{install_interrupt_check, parse_artifact_text, JsonbText};
 use super::catalog;
 use super::errors::{guard, raise, OrRaise};
-use crate::pipeline::artifact::MAX_ARTIFACT_BYTES;
-use crate::pipeline::loaded::compile_artifact_value;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
+use purchase_model::artifact::MAX_ARTIFACT_BYTES;
+use purchase_model::loaded::compile_artifact_value;
 
 /// An argument that must not be NULL: NULL is an error, never a silent NULL result.
 fn required<T>(value: Option<T>, argument: &str) -> T {

@@ -12,10 +12,10 @@
 
 use super::catalog;
 use super::errors::{raise, OrRaise};
-use crate::pipeline::artifact::Artifact;
-use crate::pipeline::model::CompiledModel;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
+use purchase_model::artifact::Artifact;
+use purchase_model::model::CompiledModel;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;

@@ -2,10 +2,10 @@
 
 use super::errors::{raise, OrRaise};
 use super::model_cache::LoadedModel;
-use crate::pipeline::error::PipelineError;
-use crate::pipeline::model::{Prepared, RawValue};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgMemoryContexts, PgSqlErrorCode};
+use purchase_model::error::PipelineError;
+use purchase_model::model::{Prepared, RawValue};
 
 /// Which scoring function is being evaluated.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

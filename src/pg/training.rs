@@ -6,13 +6,13 @@
 use super::errors::raise;
 use super::insights::{quote_ident, relation_name};
 use super::text_datum::text_str;
-use crate::pipeline::artifact::InputKind;
-use crate::pipeline::train::columns::{NumberColumn, TextColumn};
-use crate::pipeline::train::{
-    self, Monitor, TrainError, TrainErrorKind, TrainSettings, TrainingSet,
-};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation, PgSqlErrorCode};
+use purchase_model::artifact::InputKind;
+use purchase_model::train::columns::{NumberColumn, TextColumn};
+use purchase_model::train::{
+    self, Monitor, TrainError, TrainErrorKind, TrainSettings, TrainingSet,
+};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -492,7 +492,7 @@ fn train_purchase_model(
     artifact["training"] = Value::Object(meta);
     let top = artifact.as_object_mut().expect("artifact is an object");
     top.remove("sha256");
-    let sha = crate::pipeline::canonical::sha256_hex(&crate::pipeline::canonical::canonical_json(
+    let sha = purchase_model::canonical::sha256_hex(&purchase_model::canonical::canonical_json(
         &artifact,
         Some("sha256"),
     ));

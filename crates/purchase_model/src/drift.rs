@@ -296,7 +296,7 @@ pub fn psi(expected: &[f64], actual: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::artifact::Artifact;
+    use crate::artifact::Artifact;
     use serde_json::json;
 
     fn model_and_doc() -> (CompiledModel, Value) {

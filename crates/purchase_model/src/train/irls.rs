@@ -8,7 +8,7 @@
 
 use super::linalg::{mat_t_vec, mat_vec, softplus, weighted_gram};
 use super::{Monitor, TrainError};
-use crate::pipeline::model::logistic;
+use crate::model::logistic;
 use nalgebra::{DMatrix, DVector};
 use ndarray::{Array1, Array2, ArrayView2};
 

@@ -151,17 +151,6 @@ pub fn score_json_row(
     model.score_with(|i| raw_from_json(row, &model.inputs[i].column, index))
 }
 
-/// The web service's answer for one row: business_outcome, p_hat and every feature.
-pub fn service_answer(
-    model: &CompiledModel,
-    row: &Map<String, Value>,
-    index: usize,
-) -> Result<Value> {
-    answer_from(model, |i| {
-        raw_from_json(row, &model.inputs[i].column, index)
-    })
-}
-
 /// The service's answer for a row whose raw input `i` is `raw(i)`, from any source of rows.
 pub fn answer_from<'a, F>(model: &CompiledModel, mut raw: F) -> Result<Value>
 where

@@ -17,12 +17,12 @@ pub mod profile;
 #[cfg(test)]
 mod tests;
 
-use crate::pipeline::artifact::{Artifact, InputKind, FORMAT};
-use crate::pipeline::canonical::{canonical_json, sha256_hex};
-use crate::pipeline::error::PipelineError;
-use crate::pipeline::evaluate::Evaluation;
-use crate::pipeline::json_rows::score_json_row;
-use crate::pipeline::model::{CompiledModel, RawValue};
+use crate::artifact::{Artifact, InputKind, FORMAT};
+use crate::canonical::{canonical_json, sha256_hex};
+use crate::error::PipelineError;
+use crate::evaluate::Evaluation;
+use crate::json_rows::score_json_row;
+use crate::model::{CompiledModel, RawValue};
 use columns::{Column, ColumnValues, MISSING};
 use ndarray::{Array2, Axis};
 use serde_json::{json, Map, Value};
@@ -81,7 +81,7 @@ impl TrainError {
 impl From<PipelineError> for TrainError {
     fn from(e: PipelineError) -> Self {
         let kind = match e.kind() {
-            crate::pipeline::error::ErrorKind::InvalidText => TrainErrorKind::InvalidText,
+            crate::error::ErrorKind::InvalidText => TrainErrorKind::InvalidText,
             _ => TrainErrorKind::InvalidParameter,
         };
         TrainError {

@@ -3,12 +3,12 @@
 use super::artifact::Artifact;
 use super::canonical::jcs_sha256;
 use super::error::PipelineError;
-use super::json_rows::{not_an_object, score_json_row, service_answer};
+use super::json_rows::{not_an_object, score_json_row, service_answer_checked};
 use super::loaded::compile_artifact;
 use super::model::{CompiledModel, Prepared, RawValue};
 use serde_json::{json, Value};
 
-const BUNDLED: &str = include_str!("../../artifacts/purchase_model.json");
+const BUNDLED: &str = include_str!("../../../artifacts/purchase_model.json");
 
 fn bundled() -> Value {
     serde_json::from_str(BUNDLED).unwrap()
@@ -92,7 +92,7 @@ fn unseen_and_missing_categories_set_no_indicator() {
 fn the_service_contract() {
     let model = compile_artifact(&bundled(), false).unwrap();
     let row = json!({"x5": "monday", "x12": "($5,032.58)", "x91": 0.3});
-    let answer = service_answer(&model, row.as_object().unwrap(), 0).unwrap();
+    let answer = service_answer_checked(&model, None, row.as_object().unwrap(), 0).unwrap();
     let obj = answer.as_object().unwrap();
     assert_eq!(obj.len(), 27);
     assert_eq!(obj["x5_monday"], json!(1.0));
@@ -106,13 +106,13 @@ fn the_service_contract() {
     assert_eq!(obj["p_hat"], json!(score.p_hat));
     assert_eq!(obj["business_outcome"], json!(score.business_outcome));
     let bad = |row: serde_json::Value, index| {
-        service_answer(&model, row.as_object().unwrap(), index)
+        service_answer_checked(&model, None, row.as_object().unwrap(), index)
             .unwrap_err()
             .to_string()
     };
     let e = bad(json!({"x12": [1]}), 3);
     assert!(
-        e.contains("row 3") && e.contains("\"x12\"") && e.contains("an array"),
+        e.contains("element 3") && e.contains("\"x12\"") && e.contains("an array"),
         "{e}"
     );
     let e = bad(json!({"x12": "12 dollars"}), 0);

@@ -15,7 +15,7 @@
 
 use super::linalg::{mat_t_vec, mat_vec, softplus, weighted_gram};
 use super::{Monitor, TrainError};
-use crate::pipeline::model::logistic;
+use crate::model::logistic;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,8 @@ use super::irls::refit_logistic;
 use super::l1::{fit_l1_logistic, L1Settings};
 use super::linalg::mat_t_vec;
 use super::*;
-use crate::pipeline::loaded::compile_artifact;
-use crate::pipeline::model::logistic;
+use crate::loaded::compile_artifact;
+use crate::model::logistic;
 use ndarray::Array2;
 
 /// splitmix64: a tiny deterministic generator for test data.
@@ -219,7 +219,7 @@ fn training_produces_an_artifact_the_loader_accepts() {
         .collect();
     assert_eq!(kinds, ["number", "number", "money", "category"]);
     // The profile describes each input for drift, with bins that cover the training values.
-    let profiles = crate::pipeline::drift::profiles(&trained.artifact);
+    let profiles = crate::drift::profiles(&trained.artifact);
     let a = &profiles["a"];
     assert!((a.null_rate.unwrap() - 189.0 / 3200.0).abs() < 0.01);
     assert!((a.bin_fractions.as_ref().unwrap().iter().sum::<f64>() - 1.0).abs() < 1e-12);

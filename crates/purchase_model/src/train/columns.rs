@@ -4,8 +4,8 @@
 //! and memory stays at 12 bytes per text cell at most (8 once the kind is known).
 
 use super::TrainError;
-use crate::pipeline::artifact::InputKind;
-use crate::pipeline::clean::{clean_number, BLANKS};
+use crate::artifact::InputKind;
+use crate::clean::{clean_number, BLANKS};
 use std::collections::HashMap;
 
 /// The code of a missing category value.

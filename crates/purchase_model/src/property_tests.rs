@@ -21,7 +21,7 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
-const BUNDLED: &str = include_str!("../../artifacts/purchase_model.json");
+const BUNDLED: &str = include_str!("../../../artifacts/purchase_model.json");
 
 fn config() -> ProptestConfig {
     // Cases from PROPTEST_CASES (default 256); no regression files written into the tree.
