@@ -14,8 +14,8 @@
 //! Without Citus none of this runs: one `get_extension_oid` lookup per catalog read (a cache
 //! miss, never per row) and per model change.
 
-use super::catalog;
-use super::errors::{raise, OrRaise};
+use crate::pg::errors::{raise, OrRaise};
+use crate::pg::models::catalog;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 

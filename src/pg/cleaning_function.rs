@@ -4,9 +4,9 @@
 //! non-ASCII text in a database that is not UTF-8, where this raises 22021 like every other
 //! pg_purchase function. The C symbol is the one earlier releases' SQL binds.
 
-use super::call_site::arg;
-use super::errors::{guard, OrRaise};
-use super::text_datum::text_str;
+use crate::pg::datum::text::text_str;
+use crate::pg::errors::{guard, OrRaise};
+use crate::pg::scoring::call_site::arg;
 use pgrx::prelude::*;
 use purchase_model::clean::clean_number as clean;
 

@@ -1,14 +1,21 @@
 //! Model insight functions: the published weights of a version and its evaluation on known
 //! outcomes. `explain_purchase` (per-row contributions) is SQL over these, in `insights.sql`.
 
-use super::catalog::{self, StoredVersion};
-use super::errors::{raise, OrRaise};
-use super::model_cache::{compile_stored, resolve, LoadedModel};
+use crate::pg::errors::{raise, OrRaise};
+use crate::pg::models::cache::{compile_stored, resolve, LoadedModel};
+use crate::pg::models::catalog::{self, StoredVersion};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation, PgSqlErrorCode};
 use purchase_model::evaluate::Evaluation;
 use purchase_model::model::RawValue;
 use std::rc::Rc;
+
+// Model insights in SQL over the Rust functions of this file.
+pgrx::extension_sql_file!(
+    "insights.sql",
+    name = "insights",
+    requires = ["scoring_functions", purchase_model_weights]
+);
 
 /// The model of `name` at `version` (the active one when None), as compiled for scoring.
 fn model_version(name: &str, version: Option<i32>) -> (Rc<LoadedModel>, Option<serde_json::Value>) {

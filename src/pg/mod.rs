@@ -1,22 +1,14 @@
 //! The PostgreSQL glue: catalog, caches, SQL functions and planner support. Thin by design;
-//! the model itself lives in `purchase_model`.
+//! the model itself is the `purchase_model` crate. ARCHITECTURE.md says how the parts and
+//! their caches fit together.
 
-mod artifact_input;
-mod call_site;
-mod catalog;
 mod citus;
 mod cleaning_function;
-mod column_reader;
-mod columns_scoring;
+mod datum;
 pub(crate) mod errors;
 mod insights;
-mod jsonb_rows;
-mod model_admin;
-mod model_cache;
-mod planner_support;
-mod row_scoring;
-mod schema;
-mod scoring_functions;
-mod scoring_output;
-mod text_datum;
+mod models;
+mod planner;
+mod refresh;
+mod scoring;
 mod training;

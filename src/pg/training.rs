@@ -3,9 +3,9 @@
 //! itself, so a trained model passes exactly the validation, hash and reference checks of an
 //! imported one, and only roles that may load models may train them.
 
-use super::errors::raise;
-use super::insights::{quote_ident, relation_name};
-use super::text_datum::text_str;
+use crate::pg::datum::text::text_str;
+use crate::pg::errors::raise;
+use crate::pg::insights::{quote_ident, relation_name};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation, PgSqlErrorCode};
 use purchase_model::artifact::InputKind;

@@ -10,8 +10,8 @@
 //! which invalidates every cached plan built this way (prepared statements, PL/pgSQL, pg_cron).
 //! Anything not provably safe to rewrite is left alone and takes the generic row path.
 
-use super::columns_scoring::may_execute;
-use super::model_cache::{catalog_relid, try_resolve};
+use crate::pg::models::cache::{catalog_relid, try_resolve};
+use crate::pg::scoring::columns::may_execute;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
 

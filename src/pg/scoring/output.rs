@@ -1,7 +1,7 @@
 //! Turning one scored row into the SQL result of each scoring function.
 
-use super::errors::{raise, OrRaise};
-use super::model_cache::LoadedModel;
+use crate::pg::errors::{raise, OrRaise};
+use crate::pg::models::cache::LoadedModel;
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgMemoryContexts, PgSqlErrorCode};
 use purchase_model::error::PipelineError;

@@ -3,7 +3,7 @@
 //! levels, which jsonb itself accepts). The text is `jsonb_out`'s palloc'd copy in the call's
 //! memory context, copied once into Rust and freed at once.
 
-use super::errors::{raise, OrRaise};
+use crate::pg::errors::{raise, OrRaise};
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::prelude::*;
 use pgrx::{FromDatum, PgSqlErrorCode};

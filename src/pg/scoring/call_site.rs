@@ -1,8 +1,8 @@
 //! The `fn_extra` call-site cache: state built on a call site's first row and kept for the
 //! life of the expression (its flinfo's memory context), so later rows do no lookups.
 
-use super::model_cache::{resolve, LoadedModel};
-use super::text_datum::text_str;
+use crate::pg::datum::text::text_str;
+use crate::pg::models::cache::{resolve, LoadedModel};
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
 use std::rc::Rc;

@@ -2,7 +2,7 @@
 //! detoast is only needed for compressed or out-of-line ones) and no UTF-8 re-validation in a
 //! UTF-8 database, where the server has already validated every stored string.
 
-use super::errors::raise;
+use crate::pg::errors::raise;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 

@@ -14,12 +14,12 @@
 //! with it. Peak memory is the input plus about twice the output (the buffer doubles), instead
 //! of a JSON tree, its text and jsonb's parse tree of it. Every row checks for interrupts.
 
-use super::call_site::arg;
-use super::column_reader::numeric_raw;
-use super::errors::{raise, OrRaise};
-use super::model_cache::{resolve, LoadedModel};
-use super::scoring_functions::null_model;
-use super::text_datum::{as_str, text_str};
+use crate::pg::datum::column::numeric_raw;
+use crate::pg::datum::text::{as_str, text_str};
+use crate::pg::errors::{raise, OrRaise};
+use crate::pg::models::cache::{resolve, LoadedModel};
+use crate::pg::scoring::call_site::arg;
+use crate::pg::scoring::entry_points::null_model;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use purchase_model::error::{PipelineError, Result};

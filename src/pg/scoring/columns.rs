@@ -14,12 +14,12 @@
 //!   non-constant names array, a NULL or repeated name, names and values of different counts)
 //!   are refused with a named error instead of reading the wrong argument.
 
-use super::call_site::{arg, call_site, ModelArgument};
-use super::column_reader::ColumnReader;
-use super::errors::raise;
-use super::model_cache::LoadedModel;
-use super::scoring_functions::null_model;
-use super::scoring_output::{emit, Output, OutputState};
+use crate::pg::datum::column::ColumnReader;
+use crate::pg::errors::raise;
+use crate::pg::models::cache::LoadedModel;
+use crate::pg::scoring::call_site::{arg, call_site, ModelArgument};
+use crate::pg::scoring::entry_points::null_model;
+use crate::pg::scoring::output::{emit, Output, OutputState};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::ffi::{CStr, CString};

@@ -1,16 +1,23 @@
-//! The SQL scoring functions. They are plain V1 C functions (declared in `schema.rs`) rather
+//! The SQL scoring functions. They are plain V1 C functions (declared in `scoring.sql`) rather
 //! than #[pg_extern]s because they need the raw `fcinfo`: a `record` argument read through the
 //! call-site cache, `VARIADIC "any"` column arguments, and the planner support request.
 
-use super::call_site::arg;
-use super::columns_scoring::score_columns;
-use super::errors::{guard, raise};
-use super::jsonb_rows::predict_json;
-use super::planner_support::simplify;
-use super::row_scoring::score_row;
-use super::scoring_output::Output;
+use crate::pg::errors::{guard, raise};
+use crate::pg::planner::simplify;
+use crate::pg::scoring::call_site::arg;
+use crate::pg::scoring::columns::score_columns;
+use crate::pg::scoring::json::predict_json;
+use crate::pg::scoring::output::Output;
+use crate::pg::scoring::row::score_row;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
+
+// The SQL declarations of the V1 functions below.
+pgrx::extension_sql_file!(
+    "scoring.sql",
+    name = "scoring_functions",
+    requires = ["catalog"]
+);
 
 macro_rules! v1_function {
     ($finfo:ident, $name:ident, $body:expr) => {

@@ -2,15 +2,18 @@
 //! Each change is one transaction: it queues a relcache invalidation of the catalog, so at
 //! commit every session's next statement uses the new active version and cached plans are
 //! re-made; a rolled-back change is invisible everywhere. A refused call writes nothing.
-//! These run as SECURITY DEFINER with a pinned search_path (see schema.rs privileges).
+//! These run as SECURITY DEFINER with a pinned search_path (see models/lifecycle.sql for the privileges).
 
-use super::artifact_input::{install_interrupt_check, parse_artifact_text, JsonbText};
-use super::catalog;
-use super::errors::{guard, raise, OrRaise};
+use crate::pg::errors::{guard, raise, OrRaise};
+use crate::pg::models::artifact_input::{install_interrupt_check, parse_artifact_text, JsonbText};
+use crate::pg::models::catalog;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use purchase_model::artifact::MAX_ARTIFACT_BYTES;
 use purchase_model::loaded::compile_artifact_value;
+
+// Lifecycle functions in SQL and the privileges of every function: last, after all others.
+pgrx::extension_sql_file!("lifecycle.sql", finalize);
 
 /// An argument that must not be NULL: NULL is an error, never a silent NULL result.
 fn required<T>(value: Option<T>, argument: &str) -> T {

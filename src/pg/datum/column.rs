@@ -2,7 +2,7 @@
 //! float8/float4/int/numeric directly, text-like types as borrowed UTF-8, anything else through
 //! its output function (so a domain, an enum category or the `money` type also work).
 
-use super::text_datum::{as_str, text_str};
+use crate::pg::datum::text::{as_str, text_str};
 use pgrx::prelude::*;
 use purchase_model::artifact::InputKind;
 use purchase_model::model::RawValue;

@@ -10,8 +10,8 @@
 //! only the statement that read it, and the next statement reads the catalog again (compiling
 //! only when the version actually differs). From the next transaction on, entries are final.
 
-use super::catalog;
-use super::errors::{raise, OrRaise};
+use crate::pg::errors::{raise, OrRaise};
+use crate::pg::models::catalog;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use purchase_model::artifact::Artifact;

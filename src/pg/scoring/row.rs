@@ -5,11 +5,11 @@
 //! resolved once; per row the tuple is stored in a reusable slot and deformed only up to the
 //! last attribute the model reads. No name lookups and no allocation beyond the result.
 
-use super::call_site::{arg, call_site, ModelArgument};
-use super::column_reader::ColumnReader;
-use super::errors::raise;
-use super::model_cache::{relcache_generation, LoadedModel};
-use super::scoring_output::{emit, Output, OutputState};
+use crate::pg::datum::column::ColumnReader;
+use crate::pg::errors::raise;
+use crate::pg::models::cache::{relcache_generation, LoadedModel};
+use crate::pg::scoring::call_site::{arg, call_site, ModelArgument};
+use crate::pg::scoring::output::{emit, Output, OutputState};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::rc::Rc;

@@ -2,10 +2,13 @@
 //! one active version per name. Reads run through SPI with the caller's snapshot, so a statement
 //! sees exactly the versions committed before it started.
 
-use super::errors::{raise, OrRaise};
+use crate::pg::errors::{raise, OrRaise};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::ops::Not;
+
+// The catalog's SQL: bootstrap, so every other SQL object can require it.
+pgrx::extension_sql_file!("catalog.sql", name = "catalog", bootstrap);
 
 pub const SCHEMA: &str = "purchase";
 pub const TABLE: &str = "model_versions";
@@ -30,7 +33,7 @@ pub fn active_version(name: &str) -> Option<StoredVersion> {
         "SELECT version, sha256,
                 (artifact OPERATOR(pg_catalog.-) 'checks'::pg_catalog.text)::pg_catalog.text
            FROM {} WHERE name OPERATOR(pg_catalog.=) $1 AND active",
-        super::citus::catalog_table()
+        crate::pg::citus::catalog_table()
     ))
     .unwrap();
     unsafe {
@@ -91,7 +94,7 @@ pub fn active_version(name: &str) -> Option<StoredVersion> {
 
 /// Version `version` of `name` as stored (checks left out), whether active or not.
 pub fn stored_version(name: &str, version: i32) -> Option<StoredVersion> {
-    let table = super::citus::catalog_table();
+    let table = crate::pg::citus::catalog_table();
     Spi::connect(|client| {
         let rows = client
             .select(
@@ -115,7 +118,7 @@ pub fn stored_version(name: &str, version: i32) -> Option<StoredVersion> {
 
 /// The names that have an active version, for "unknown model" errors.
 pub fn active_names() -> Vec<String> {
-    let table = super::citus::catalog_table();
+    let table = crate::pg::citus::catalog_table();
     Spi::connect(|client| {
         client
             .select(
@@ -218,7 +221,7 @@ pub fn announce_change() {
 fn lock_name(client: &mut pgrx::spi::SpiClient<'_>, name: &str) {
     // Citus hook: on a coordinator the catalog is (made) a reference table, so the write that
     // follows reaches every node in this distributed transaction.
-    super::citus::prepare_catalog_write(client);
+    crate::pg::citus::prepare_catalog_write(client);
     client
         .update(
             "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pg_purchase.model:' || $1))",
