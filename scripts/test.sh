@@ -24,6 +24,8 @@ install_all
 log "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+log "released SQL scripts unchanged (sql/README.md)"
+(cd sql && sha256sum --check --strict --quiet SHA256SUMS)
 
 log "pure pipeline unit tests"
 cargo test -p purchase_model
