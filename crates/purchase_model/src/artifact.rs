@@ -738,7 +738,7 @@ mod v2 {
         sha256: Option<String>,
     }
 
-    /// The optional training profile (see `pipeline::drift`).
+    /// The optional training profile (see `crate::drift`).
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Profile {

@@ -2,12 +2,12 @@
 //! the artifact parser/validator never panic on arbitrary input; valid input round-trips;
 //! invalid input is an error that names the value (or the artifact field).
 //!
-//! `cargo test --lib pipeline::` runs each property with proptest's default 256 cases. A long
+//! `cargo test -p purchase_model` runs each property with proptest's default 256 cases. A long
 //! run sets the case count per property through the environment, e.g. 8 x 130,000 = 1.04
 //! million cases (README, Performance, reports a run):
 //!
 //! ```sh
-//! PROPTEST_CASES=130000 cargo test --release --lib pipeline::property_tests
+//! PROPTEST_CASES=130000 cargo test --release -p purchase_model property_tests
 //! ```
 //!
 //! Only what `clean.rs`'s module doc states of the cleaning rule is asserted here.

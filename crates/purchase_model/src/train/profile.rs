@@ -1,4 +1,4 @@
-//! The artifact's `profile` section for drift (format in `pipeline::drift`): per column the
+//! The artifact's `profile` section for drift (format in `crate::drift`): per column the
 //! null rate on the training rows; for numbers the mean and population standard deviation of the
 //! values present, the 9 inner decile edges and the shares of the 10 bins they cut (a value
 //! equal to an edge falls in the lower bin, as `purchase_drift` counts); for categories the share
