@@ -1,5 +1,7 @@
-//! The pure scoring pipeline: artifact format, cleaning, imputing, scaling, encoding, scoring.
-//! Nothing here imports pgrx, so all of it is tested with plain `cargo test`.
+//! The pure purchase-propensity model of pg_purchase: artifact formats and validation, cleaning,
+//! imputing, scaling, encoding, scoring, JSON rows, evaluation, drift and training.
+//! This crate does not depend on pgrx (the compiler enforces what used to be a rule), so all of it
+//! is tested with plain `cargo test -p purchase_model`, without PostgreSQL headers or libclang.
 
 pub mod artifact;
 pub mod canonical;
