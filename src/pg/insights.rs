@@ -7,6 +7,7 @@ use crate::pg::models::catalog::{self, StoredVersion};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation, PgSqlErrorCode};
 use purchase_model::evaluate::Evaluation;
+use purchase_model::explain;
 use purchase_model::model::RawValue;
 use std::rc::Rc;
 
@@ -69,59 +70,22 @@ fn purchase_model_weights(
         )
     };
     let (loaded, doc) = model_version(model, version);
-    let m = &loaded.model;
-    let std_errors: Option<Vec<Option<f64>>> = doc
-        .as_ref()
-        .and_then(|d| d.pointer("/model/std_errors"))
-        .and_then(|v| v.as_array())
-        .map(|a| a.iter().map(|x| x.as_f64()).collect());
-    let mut order: Vec<usize> = (0..m.features.len()).collect();
-    order.sort_by(|&a, &b| {
-        m.features[b]
-            .coef
-            .abs()
-            .total_cmp(&m.features[a].coef.abs())
-    });
-    let mut rank = vec![0i32; m.features.len()];
-    for (r, &f) in order.iter().enumerate() {
-        rank[f] = r as i32 + 1;
-    }
-    let mut rows: Vec<_> = m
-        .features
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let scaling = m.feature_scaling(f);
+    let std_errors = doc.as_ref().and_then(explain::standard_errors);
+    let rows = explain::weights(&loaded.model, std_errors.as_deref())
+        .into_iter()
+        .map(|w| {
             (
-                f.name.clone(),
-                Some(m.feature_column(f).to_string()),
-                f.coef,
-                std_errors
-                    .as_ref()
-                    .and_then(|s| s.get(i).copied().flatten()),
-                f.coef.exp(),
-                rank[i],
-                scaling.map(|s| s.0),
-                scaling.map(|s| s.1),
+                w.feature,
+                w.input_column,
+                w.coefficient,
+                w.std_error,
+                w.odds_ratio,
+                w.rank,
+                w.mean,
+                w.scale,
             )
         })
-        .collect();
-    if m.intercept != 0.0 {
-        let se = doc
-            .as_ref()
-            .and_then(|d| d.pointer("/model/intercept_std_error"))
-            .and_then(|v| v.as_f64());
-        rows.push((
-            "(intercept)".to_string(),
-            None,
-            m.intercept,
-            se,
-            m.intercept.exp(),
-            0,
-            None,
-            None,
-        ));
-    }
+        .collect::<Vec<_>>();
     TableIterator::new(rows)
 }
 

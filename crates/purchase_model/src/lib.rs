@@ -10,6 +10,7 @@ pub mod clean;
 pub mod drift;
 pub mod error;
 pub mod evaluate;
+pub mod explain;
 pub mod interrupt;
 pub mod json_fields;
 pub mod json_rows;
