@@ -3,8 +3,9 @@
 //! UTF-8 database, where the server has already validated every stored string.
 
 use crate::pg::errors::raise;
+use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
+use pgrx::{FromDatum, PgSqlErrorCode};
 
 /// Whether the database's text is UTF-8 (checked once per backend: a backend serves one
 /// database for life).
@@ -25,7 +26,7 @@ fn database_is_utf8() -> bool {
 /// `datum` must be a non-null datum of a varlena type (text, varchar, bpchar, ...) whose memory
 /// stays valid for the caller-chosen lifetime `'a`, and `'a` must also end before
 /// `CurrentMemoryContext` is reset or deleted (a detoasted copy is allocated there). Callers
-/// that can should borrow through a wrapper whose lifetime is tied to the
+/// that can should borrow through [`TextArg`] or another wrapper whose lifetime is tied to the
 /// datum's owner instead of choosing `'a` freely.
 #[inline]
 pub unsafe fn text_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
@@ -78,3 +79,56 @@ pub fn as_str<'a>(column: &str, bytes: &'a [u8]) -> &'a str {
         )
     }
 }
+
+/// A `text` argument of a `#[pg_extern]` function, borrowed for the call (`'fcx`) through
+/// [`text_bytes`]: no detoast of inline values, and no UTF-8 decision yet. pgrx's own `&str`
+/// argument panics on non-ASCII text in a database that is not UTF-8; [`TextArg::as_str`]
+/// raises 22021 naming the argument instead, like every other pg_purchase reader.
+#[derive(Clone, Copy)]
+pub struct TextArg<'fcx>(&'fcx [u8]);
+
+impl<'fcx> TextArg<'fcx> {
+    /// The text as &str, or 22021 (naming `name`) for non-ASCII text in a non-UTF-8 database.
+    #[inline]
+    pub fn as_str(self, name: &str) -> &'fcx str {
+        as_str(name, self.0)
+    }
+}
+
+impl FromDatum for TextArg<'_> {
+    #[inline]
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<Self> {
+        // SAFETY: FromDatum's contract: a non-null (datum, is_null) pair of the declared type
+        // (text) that lives as long as the value asked for; ArgAbi below asks only for 'fcx,
+        // the function call, during which the argument and CurrentMemoryContext both live.
+        (!is_null).then(|| TextArg(unsafe { text_bytes(datum) }))
+    }
+}
+
+// SAFETY: the argument is unboxed with FromDatum above, for a function whose SQL declares the
+// argument `text` (impl_sql_translatable below), so the datum is a text varlena valid for 'fcx.
+unsafe impl<'fcx> ArgAbi<'fcx> for TextArg<'fcx> {
+    #[inline]
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        // SAFETY: the caller (pgrx's wrapper) passes an argument declared text, as required.
+        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| {
+            raise(
+                PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                format!("argument {} must not be NULL", index + 1),
+                None,
+            )
+        })
+    }
+
+    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> pgrx::nullable::Nullable<Self> {
+        // SAFETY: as above.
+        unsafe { arg.unbox_arg_using_from_datum() }.into()
+    }
+}
+
+pgrx::impl_sql_translatable!(TextArg<'_>, arg_only = "TEXT");
