@@ -221,21 +221,21 @@ pub fn quote_ident(name: &str) -> String {
 
 /// A relation's name, schema-qualified and quoted as needed.
 pub fn relation_name(relid: pg_sys::Oid) -> String {
-    // SAFETY: syscache lookups by OID. get_rel_name's NULL (no such relation) is checked before
-    // use; get_namespace_name's NULL (schema dropped meanwhile) is accepted by
-    // quote_qualified_identifier, which then leaves the qualifier out; its result is a palloc'd
-    // NUL-terminated string, copied into a String at once.
+    // SAFETY: a syscache lookup by OID; NULL (no such relation) is checked next.
+    let name = unsafe { pg_sys::get_rel_name(relid) };
+    if name.is_null() {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!("relation with OID {} does not exist", relid.to_u32()),
+            None,
+        );
+    }
+    // SAFETY: `name` is a non-null palloc'd relation name. get_namespace_name's NULL (schema
+    // dropped meanwhile) is accepted by quote_qualified_identifier, which then leaves the
+    // qualifier out; its result is a palloc'd NUL-terminated string, copied at once.
     unsafe {
-        let ptr = pg_sys::get_rel_name(relid);
-        if ptr.is_null() {
-            raise(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-                format!("relation with OID {} does not exist", relid.to_u32()),
-                None,
-            );
-        }
         let nsp = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
-        let quoted = pg_sys::quote_qualified_identifier(nsp, ptr);
+        let quoted = pg_sys::quote_qualified_identifier(nsp, name);
         std::ffi::CStr::from_ptr(quoted)
             .to_string_lossy()
             .into_owned()
