@@ -21,6 +21,8 @@ use pgrx::PgSqlErrorCode;
 
 /// Whether the citus extension is installed in this database (a syscache lookup).
 pub fn citus_installed() -> bool {
+    // SAFETY: a NUL-terminated static name; with missing_ok = true a missing extension is
+    // InvalidOid, never an ERROR.
     unsafe { pg_sys::get_extension_oid(c"citus".as_ptr(), true) != pg_sys::InvalidOid }
 }
 
@@ -45,6 +47,8 @@ fn local_placement() -> Option<String> {
     let name = format!("{}_{shard}", catalog::TABLE);
     let schema = std::ffi::CString::new(catalog::SCHEMA).ok()?;
     let rel = std::ffi::CString::new(name.clone()).ok()?;
+    // SAFETY: syscache lookups by NUL-terminated names that live until the end of the
+    // function; missing_ok = true and get_relname_relid answer InvalidOid for a missing object.
     unsafe {
         let nsp = pg_sys::get_namespace_oid(schema.as_ptr(), true);
         if nsp == pg_sys::InvalidOid

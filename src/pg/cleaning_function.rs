@@ -1,45 +1,18 @@
 //! `clean_number`: the cleaning rule on its own, as SQL.
 //!
-//! A V1 function rather than a #[pg_extern] taking `&str`: pgrx's `&str` argument panics on
-//! non-ASCII text in a database that is not UTF-8, where this raises 22021 like every other
-//! pg_purchase function. The C symbol is the one earlier releases' SQL binds.
+//! The argument is a [`TextArg`] rather than pgrx's `&str`: pgrx's `&str` panics on non-ASCII
+//! text in a database that is not UTF-8, where this raises 22021 like every other pg_purchase
+//! function. pgrx names the C symbol `clean_number_wrapper`, the one earlier releases' SQL
+//! binds (sql/pg_purchase--0.1.0.sql, --0.2.0.sql).
 
-use crate::pg::datum::text::text_str;
+use crate::pg::datum::text::TextArg;
 use crate::pg::errors::{guard, OrRaise};
-use crate::pg::scoring::call_site::arg;
 use pgrx::prelude::*;
 use purchase_model::clean::clean_number as clean;
 
-pgrx::extension_sql!(
-    r#"
--- The cleaning rule on its own: '$1,234.50' -> 1234.5, '($12.00)' -> -12, '36.29%' -> 36.29,
--- '' -> NULL; anything else is an error quoting the value.
-CREATE FUNCTION "clean_number"("value" TEXT) RETURNS double precision
-IMMUTABLE STRICT PARALLEL SAFE
-LANGUAGE c AS 'MODULE_PATHNAME', 'clean_number_wrapper';
-"#,
-    name = "clean_number",
-    requires = ["catalog"]
-);
-
-#[unsafe(no_mangle)]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_clean_number_wrapper() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
-
-/// `clean_number(value text) RETURNS float8` (STRICT).
-#[pg_guard]
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn clean_number_wrapper(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    guard(|| {
-        let (value, _) = arg(fcinfo, 0);
-        match clean("clean_number", text_str("clean_number", value)).or_raise() {
-            Some(v) => v.into_datum().unwrap(),
-            None => pgrx::fcinfo::pg_return_null(fcinfo),
-        }
-    })
+/// The cleaning rule on its own: '$1,234.50' -> 1234.5, '($12.00)' -> -12, '36.29%' -> 36.29,
+/// '' -> NULL; anything else is an error quoting the value.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn clean_number(value: TextArg<'_>) -> Option<f64> {
+    guard(|| clean("clean_number", value.as_str("clean_number")).or_raise())
 }

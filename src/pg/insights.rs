@@ -101,7 +101,9 @@ fn evaluate_purchase_model(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> JsonB {
     let loaded = resolve(model);
-    let schema = own_schema(fcinfo);
+    // SAFETY: pgrx passes this call's own FunctionCallInfo, whose flinfo fmgr has set up.
+    let fn_oid = unsafe { (*(*fcinfo).flinfo).fn_oid };
+    let schema = own_schema(fn_oid);
     let source = source.oid();
     let relation = relation_name(source);
     let query = format!(
@@ -154,6 +156,8 @@ fn outcome(column: &str, text: &str) -> bool {
 
 fn check_column(relid: pg_sys::Oid, column: &str) {
     let name = std::ffi::CString::new(column).unwrap_or_default();
+    // SAFETY: a syscache lookup with a NUL-terminated name that outlives the call; a missing
+    // column is InvalidAttrNumber.
     let attno = unsafe { pg_sys::get_attnum(relid, name.as_ptr()) };
     if attno == pg_sys::InvalidAttrNumber as i16 {
         raise(
@@ -169,6 +173,9 @@ fn check_column(relid: pg_sys::Oid, column: &str) {
 
 pub fn quote_ident(name: &str) -> String {
     let c = std::ffi::CString::new(name).unwrap_or_default();
+    // SAFETY: quote_identifier takes a NUL-terminated string and returns either that same
+    // pointer (no quoting needed; `c` lives until the end of this function) or a palloc'd
+    // NUL-terminated copy; either is copied into a String before `c` is dropped.
     unsafe {
         std::ffi::CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr()))
             .to_string_lossy()
@@ -178,30 +185,51 @@ pub fn quote_ident(name: &str) -> String {
 
 /// A relation's name, schema-qualified and quoted as needed.
 pub fn relation_name(relid: pg_sys::Oid) -> String {
+    // SAFETY: a syscache lookup by OID; NULL (no such relation) is checked next.
+    let name = unsafe { pg_sys::get_rel_name(relid) };
+    if name.is_null() {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!("relation with OID {} does not exist", relid.to_u32()),
+            None,
+        );
+    }
+    // SAFETY: `name` is a non-null palloc'd relation name. get_namespace_name's NULL (schema
+    // dropped meanwhile) is accepted by quote_qualified_identifier, which then leaves the
+    // qualifier out; its result is a palloc'd NUL-terminated string, copied at once.
     unsafe {
-        let ptr = pg_sys::get_rel_name(relid);
-        if ptr.is_null() {
-            raise(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-                format!("relation with OID {} does not exist", relid.to_u32()),
-                None,
-            );
-        }
         let nsp = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
-        let quoted = pg_sys::quote_qualified_identifier(nsp, ptr);
+        let quoted = pg_sys::quote_qualified_identifier(nsp, name);
         std::ffi::CStr::from_ptr(quoted)
             .to_string_lossy()
             .into_owned()
     }
 }
 
-/// The schema of the function being called: pg_purchase's own, so its functions are called
-/// qualified whatever the caller's search_path.
-pub fn own_schema(fcinfo: pg_sys::FunctionCallInfo) -> String {
-    unsafe {
-        let nsp = pg_sys::get_func_namespace((*(*fcinfo).flinfo).fn_oid);
-        quote_ident(&std::ffi::CStr::from_ptr(pg_sys::get_namespace_name(nsp)).to_string_lossy())
-    }
+/// The schema of function `fn_oid` (the one being called: pg_purchase's own), quoted, so its
+/// functions are called qualified whatever the caller's search_path.
+pub fn own_schema(fn_oid: pg_sys::Oid) -> String {
+    // SAFETY: syscache lookups by OID. get_namespace_name's NULL (no such schema) is checked
+    // before CStr::from_ptr; otherwise it is a palloc'd NUL-terminated name, copied at once.
+    let name = unsafe {
+        let name = pg_sys::get_namespace_name(pg_sys::get_func_namespace(fn_oid));
+        (!name.is_null()).then(|| {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        })
+    };
+    let name = name.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
+            format!(
+                "the schema of function {} no longer exists",
+                fn_oid.to_u32()
+            ),
+            None,
+        )
+    });
+    quote_ident(&name)
 }
 
 /// Live data of `source` against the training statistics of `model`'s active version, one row

@@ -348,10 +348,13 @@ fn train_purchase_model(
     let mut select = vec![
         format!("s.{}::text", quote_ident(target_column)),
         match validation {
-            Some(v) => format!("s.{}", quote_ident(&v.0)),
+            Some(v) => format!("s.{}::boolean", quote_ident(&v.0)),
             None => "NULL::boolean".into(),
         },
     ];
+    // The type of each selected column, as the casts above and below make it: read_rows checks
+    // the result's row type against it, so each cell is read as what it is.
+    let mut types = vec![pg_sys::TEXTOID, pg_sys::BOOLOID];
     let mut readers = Vec::new();
     for (col, ty, category) in &columns {
         if col == target_column
@@ -364,10 +367,12 @@ fn train_purchase_model(
         match (category.as_str(), kind) {
             ("N", None | Some(InputKind::Number)) => {
                 select.push(format!("s.{}::float8", quote_ident(col)));
+                types.push(pg_sys::FLOAT8OID);
                 readers.push(Reader::Number(NumberColumn::new(col)));
             }
             ("S", _) | ("N", Some(_)) => {
                 select.push(format!("s.{}::text", quote_ident(col)));
+                types.push(pg_sys::TEXTOID);
                 readers.push(Reader::Text(TextColumn::new(col, kind, options.max_levels)));
             }
             _ => raise(
@@ -400,7 +405,7 @@ fn train_purchase_model(
             Reader::Text(c) => c.name().to_string(),
         })
         .collect();
-    read_rows(&query, &relation, |values, nulls| {
+    read_rows(&query, &relation, &types, |row| {
         let r = target_values.len();
         if r as i64 >= options.max_rows {
             raise(
@@ -411,11 +416,10 @@ fn train_purchase_model(
                 )),
             );
         }
-        // SAFETY: columns 0 and 2.. are text or float8 as the query casts them, 1 is boolean.
-        let t = (!nulls[0]).then(|| unsafe { text_str(target_column, values[0]) });
+        let t = row.text(0, target_column);
         target_values.push(outcome(target_column, t, r + 1));
         let is_validation = match validation {
-            Some(v) if nulls[1] => raise(
+            Some(v) if row.is_null(1) => raise(
                 PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
                 format!(
                     "validation column \"{}\" is NULL in row {} of the scan",
@@ -424,7 +428,7 @@ fn train_purchase_model(
                 ),
                 Some("Mark every row: true for validation, false for training.".into()),
             ),
-            Some(_) => values[1].value() != 0,
+            Some(_) => row.boolean(1) == Some(true),
             None => {
                 options.validation_fraction > 0.0
                     && draw(options.seed, r as u64) < options.validation_fraction
@@ -432,12 +436,9 @@ fn train_purchase_model(
         };
         validation_rows.push(is_validation);
         for (i, reader) in readers.iter_mut().enumerate() {
-            let (d, null) = (values[i + 2], nulls[i + 2]);
             let result = match reader {
-                Reader::Number(c) => c.push((!null).then(|| f64::from_bits(d.value() as u64))),
-                Reader::Text(c) => {
-                    c.push((!null).then(|| unsafe { text_str(&column_names[i], d) }))
-                }
+                Reader::Number(c) => c.push(row.float8(i + 2)),
+                Reader::Text(c) => c.push(row.text(i + 2, &column_names[i])),
             };
             result.unwrap_or_else(|e| raise_train(e));
         }
@@ -500,9 +501,60 @@ fn train_purchase_model(
     store(artifact, name, options.activate)
 }
 
-/// Runs `query` through a read-only SPI cursor, calling `on_row` with each row's deformed
-/// datums; checks for interrupts after every batch.
-fn read_rows(query: &str, relation: &str, mut on_row: impl FnMut(&[pg_sys::Datum], &[bool])) {
+/// One row of [`read_rows`]' query, deformed, borrowed for the callback: text cells point into
+/// the batch's tuples (or detoasted copies in SPI's memory context), which live until the batch
+/// is freed after the callback returns, so nothing read from a row outlives `'a`.
+struct Row<'a> {
+    values: &'a [pg_sys::Datum],
+    nulls: &'a [bool],
+    /// The row type's column types, checked against the expected ones by `read_rows`.
+    types: &'a [pg_sys::Oid],
+}
+
+impl<'a> Row<'a> {
+    fn is_null(&self, i: usize) -> bool {
+        self.nulls[i]
+    }
+
+    /// Column `i` must be of type `typid`: anything else is a bug of the query we built.
+    fn expect(&self, i: usize, typid: pg_sys::Oid) {
+        if self.types[i] != typid {
+            raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!(
+                    "training read column {} as type {typid:?}, but it is {:?}",
+                    i + 1,
+                    self.types[i]
+                ),
+                None,
+            )
+        }
+    }
+
+    /// A text cell (NULL is None); `column` names it in the error for non-ASCII text in a
+    /// database that is not UTF-8.
+    fn text(&self, i: usize, column: &str) -> Option<&'a str> {
+        self.expect(i, pg_sys::TEXTOID);
+        // SAFETY: a non-null text datum (type checked above) of a tuple that lives, like the
+        // SPI memory context of any detoasted copy, until after the callback borrowing this
+        // row for 'a has returned.
+        (!self.nulls[i]).then(|| unsafe { text_str(column, self.values[i]) })
+    }
+
+    fn float8(&self, i: usize) -> Option<f64> {
+        self.expect(i, pg_sys::FLOAT8OID);
+        (!self.nulls[i]).then(|| f64::from_bits(self.values[i].value() as u64))
+    }
+
+    fn boolean(&self, i: usize) -> Option<bool> {
+        self.expect(i, pg_sys::BOOLOID);
+        (!self.nulls[i]).then(|| self.values[i].value() != 0)
+    }
+}
+
+/// Runs `query` through a read-only SPI cursor, calling `on_row` with each row deformed;
+/// checks for interrupts after every batch. `types` are the query's column types.
+fn read_rows(query: &str, relation: &str, types: &[pg_sys::Oid], mut on_row: impl FnMut(&Row<'_>)) {
     let failed = |what: &str| -> ! {
         raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
@@ -511,48 +563,78 @@ fn read_rows(query: &str, relation: &str, mut on_row: impl FnMut(&[pg_sys::Datum
         )
     };
     let sql = std::ffi::CString::new(query).unwrap_or_else(|_| failed("NUL in the query"));
-    unsafe {
-        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
-            failed("SPI_connect");
-        }
-        let plan = pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut());
-        if plan.is_null() {
-            failed("SPI_prepare");
-        }
-        let portal = pg_sys::SPI_cursor_open(
+    // SAFETY: opens an SPI connection, closed by SPI_finish at the end; an ERROR raised before
+    // that (a bad row, a cancel) is cleaned up by PostgreSQL's (sub)transaction abort.
+    if unsafe { pg_sys::SPI_connect() } != pg_sys::SPI_OK_CONNECT as i32 {
+        failed("SPI_connect");
+    }
+    // SAFETY: a NUL-terminated query that outlives the call, without parameters.
+    let plan = unsafe { pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut()) };
+    if plan.is_null() {
+        failed("SPI_prepare");
+    }
+    // SAFETY: a valid plan without parameters (null values and nulls arrays), read-only.
+    let portal = unsafe {
+        pg_sys::SPI_cursor_open(
             std::ptr::null(),
             plan,
             std::ptr::null_mut(),
             std::ptr::null(),
             true,
-        );
-        if portal.is_null() {
-            failed("SPI_cursor_open");
-        }
-        let mut values = Vec::new();
-        let mut nulls = Vec::new();
-        loop {
+        )
+    };
+    if portal.is_null() {
+        failed("SPI_cursor_open");
+    }
+    let mut values: Vec<pg_sys::Datum> = Vec::new();
+    let mut nulls: Vec<bool> = Vec::new();
+    let mut row_types: Vec<pg_sys::Oid> = Vec::new();
+    loop {
+        // SAFETY: fetches from the open portal; the result is in SPI_tuptable/SPI_processed.
+        let (n, table) = unsafe {
             pg_sys::SPI_cursor_fetch(portal, true, BATCH);
-            let n = pg_sys::SPI_processed as usize;
-            if n == 0 || pg_sys::SPI_tuptable.is_null() {
-                break;
-            }
-            let table = &*pg_sys::SPI_tuptable;
-            let natts = (*table.tupdesc).natts as usize;
-            values.resize(natts, pg_sys::Datum::from(0usize));
-            nulls.resize(natts, false);
-            for i in 0..n {
+            (pg_sys::SPI_processed as usize, pg_sys::SPI_tuptable)
+        };
+        if n == 0 || table.is_null() {
+            break;
+        }
+        // SAFETY: a non-null SPITupleTable of the fetch just made: `tupdesc` is its row type and
+        // `vals` holds n valid tuples; both live until SPI_freetuptable below.
+        let (tupdesc, tuples) = unsafe { ((*table).tupdesc, (*table).vals) };
+        // SAFETY: `tupdesc` is a valid tuple descriptor: natts attributes follow its header.
+        let attrs = unsafe { (*tupdesc).attrs.as_slice((*tupdesc).natts as usize) };
+        let natts = attrs.len();
+        row_types.clear();
+        row_types.extend(attrs.iter().map(|a| a.atttypid));
+        if row_types != types {
+            failed("the query's row type is not the one expected");
+        }
+        values.resize(natts, pg_sys::Datum::from(0usize));
+        nulls.resize(natts, false);
+        for i in 0..n {
+            // SAFETY: tuple i < n of the batch, deformed with its own descriptor into arrays of
+            // exactly natts elements.
+            unsafe {
                 pg_sys::heap_deform_tuple(
-                    *table.vals.add(i),
-                    table.tupdesc,
+                    *tuples.add(i),
+                    tupdesc,
                     values.as_mut_ptr(),
                     nulls.as_mut_ptr(),
-                );
-                on_row(&values, &nulls);
-            }
-            pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable);
-            pgrx::check_for_interrupts!();
+                )
+            };
+            on_row(&Row {
+                values: &values,
+                nulls: &nulls,
+                types: &row_types,
+            });
         }
+        // SAFETY: frees this batch's tuples; no Row (and nothing read from one) outlives its
+        // callback call, so nothing still points into them.
+        unsafe { pg_sys::SPI_freetuptable(table) };
+        pgrx::check_for_interrupts!();
+    }
+    // SAFETY: closes the portal and the SPI connection opened above.
+    unsafe {
         pg_sys::SPI_cursor_close(portal);
         pg_sys::SPI_finish();
     }

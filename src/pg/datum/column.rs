@@ -26,9 +26,11 @@ pub enum ColumnReader {
 }
 
 impl ColumnReader {
-    /// The reader for values of `typid` feeding an input of `kind`. Allocates the output
-    /// function's FmgrInfo in the current memory context (the call site's).
+    /// The reader for values of `typid` feeding an input of `kind`. The output function's
+    /// FmgrInfo is boxed by Rust; what fmgr attaches to it is allocated in the current memory
+    /// context (the call site's), which must outlive the reader (see [`ColumnReader::read`]).
     pub fn for_type(typid: pg_sys::Oid, kind: InputKind) -> ColumnReader {
+        // SAFETY: a syscache lookup by OID; an unknown type is a PostgreSQL ERROR, not UB.
         let base = unsafe { pg_sys::getBaseType(typid) };
         let numeric = kind.is_numeric();
         match base {
@@ -46,18 +48,35 @@ impl ColumnReader {
                 blank_padded: false,
             },
             pg_sys::BPCHAROID => ColumnReader::Text { blank_padded: true },
-            _ => unsafe {
+            _ => {
                 let mut func = pg_sys::InvalidOid;
                 let mut varlena = false;
-                pg_sys::getTypeOutputInfo(typid, &mut func, &mut varlena);
-                let mut finfo: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
-                pg_sys::fmgr_info_cxt(func, finfo.as_mut(), pg_sys::CurrentMemoryContext);
+                // SAFETY: both out-pointers are live locals; an unknown type or a type without
+                // an output function is a PostgreSQL ERROR.
+                unsafe { pg_sys::getTypeOutputInfo(typid, &mut func, &mut varlena) };
+                // SAFETY: FmgrInfo is a plain C struct for which all-zero bytes (null pointers,
+                // no function, zero counts) is a valid value; fmgr_info_cxt fills it in next.
+                let mut finfo: Box<pg_sys::FmgrInfo> = Box::new(unsafe { std::mem::zeroed() });
+                // SAFETY: `finfo` points to a live FmgrInfo whose address is stable (boxed) for
+                // as long as the reader keeps it; fmgr_info_cxt records CurrentMemoryContext
+                // (the caller's, which outlives the reader) for the function's own data.
+                unsafe {
+                    pg_sys::fmgr_info_cxt(func, finfo.as_mut(), pg_sys::CurrentMemoryContext)
+                };
                 ColumnReader::Output(finfo)
-            },
+            }
         }
     }
 
     /// Reads one value. Text borrows the datum's memory, which lives for the current row.
+    ///
+    /// # Safety
+    /// - Unless `isnull`, `datum` is a value of the type this reader was built for (its
+    ///   `typid`, or a domain over the same base type), valid for the caller-chosen `'a`.
+    /// - `'a` ends before `CurrentMemoryContext` is reset or deleted: detoasted numerics and
+    ///   the text of output functions are palloc'd there.
+    /// - The memory context that was current when the reader was built is still alive (an
+    ///   output function's FmgrInfo keeps data there).
     #[inline(always)]
     pub unsafe fn read<'a>(
         &mut self,
@@ -75,7 +94,13 @@ impl ColumnReader {
             ColumnReader::Int4 => RawValue::Number(datum.value() as i32 as f64),
             ColumnReader::Int8 => RawValue::Number(datum.value() as i64 as f64),
             ColumnReader::Numeric => {
-                numeric_raw(pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::Numeric)
+                // SAFETY: the caller guarantees a numeric varlena; pg_detoast_datum returns it,
+                // or a 4-byte-header copy palloc'd in CurrentMemoryContext (numeric_normalize
+                // needs that form), which lives for 'a as the caller guarantees.
+                unsafe {
+                    let num = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::Numeric;
+                    numeric_raw(num)
+                }
             }
             ColumnReader::Bool { numeric } => {
                 let b = datum.value() != 0;
@@ -86,7 +111,9 @@ impl ColumnReader {
                 }
             }
             ColumnReader::Text { blank_padded } => {
-                let text = text_str(column, datum);
+                // SAFETY: a Text reader is built only for text, varchar and bpchar (or domains
+                // over them): a non-null varlena valid for 'a, as text_str requires.
+                let text = unsafe { text_str(column, datum) };
                 RawValue::Text(if *blank_padded {
                     text.trim_end_matches(' ')
                 } else {
@@ -94,8 +121,15 @@ impl ColumnReader {
                 })
             }
             ColumnReader::Output(finfo) => {
-                let cstr = pg_sys::OutputFunctionCall(finfo.as_mut(), datum);
-                RawValue::Text(as_str(column, std::ffi::CStr::from_ptr(cstr).to_bytes()))
+                // SAFETY: `finfo` was set up by fmgr_info_cxt for this type's output function
+                // and its memory context is alive (caller's guarantee); the datum is a non-null
+                // value of that type. The result is a NUL-terminated string palloc'd in
+                // CurrentMemoryContext, which outlives 'a (caller's guarantee).
+                let bytes = unsafe {
+                    let cstr = pg_sys::OutputFunctionCall(finfo.as_mut(), datum);
+                    std::ffi::CStr::from_ptr(cstr).to_bytes()
+                };
+                RawValue::Text(as_str(column, bytes))
             }
         }
     }
@@ -106,9 +140,12 @@ impl ColumnReader {
 /// the cleaning error quotes them as written.
 ///
 /// # Safety
-/// `num` must point to a detoasted numeric that lives for the current row.
+/// `num` must point to a detoasted numeric (4-byte header), and `'a` (chosen by the caller)
+/// must end before `CurrentMemoryContext` is reset or deleted: the text is palloc'd there.
 pub unsafe fn numeric_raw<'a>(num: pg_sys::Numeric) -> RawValue<'a> {
-    let text = std::ffi::CStr::from_ptr(pg_sys::numeric_normalize(num))
+    // SAFETY: numeric_normalize reads a valid detoasted numeric (caller's guarantee) and
+    // returns a NUL-terminated ASCII string palloc'd in CurrentMemoryContext, alive for 'a.
+    let text = unsafe { std::ffi::CStr::from_ptr(pg_sys::numeric_normalize(num)) }
         .to_str()
         .unwrap_or("NaN");
     match text.parse::<f64>() {

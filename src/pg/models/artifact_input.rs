@@ -20,6 +20,10 @@ impl FromDatum for JsonbText {
         if is_null {
             return None;
         }
+        // SAFETY: FromDatum's contract gives a non-null jsonb datum. pg_detoast_datum_packed
+        // returns it or a palloc'd plain copy; jsonb_out reads that and returns a palloc'd
+        // NUL-terminated string, copied into a String before it is pfree'd; the detoasted copy
+        // (only when it is not the datum itself) is pfree'd last, after every use.
         unsafe {
             let varlena = datum.cast_mut_ptr::<pg_sys::varlena>();
             let detoasted = pg_sys::pg_detoast_datum_packed(varlena);
@@ -37,8 +41,11 @@ impl FromDatum for JsonbText {
     }
 }
 
+// SAFETY: unboxed through FromDatum above, for arguments whose SQL type is jsonb
+// (impl_sql_translatable below); the value is an owned String, so it borrows nothing.
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        // SAFETY: the caller (pgrx's wrapper) passes an argument declared jsonb.
         unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| {
             raise(
                 PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -49,6 +56,7 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbText {
     }
 
     unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> pgrx::nullable::Nullable<Self> {
+        // SAFETY: as above.
         unsafe { arg.unbox_arg_using_from_datum() }.into()
     }
 }

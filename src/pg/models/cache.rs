@@ -57,6 +57,8 @@ pub fn relcache_generation() -> u64 {
 }
 
 fn statement_id() -> StatementId {
+    // SAFETY: MyProc is this backend's PGPROC (checked for NULL before the read) and lxid is
+    // written only by this backend; GetCurrentStatementStartTimestamp reads a backend global.
     unsafe {
         let lxid = if pg_sys::MyProc.is_null() {
             0
@@ -67,8 +69,10 @@ fn statement_id() -> StatementId {
     }
 }
 
+/// PostgreSQL's relcache invalidation callback (registered once per backend). Not `unsafe`:
+/// it reads neither argument as a pointer.
 #[pg_guard]
-unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     RELCACHE_GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
@@ -89,6 +93,9 @@ fn ensure_registered() {
         (cache.callback_registered, cache.catalog_relid)
     });
     if !registered {
+        // SAFETY: registers a callback with the signature PostgreSQL expects, which lives for
+        // the process (a function of this library, never unloaded); once per backend, so the
+        // fixed-size callback table cannot overflow because of us.
         unsafe {
             pg_sys::CacheRegisterRelcacheCallback(
                 Some(on_relcache_invalidation),
@@ -114,6 +121,8 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     ensure_registered();
     // Once per call site (not per row): take in invalidations already committed, so a
     // statement whose relation locks were all held before still sees the latest activation.
+    // SAFETY: processes queued invalidations, which may run on_relcache_invalidation; that
+    // callback borrows CACHE mutably, and no borrow of CACHE is held across this call.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     let now = statement_id();
     let (cached, usable) = CACHE.with(|c| {

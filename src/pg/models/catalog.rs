@@ -36,21 +36,26 @@ pub fn active_version(name: &str) -> Option<StoredVersion> {
         crate::pg::citus::catalog_table()
     ))
     .unwrap();
-    unsafe {
-        // Without an active snapshot (none is set outside statements) read-only SPI would run
-        // with no snapshot at all; take a fresh one then, as any query would.
-        let read_only = pg_sys::ActiveSnapshotSet();
-        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
-            raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                "pg_purchase could not connect to SPI to read its model catalog",
-                None,
-            );
-        }
-        let mut argtypes = [pg_sys::TEXTOID];
-        let mut values = [name.into_datum().unwrap()];
-        let nulls = [b' ' as std::ffi::c_char];
-        let status = pg_sys::SPI_execute_with_args(
+    // Without an active snapshot (none is set outside statements) read-only SPI would run
+    // with no snapshot at all; take a fresh one then, as any query would.
+    // SAFETY: reads the backend's snapshot stack.
+    let read_only = unsafe { pg_sys::ActiveSnapshotSet() };
+    // SAFETY: opens an SPI connection, closed by SPI_finish below on every path that returns;
+    // an ERROR in between is cleaned up by PostgreSQL's transaction abort (AtEOXact_SPI).
+    if unsafe { pg_sys::SPI_connect() } != pg_sys::SPI_OK_CONNECT as i32 {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "pg_purchase could not connect to SPI to read its model catalog",
+            None,
+        );
+    }
+    let mut argtypes = [pg_sys::TEXTOID];
+    let mut values = [name.into_datum().unwrap()];
+    let nulls = [b' ' as std::ffi::c_char];
+    // SAFETY: a NUL-terminated query and one argument: the three arrays each hold exactly one
+    // element (a text datum palloc'd by into_datum, its type, "not null") and outlive the call.
+    let status = unsafe {
+        pg_sys::SPI_execute_with_args(
             query.as_ptr(),
             1,
             argtypes.as_mut_ptr(),
@@ -58,16 +63,25 @@ pub fn active_version(name: &str) -> Option<StoredVersion> {
             nulls.as_ptr(),
             read_only,
             1,
+        )
+    };
+    if status != pg_sys::SPI_OK_SELECT as i32 {
+        // SAFETY: closes the connection opened above.
+        unsafe { pg_sys::SPI_finish() };
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("pg_purchase catalog query failed (SPI status {status})"),
+            Some(
+                "Is the extension installed completely? Try ALTER EXTENSION pg_purchase UPDATE."
+                    .into(),
+            ),
         );
-        if status != pg_sys::SPI_OK_SELECT as i32 {
-            pg_sys::SPI_finish();
-            raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("pg_purchase catalog query failed (SPI status {status})"),
-                Some("Is the extension installed completely? Try ALTER EXTENSION pg_purchase UPDATE.".into()),
-            );
-        }
-        let found = if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
+    }
+    // SAFETY: after SPI_OK_SELECT, SPI_tuptable (checked for NULL) holds SPI_processed rows of
+    // the query's three columns: int4, text, text. Row 0 exists when SPI_processed > 0; the
+    // values are copied into Rust (i32, String) before SPI_finish frees the tuple table.
+    let found = unsafe {
+        if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
             None
         } else {
             let table = &*pg_sys::SPI_tuptable;
@@ -77,19 +91,19 @@ pub fn active_version(name: &str) -> Option<StoredVersion> {
                 let d = pg_sys::SPI_getbinval(tuple, table.tupdesc, n, &mut isnull);
                 (d, isnull)
             };
-            let (version, _) = column(1);
+            let (version, version_null) = column(1);
             let (sha, sha_null) = column(2);
             let (artifact, artifact_null) = column(3);
-            // Copied into Rust strings before SPI_finish frees the tuple table.
             Some(StoredVersion {
-                version: i32::from_datum(version, false).unwrap_or_default(),
+                version: i32::from_datum(version, version_null).unwrap_or_default(),
                 sha256: String::from_datum(sha, sha_null).unwrap_or_default(),
                 artifact: String::from_datum(artifact, artifact_null).unwrap_or_default(),
             })
-        };
-        pg_sys::SPI_finish();
-        found
-    }
+        }
+    };
+    // SAFETY: closes the connection opened above; nothing borrowed from SPI memory is kept.
+    unsafe { pg_sys::SPI_finish() };
+    found
 }
 
 /// Version `version` of `name` as stored (checks left out), whether active or not.
@@ -144,6 +158,7 @@ pub fn insert_version(name: &str, artifact: &str, sha256: &str, activate: bool) 
         insert_version_once(name, artifact, sha256, activate)
     }))
     .catch_when(PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION, |caught| {
+        // SAFETY: reads the backend's isolation level, a plain global int.
         if unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32 {
             caught.rethrow()
         }
@@ -197,9 +212,11 @@ fn insert_version_once(name: &str, artifact: &str, sha256: &str, activate: bool)
 
 /// The catalog table's OID, if the extension's schema exists in this database.
 pub fn catalog_relid() -> Option<pg_sys::Oid> {
+    let schema = std::ffi::CString::new(SCHEMA).unwrap();
+    let table = std::ffi::CString::new(TABLE).unwrap();
+    // SAFETY: syscache lookups by NUL-terminated names that outlive the calls; a missing schema
+    // (missing_ok = true) or table is InvalidOid, not an ERROR.
     unsafe {
-        let schema = std::ffi::CString::new(SCHEMA).unwrap();
-        let table = std::ffi::CString::new(TABLE).unwrap();
         let nsp = pg_sys::get_namespace_oid(schema.as_ptr(), true);
         if nsp == pg_sys::InvalidOid {
             return None;
@@ -213,6 +230,8 @@ pub fn catalog_relid() -> Option<pg_sys::Oid> {
 /// models and every cached plan that was simplified for them; at rollback nothing happens.
 pub fn announce_change() {
     if let Some(rel) = catalog_relid() {
+        // SAFETY: queues an invalidation of an existing relation (looked up just above); an
+        // OID that vanished meanwhile is a PostgreSQL ERROR, not UB.
         unsafe { pg_sys::CacheInvalidateRelcacheByRelid(rel) };
     }
 }
@@ -297,6 +316,9 @@ pub fn delete_model(name: &str) -> i64 {
 
 /// The role that called us: the session's current role, even inside SECURITY DEFINER functions.
 pub fn invoking_role() -> String {
+    // SAFETY: GetOuterUserId reads a backend global; GetUserNameFromId with noerr = false
+    // returns a palloc'd NUL-terminated name (never NULL: a missing role is an ERROR), copied
+    // into a String at once.
     unsafe {
         let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), false);
         std::ffi::CStr::from_ptr(name)
@@ -307,6 +329,7 @@ pub fn invoking_role() -> String {
 
 /// Whether the invoking role may read server files (superuser or pg_read_server_files).
 pub fn invoker_may_read_server_files() -> bool {
+    // SAFETY: catalog lookups by role OID; no pointers involved.
     unsafe {
         let role = pg_sys::GetOuterUserId();
         pg_sys::superuser_arg(role)
