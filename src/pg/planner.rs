@@ -11,6 +11,7 @@
 //! Anything not provably safe to rewrite is left alone and takes the generic row path.
 
 use crate::pg::models::cache::{catalog_relid, try_resolve};
+use crate::pg::scoring::binder::bind_inputs;
 use crate::pg::scoring::columns::may_execute;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
@@ -76,15 +77,25 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
 
     let desc = pg_sys::lookup_rowtype_tupdesc_copy(row_type, -1);
     let attrs = (*desc).attrs.as_slice((*desc).natts as usize);
-    let mut new_args = std::ptr::null_mut::<pg_sys::List>();
-    new_args = pg_sys::lappend(new_args, pg_sys::copyObjectImpl(model_arg.cast()));
     let names: Vec<String> = loaded.model.columns().map(str::to_string).collect();
     // A call takes at most FUNC_MAX_ARGS (100) arguments: a model reading more than 98
     // columns stays on the generic path.
     if names.len() + 2 > pg_sys::FUNC_MAX_ARGS as usize {
         return None;
     }
-    let names_datum = names.clone().into_datum()?;
+    // Every column the model reads, bound before any node is built: a missing one leaves the
+    // call alone (the row path then raises its error at execution).
+    let inputs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let available = attrs
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !a.attisdropped)
+        .map(|(index, a)| (pgrx::name_data_to_str(&a.attname), index));
+    let positions = bind_inputs(&inputs, available).ok()?;
+
+    let mut new_args = std::ptr::null_mut::<pg_sys::List>();
+    new_args = pg_sys::lappend(new_args, pg_sys::copyObjectImpl(model_arg.cast()));
+    let names_datum = names.into_datum()?;
     let names_const = pg_sys::makeConst(
         pg_sys::TEXTARRAYOID,
         -1,
@@ -95,10 +106,7 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
         false,
     );
     new_args = pg_sys::lappend(new_args, names_const.cast());
-    for name in &names {
-        let index = attrs
-            .iter()
-            .position(|a| !a.attisdropped && pgrx::name_data_to_str(&a.attname) == name)?;
+    for index in positions {
         let a = &attrs[index];
         let expr: *mut pg_sys::Node = match source {
             Source::Var(var) => pg_sys::makeVar(

@@ -17,6 +17,7 @@
 use crate::pg::datum::column::ColumnReader;
 use crate::pg::errors::raise;
 use crate::pg::models::cache::LoadedModel;
+use crate::pg::scoring::binder::bind_inputs;
 use crate::pg::scoring::call_site::{arg, call_site, ModelArgument};
 use crate::pg::scoring::entry_points::null_model;
 use crate::pg::scoring::output::{emit, Output, OutputState};
@@ -80,17 +81,20 @@ unsafe fn bind_columns(
     let mcxt = (*flinfo).fn_mcxt;
     site.argpos.clear();
     site.readers.clear();
-    for input in &model.model.inputs {
-        let Some(pos) = names.iter().position(|n| n == &input.column) else {
-            raise(
-                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!(
-                    "purchase model \"{}\" (version {}) reads column \"{}\", which this statement's plan does not pass",
-                    model.name, model.version, input.column
-                ),
-                Some("The model was replaced while the statement was being planned; run the statement again.".into()),
-            );
-        };
+    let inputs: Vec<&str> = model.model.columns().collect();
+    let available = names.iter().enumerate().map(|(pos, n)| (n.as_str(), pos));
+    let positions = match bind_inputs(&inputs, available) {
+        Ok(positions) => positions,
+        Err(missing) => raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "purchase model \"{}\" (version {}) reads column \"{}\", which this statement's plan does not pass",
+                model.name, model.version, missing.column
+            ),
+            Some("The model was replaced while the statement was being planned; run the statement again.".into()),
+        ),
+    };
+    for (input, pos) in model.model.inputs.iter().zip(positions) {
         let argno = FIXED_ARGS + pos;
         let typid = pg_sys::get_fn_expr_argtype(flinfo, argno as i32);
         site.argpos.push(argno);

@@ -8,6 +8,7 @@
 use crate::pg::datum::column::ColumnReader;
 use crate::pg::errors::raise;
 use crate::pg::models::cache::{relcache_generation, LoadedModel};
+use crate::pg::scoring::binder::bind_inputs;
 use crate::pg::scoring::call_site::{arg, call_site, ModelArgument};
 use crate::pg::scoring::output::{emit, Output, OutputState};
 use pgrx::prelude::*;
@@ -128,27 +129,33 @@ unsafe fn build_layout(
         let desc = pg_sys::lookup_rowtype_tupdesc_copy(typid, typmod);
         let natts = (*desc).natts as usize;
         let attrs = (*desc).attrs.as_slice(natts);
-        let mut attindex = Vec::with_capacity(model.model.inputs.len());
-        let mut readers = Vec::with_capacity(model.model.inputs.len());
-        for input in &model.model.inputs {
-            let found = attrs.iter().position(|a| {
-                !a.attisdropped && pgrx::name_data_to_str(&a.attname) == input.column
-            });
-            let Some(index) = found else {
+        let needed: Vec<&str> = model.model.columns().collect();
+        let available = attrs
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| !a.attisdropped)
+            .map(|(index, a)| (pgrx::name_data_to_str(&a.attname), index));
+        let attindex = match bind_inputs(&needed, available) {
+            Ok(attindex) => attindex,
+            Err(missing) => {
                 let type_name = std::ffi::CStr::from_ptr(pg_sys::format_type_be(typid)).to_string_lossy();
-                let needed: Vec<&str> = model.model.columns().collect();
                 raise(
                     PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
                     format!(
                         "purchase model \"{}\" (version {}) reads column \"{}\", which row type {} does not have",
-                        model.name, model.version, input.column, type_name
+                        model.name, model.version, missing.column, type_name
                     ),
                     Some(format!("The model reads the columns {}.", needed.join(", "))),
                 );
-            };
-            attindex.push(index);
-            readers.push(ColumnReader::for_type(attrs[index].atttypid, input.kind));
-        }
+            }
+        };
+        let readers = model
+            .model
+            .inputs
+            .iter()
+            .zip(&attindex)
+            .map(|(input, &index)| ColumnReader::for_type(attrs[index].atttypid, input.kind))
+            .collect();
         let last_attno = attindex.iter().map(|&i| i as i32 + 1).max().unwrap_or(0);
         let slot = pg_sys::MakeSingleTupleTableSlot(desc, &pg_sys::TTSOpsHeapTuple);
         RowLayout {
