@@ -23,8 +23,12 @@ use crate::pg::scoring::entry_points::null_model;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use purchase_model::error::{PipelineError, Result};
-use purchase_model::json_rows::{field_not_scalar, not_an_object, not_rows, KeyRules};
-use purchase_model::model::{Prepared, RawValue};
+use purchase_model::json_rows::{
+    answer_keys, field_not_scalar, not_an_object, not_rows, prepare_row, AnswerSlot, JsonRow,
+    KeyRules, RowScratch,
+};
+use purchase_model::model::RawValue;
+use std::marker::PhantomData;
 
 /// What a jsonb value is, in the words of the error messages.
 unsafe fn describe(v: &pg_sys::JsonbValue) -> &'static str {
@@ -49,94 +53,126 @@ unsafe fn container_kind(c: *const pg_sys::JsonbContainer) -> &'static str {
     }
 }
 
-/// Field `column` of the object `row`.
-unsafe fn field<'a>(row: *mut pg_sys::JsonbContainer, column: &str) -> Result<RawValue<'a>> {
-    let mut slot: pg_sys::JsonbValue = std::mem::zeroed();
-    let found = pg_sys::getKeyJsonValueFromContainer(
-        row,
-        column.as_ptr().cast(),
-        column.len() as i32,
-        &mut slot,
-    );
-    if found.is_null() {
-        return Ok(RawValue::Missing);
-    }
-    let v = &*found;
-    match v.type_ {
-        pg_sys::jbvType::jbvNull => Ok(RawValue::Missing),
-        pg_sys::jbvType::jbvString => {
-            let s = v.val.string;
-            let bytes = std::slice::from_raw_parts(s.val as *const u8, s.len as usize);
-            Ok(RawValue::Text(as_str(column, bytes)))
+/// An object container inside a detoasted jsonb value that lives for `'a`: a JSON row read in
+/// place, without converting the document.
+#[derive(Clone, Copy)]
+struct JsonbObject<'a> {
+    container: *mut pg_sys::JsonbContainer,
+    _document: PhantomData<&'a pg_sys::Jsonb>,
+}
+
+impl<'a> JsonbObject<'a> {
+    /// # Safety
+    /// `container` must be an object container (`JB_FOBJECT`) of a detoasted jsonb value that
+    /// stays valid and unchanged for `'a`.
+    unsafe fn new(container: *mut pg_sys::JsonbContainer) -> JsonbObject<'a> {
+        JsonbObject {
+            container,
+            _document: PhantomData,
         }
-        pg_sys::jbvType::jbvNumeric => Ok(numeric_raw(v.val.numeric)),
-        // A boolean category code, by scikit-learn's text of it (a number column refuses it).
-        pg_sys::jbvType::jbvBool => {
-            Ok(RawValue::Text(if v.val.boolean { "true" } else { "false" }))
-        }
-        _ => Err(field_not_scalar(column, describe(v))),
     }
 }
 
-/// The keys of an object container, as stored (jsonb's order), into `out`.
-unsafe fn object_keys(c: *const pg_sys::JsonbContainer, out: &mut Vec<&[u8]>) {
-    out.clear();
-    let n = ((*c).header & pg_sys::JB_CMASK) as usize;
-    let children = (*c).children.as_ptr();
-    let data = children.add(2 * n) as *const u8;
-    let mut end = 0u32;
-    for i in 0..n {
-        let e = *children.add(i);
-        let start = end;
-        end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
-            e & pg_sys::JENTRY_OFFLENMASK
-        } else {
-            start + (e & pg_sys::JENTRY_OFFLENMASK)
+impl JsonRow for JsonbObject<'_> {
+    /// The keys as stored (jsonb's order): an object's first n JEntries are its keys, their
+    /// bytes at the start of the data area after the 2n JEntries.
+    fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        let c = self.container;
+        // SAFETY: `c` is a valid object container for the borrow (JsonbObject::new); its
+        // header is followed by 2n JEntries (n keys, n values), then the data area.
+        let (n, children) = unsafe {
+            (
+                ((*c).header & pg_sys::JB_CMASK) as usize,
+                (*c).children.as_ptr(),
+            )
         };
-        out.push(std::slice::from_raw_parts(
-            data.add(start as usize),
-            (end - start) as usize,
-        ));
+        // SAFETY: the data area starts right after the 2n JEntries of the same allocation.
+        let data = unsafe { children.add(2 * n) } as *const u8;
+        let mut end = 0u32;
+        (0..n).map(move |i| {
+            // SAFETY: i < n, so JEntry i is one of the keys' entries.
+            let e = unsafe { *children.add(i) };
+            let start = end;
+            end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
+                e & pg_sys::JENTRY_OFFLENMASK
+            } else {
+                start + (e & pg_sys::JENTRY_OFFLENMASK)
+            };
+            // SAFETY: key i's bytes are [start, end) of the data area (jsonb's JEntry
+            // encoding: an offset every JB_OFFSET_STRIDE entries, lengths in between).
+            unsafe { std::slice::from_raw_parts(data.add(start as usize), (end - start) as usize) }
+        })
+    }
+
+    /// A binary search of the object's keys; strings and numerics are read in place.
+    fn field(&self, column: &str) -> Result<RawValue<'_>> {
+        // SAFETY: a zeroed JsonbValue is a valid jbvNull, overwritten by the lookup.
+        let mut slot: pg_sys::JsonbValue = unsafe { std::mem::zeroed() };
+        // SAFETY: `container` is a valid object container (JsonbObject::new); the key bytes
+        // are `column`'s, of the length passed; `slot` receives the value.
+        let found = unsafe {
+            pg_sys::getKeyJsonValueFromContainer(
+                self.container,
+                column.as_ptr().cast(),
+                column.len() as i32,
+                &mut slot,
+            )
+        };
+        if found.is_null() {
+            return Ok(RawValue::Missing);
+        }
+        // SAFETY: non-null, `found` is `slot`, filled by the lookup.
+        let v = unsafe { &*found };
+        match v.type_ {
+            pg_sys::jbvType::jbvNull => Ok(RawValue::Missing),
+            pg_sys::jbvType::jbvString => {
+                // SAFETY: a jbvString's val/len point into the container's data, valid for
+                // the borrow of `self`.
+                let bytes = unsafe {
+                    let s = v.val.string;
+                    std::slice::from_raw_parts(s.val as *const u8, s.len as usize)
+                };
+                Ok(RawValue::Text(as_str(column, bytes)))
+            }
+            // SAFETY: a jbvNumeric's numeric points into the container's data (detoasted).
+            pg_sys::jbvType::jbvNumeric => Ok(unsafe { numeric_raw(v.val.numeric) }),
+            // A boolean category code, by scikit-learn's text of it (a number column refuses it).
+            pg_sys::jbvType::jbvBool => {
+                // SAFETY: the union's boolean member is the one a jbvBool sets.
+                let b = unsafe { v.val.boolean };
+                Ok(RawValue::Text(if b { "true" } else { "false" }))
+            }
+            // SAFETY: `v` is a value the lookup filled.
+            _ => Err(field_not_scalar(column, unsafe { describe(v) })),
+        }
     }
 }
 
 /// One row's answer: business_outcome, p_hat and the features, or the row's error.
-unsafe fn score_object(
+fn score_object(
     loaded: &LoadedModel,
     rules: Option<&KeyRules>,
     scratch: &mut Scratch,
-    row: *mut pg_sys::JsonbContainer,
+    row: JsonbObject<'_>,
 ) -> Result<()> {
     let model = &loaded.model;
-    if let Some(rules) = rules {
-        object_keys(row, &mut scratch.keys);
-        rules.check(scratch.keys.iter().copied(), &mut scratch.seen)?;
-    }
-    scratch.prepared.clear();
-    for i in 0..model.inputs.len() {
-        let raw = field(row, &model.inputs[i].column)?;
-        scratch.prepared.push(model.prepare(i, raw)?);
-    }
-    let score = model.score_prepared(&scratch.prepared)?;
+    prepare_row(model, rules, &row, &mut scratch.row)?;
+    let prepared = &scratch.row.prepared;
+    let score = model.score_prepared(prepared)?;
     scratch.values.clear();
     scratch.values.push(f64::from(score.business_outcome));
     scratch.values.push(score.p_hat);
-    scratch.values.extend(
-        model
-            .feature_values(&scratch.prepared)?
-            .into_iter()
-            .map(|(_, v)| v),
-    );
+    scratch
+        .values
+        .extend(model.feature_values(prepared)?.into_iter().map(|(_, v)| v));
     Ok(())
 }
 
 /// Per-row buffers reused across rows.
 #[derive(Default)]
 struct Scratch {
-    keys: Vec<&'static [u8]>,
-    seen: Vec<bool>,
-    prepared: Vec<Prepared>,
-    /// business_outcome, p_hat, then the features in model order.
+    row: RowScratch,
+    /// business_outcome, p_hat, then the features in model order (`AnswerSlot::index`).
     values: Vec<f64>,
 }
 
@@ -185,7 +221,7 @@ pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         (header & pg_sys::JB_CMASK) as usize
     };
 
-    let layout = OutputLayout::new(&loaded);
+    let layout = OutputLayout::new(&loaded, true);
     let mut out = ArrayWriter::new(count);
     let mut scratch = Scratch::default();
     let mut row_memory = PgMemoryContexts::new("pg_purchase predict_purchase_json row");
@@ -203,13 +239,17 @@ pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
                 }
                 (*v).val.binary.data
             };
-            score_object(&loaded, rules.as_ref(), &mut scratch, object)
-                .map_err(|e| e.in_element(i))?;
+            score_object(
+                &loaded,
+                rules.as_ref(),
+                &mut scratch,
+                JsonbObject::new(object),
+            )
+            .map_err(|e| e.in_element(i))?;
             layout.write_object(&mut out, &scratch.values);
             Ok::<(), PipelineError>(())
         });
         outcome.or_raise();
-        scratch.keys.clear(); // they pointed into this row's memory
         row_memory.reset();
     }
     drop(row_memory);
@@ -218,7 +258,7 @@ pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
 
 /// The answer objects' keys in jsonb's order (shorter first, then bytewise), with their
 /// JEntries and bytes: the same for every row, so computed once per call.
-struct OutputLayout {
+pub(crate) struct OutputLayout {
     /// For each key, the index of its value in `Scratch::values`.
     slots: Vec<usize>,
     key_entries: Vec<u32>,
@@ -234,19 +274,17 @@ fn jsonb_key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 }
 
 impl OutputLayout {
-    unsafe fn new(loaded: &LoadedModel) -> OutputLayout {
-        // In insertion order: business_outcome, p_hat, the features; a later key replaces an
-        // earlier one of the same name (as building the object key by key does).
-        let mut keys: Vec<(&[u8], usize)> = vec![(b"business_outcome", 0), (b"p_hat", 1)];
-        for (f, feature) in loaded.model.features.iter().enumerate() {
-            keys.push((feature.name.as_bytes(), 2 + f));
-        }
-        let mut unique: Vec<(&[u8], usize)> = Vec::with_capacity(keys.len());
-        for (k, slot) in keys.into_iter().rev() {
-            if !unique.iter().any(|(u, _)| *u == k) {
-                unique.push((k, slot));
-            }
-        }
+    /// The layout of predict_purchase_json's answers (`with_score`: business_outcome, p_hat and
+    /// the features) or of purchase_features' objects (the features), from the one key list
+    /// `answer_keys`.
+    ///
+    /// # Safety
+    /// Calls numeric_in: must run in a transaction (it allocates in the current context).
+    pub(crate) unsafe fn new(loaded: &LoadedModel, with_score: bool) -> OutputLayout {
+        let mut unique: Vec<(&[u8], usize)> = answer_keys(&loaded.model, with_score)
+            .into_iter()
+            .map(|(key, slot)| (key.as_bytes(), slot.index()))
+            .collect();
         unique.sort_by(|a, b| jsonb_key_order(a.0, b.0));
         let mut key_entries = Vec::with_capacity(unique.len());
         let mut key_bytes = Vec::new();
@@ -268,7 +306,8 @@ impl OutputLayout {
                 } else {
                     ryu::Buffer::new().format_finite(v).to_string()
                 };
-                (key_of(i < 2, v), numeric_bytes(&text))
+                // SAFETY: in a transaction (this function's contract).
+                (key_of(i < 2, v), unsafe { numeric_bytes(&text) })
             })
             .collect();
         OutputLayout {
@@ -279,9 +318,40 @@ impl OutputLayout {
         }
     }
 
-    /// Appends one answer object (`values`: business_outcome, p_hat, features) to the array.
+    /// Appends one answer object (`values` indexed by `AnswerSlot::index`) to the array.
+    ///
+    /// # Safety
+    /// As for [`OutputLayout::write`].
     unsafe fn write_object(&self, out: &mut ArrayWriter, values: &[f64]) {
-        let buf = &mut out.buf;
+        // SAFETY: this function's contract.
+        let length = unsafe { self.write(&mut out.buf, values) };
+        out.push_element(pg_sys::JENTRY_ISCONTAINER, length);
+    }
+
+    /// One object (`values` indexed by `AnswerSlot::index`) as a jsonb datum of its own,
+    /// palloc'd in the current memory context: purchase_features' result.
+    ///
+    /// # Safety
+    /// As for [`OutputLayout::write`].
+    pub(crate) unsafe fn object_datum(&self, values: &[f64]) -> pg_sys::Datum {
+        // SAFETY: palloc in a transaction (this function's contract).
+        let mut buf = unsafe { PallocBuffer::new(64 + 32 * self.slots.len()) };
+        buf.reserve(pg_sys::VARHDRSZ); // the varlena header, set below
+                                       // SAFETY: this function's contract.
+        let length = unsafe { self.write(&mut buf, values) };
+        check_size(length);
+        // SAFETY: buf.ptr is a palloc'd block of at least buf.len() bytes, 4-byte aligned, and
+        // buf.len() fits the 4-byte varlena header (checked just above).
+        unsafe { pgrx::set_varsize_4b(buf.ptr.cast(), buf.len() as i32) };
+        pg_sys::Datum::from(buf.ptr)
+    }
+
+    /// Appends one object container (jsonb's binary layout) to `buf`; returns its length,
+    /// including the alignment padding before it.
+    ///
+    /// # Safety
+    /// Must run in a transaction (numeric_in, palloc); `values` must hold every slot.
+    unsafe fn write(&self, buf: &mut PallocBuffer, values: &[f64]) -> u64 {
         let n = self.slots.len();
         let base = buf.len();
         buf.pad_to_int();
@@ -295,7 +365,7 @@ impl OutputLayout {
         for (j, &v) in self.slots.iter().enumerate() {
             let value = values[v];
             let meta = if value.is_finite() {
-                let integer = v == 0;
+                let integer = v == AnswerSlot::BusinessOutcome.index();
                 let start = buf.len();
                 buf.pad_to_int();
                 match self
@@ -310,7 +380,8 @@ impl OutputLayout {
                         } else {
                             ryu::Buffer::new().format_finite(value).to_string()
                         };
-                        buf.extend(&numeric_bytes(&text));
+                        // SAFETY: in a transaction (this function's contract).
+                        buf.extend(&unsafe { numeric_bytes(&text) });
                     }
                 }
                 pg_sys::JENTRY_ISNUMERIC | (buf.len() - start) as u32
@@ -329,7 +400,7 @@ impl OutputLayout {
         }
         let length = (buf.len() - base) as u64;
         check_size(length);
-        out.push_element(pg_sys::JENTRY_ISCONTAINER, length);
+        length
     }
 }
 

@@ -2,10 +2,12 @@
 
 use crate::pg::errors::{raise, OrRaise};
 use crate::pg::models::cache::LoadedModel;
+use crate::pg::scoring::json::OutputLayout;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgMemoryContexts, PgSqlErrorCode};
+use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use purchase_model::error::PipelineError;
 use purchase_model::model::{Prepared, RawValue};
+use std::rc::Rc;
 
 /// Which scoring function is being evaluated.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,10 +22,16 @@ pub enum Output {
     Features,
 }
 
-/// Per-call-site state of the result: the blessed row descriptor of `purchase_score`.
+/// Per-call-site state of the result: the blessed row descriptor of `purchase_score`, and for
+/// purchase_features the jsonb layout of the model's objects with per-row buffers.
 #[derive(Default)]
 pub struct OutputState {
     score_desc: Option<pg_sys::TupleDesc>,
+    /// The model the layout was built for (kept alive, so the pointer comparison is sound).
+    features: Option<(Rc<LoadedModel>, OutputLayout)>,
+    prepared: Vec<Prepared>,
+    /// Indexed by `AnswerSlot::index`: business_outcome, p_hat (unused here), the features.
+    values: Vec<f64>,
 }
 
 /// Scores one row whose raw inputs `raw(i)` yields and returns the function's Datum.
@@ -35,7 +43,7 @@ pub unsafe fn emit<'a, F>(
     output: Output,
     state: &mut OutputState,
     fcinfo: pg_sys::FunctionCallInfo,
-    loaded: &LoadedModel,
+    loaded: &Rc<LoadedModel>,
     mut raw: F,
 ) -> pg_sys::Datum
 where
@@ -43,17 +51,35 @@ where
 {
     let model = &loaded.model;
     if output == Output::Features {
-        let prepared: Vec<Prepared> = (0..model.inputs.len())
-            .map(|i| model.prepare(i, raw(i)))
-            .collect::<Result<_, _>>()
-            .or_raise();
-        let map: serde_json::Map<String, serde_json::Value> = model
-            .feature_values(&prepared)
-            .or_raise()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
-            .collect();
-        return JsonB(serde_json::Value::Object(map)).into_datum().unwrap();
+        let OutputState {
+            features,
+            prepared,
+            values,
+            ..
+        } = state;
+        prepared.clear();
+        for i in 0..model.inputs.len() {
+            prepared.push(model.prepare(i, raw(i)).or_raise());
+        }
+        values.clear();
+        values.extend([0.0, 0.0]); // business_outcome, p_hat: not in these objects
+        values.extend(
+            model
+                .feature_values(prepared)
+                .or_raise()
+                .into_iter()
+                .map(|(_, v)| v),
+        );
+        let layout = match features {
+            Some((built_for, layout)) if Rc::ptr_eq(built_for, loaded) => layout,
+            _ => {
+                // SAFETY: in a transaction (a scoring call).
+                let layout = unsafe { OutputLayout::new(loaded, false) };
+                &features.insert((loaded.clone(), layout)).1
+            }
+        };
+        // SAFETY: in a transaction; `values` holds every slot of the layout.
+        return unsafe { layout.object_datum(values) };
     }
     let s = model
         .score_with(|i| Ok::<_, PipelineError>(raw(i)))
