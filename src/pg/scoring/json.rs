@@ -18,7 +18,7 @@ use crate::pg::datum::column::numeric_raw;
 use crate::pg::datum::text::{as_str, text_str};
 use crate::pg::errors::{raise, OrRaise};
 use crate::pg::models::cache::{resolve, LoadedModel};
-use crate::pg::scoring::call_site::arg;
+use crate::pg::scoring::call_site::Call;
 use crate::pg::scoring::entry_points::null_model;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
@@ -31,6 +31,9 @@ use purchase_model::model::RawValue;
 use std::marker::PhantomData;
 
 /// What a jsonb value is, in the words of the error messages.
+///
+/// # Safety
+/// `v` must be a JsonbValue filled by PostgreSQL (a jbvBinary's container valid).
 unsafe fn describe(v: &pg_sys::JsonbValue) -> &'static str {
     use pg_sys::jbvType as t;
     match v.type_ {
@@ -40,13 +43,17 @@ unsafe fn describe(v: &pg_sys::JsonbValue) -> &'static str {
         t::jbvBool => "a boolean",
         t::jbvArray => "an array",
         t::jbvObject => "an object",
-        t::jbvBinary => container_kind(v.val.binary.data),
+        // SAFETY: a jbvBinary's union member is `binary`, its container valid (the contract).
+        t::jbvBinary => unsafe { container_kind(v.val.binary.data) },
         _ => "an unsupported value",
     }
 }
 
+/// # Safety
+/// `c` must point to a valid JsonbContainer.
 unsafe fn container_kind(c: *const pg_sys::JsonbContainer) -> &'static str {
-    if (*c).header & pg_sys::JB_FOBJECT != 0 {
+    // SAFETY: a valid container (the contract).
+    if unsafe { (*c).header } & pg_sys::JB_FOBJECT != 0 {
         "an object"
     } else {
         "an array"
@@ -181,15 +188,15 @@ struct Scratch {
 /// Release 0.1.0's and 0.2.0's SQL declare it (jsonb, text) STRICT: then it is strict mode.
 ///
 /// # Safety
-/// Called by PostgreSQL with a jsonb, a text and (since 0.3.0) a boolean argument.
-pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    let (doc, doc_null) = arg(fcinfo, 0);
-    let (name, name_null) = arg(fcinfo, 1);
+/// `call` is a call with a jsonb, a text and (since 0.3.0) a boolean argument.
+pub unsafe fn predict_json(call: Call<'_>) -> pg_sys::Datum {
+    let (doc, doc_null) = call.arg(0);
+    let (name, name_null) = call.arg(1);
     if name_null {
         null_model();
     }
-    let strict = if (*fcinfo).nargs >= 3 {
-        let (value, null) = arg(fcinfo, 2);
+    let strict = if call.nargs() >= 3 {
+        let (value, null) = call.arg(2);
         if null {
             raise(
                 PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -202,17 +209,24 @@ pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         true
     };
     if doc_null {
-        return pgrx::fcinfo::pg_return_null(fcinfo);
+        return call.return_null();
     }
-    let loaded = resolve(text_str("model", name));
+    // SAFETY: argument 1 is a non-null text (the declaration; checked above).
+    let loaded = resolve(unsafe { text_str("model", name) });
     let rules = strict.then(|| KeyRules::new(&loaded.model));
-    let jsonb = pg_sys::pg_detoast_datum(doc.cast_mut_ptr()) as *mut pg_sys::Jsonb;
-    let root: *mut pg_sys::JsonbContainer = &mut (*jsonb).root;
-    let header = (*root).header;
+    // SAFETY: argument 0 is a non-null jsonb (the declaration; checked above): detoasted, a
+    // Jsonb whose root container lives for the call.
+    let root: *mut pg_sys::JsonbContainer = unsafe {
+        let jsonb = pg_sys::pg_detoast_datum(doc.cast_mut_ptr()) as *mut pg_sys::Jsonb;
+        &mut (*jsonb).root
+    };
+    // SAFETY: `root` is a valid container (above).
+    let header = unsafe { (*root).header };
     if header & pg_sys::JB_FSCALAR != 0 {
         // A bare scalar is stored as a one-element array flagged scalar.
-        let v = pg_sys::getIthJsonbValueFromContainer(root, 0);
-        Err::<(), _>(not_rows(describe(&*v))).or_raise();
+        // SAFETY: a scalar root has exactly one element, index 0.
+        let found = unsafe { describe(&*pg_sys::getIthJsonbValueFromContainer(root, 0)) };
+        Err::<(), _>(not_rows(found)).or_raise();
     }
     let single = header & pg_sys::JB_FOBJECT != 0;
     let count = if single {
@@ -221,39 +235,51 @@ pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         (header & pg_sys::JB_CMASK) as usize
     };
 
-    let layout = OutputLayout::new(&loaded, true);
-    let mut out = ArrayWriter::new(count);
+    // SAFETY: in a transaction (a SQL function call).
+    let layout = unsafe { OutputLayout::new(&loaded, true) };
+    // SAFETY: in a transaction; the buffer is palloc'd in the calling context, where the
+    // result must live.
+    let mut out = unsafe { ArrayWriter::new(count) };
     let mut scratch = Scratch::default();
     let mut row_memory = PgMemoryContexts::new("pg_purchase predict_purchase_json row");
     for i in 0..count {
         pgrx::check_for_interrupts!(); // a long document stays cancellable, < 1 ms per check
-        let outcome = row_memory.switch_to(|_| {
-            let object = if single {
-                root
-            } else {
-                let v = pg_sys::getIthJsonbValueFromContainer(root, i as u32);
-                let is_object = (*v).type_ == pg_sys::jbvType::jbvBinary
-                    && (*(*v).val.binary.data).header & pg_sys::JB_FOBJECT != 0;
-                if !is_object {
-                    return Err(not_an_object(i, describe(&*v)));
-                }
-                (*v).val.binary.data
-            };
-            score_object(
-                &loaded,
-                rules.as_ref(),
-                &mut scratch,
-                JsonbObject::new(object),
-            )
-            .map_err(|e| e.in_element(i))?;
-            layout.write_object(&mut out, &scratch.values);
-            Ok::<(), PipelineError>(())
-        });
+                                       // SAFETY: switch_to makes the row context current for the closure and restores the
+                                       // previous one (also on error). Inside: `root` is a valid array (or the single object)
+                                       // with `count` elements; an element is used as an object only after its type check;
+                                       // every borrow of the document ends with the row.
+        let outcome = unsafe {
+            row_memory.switch_to(|_| {
+                let object = if single {
+                    root
+                } else {
+                    let v = pg_sys::getIthJsonbValueFromContainer(root, i as u32);
+                    let is_object = (*v).type_ == pg_sys::jbvType::jbvBinary
+                        && (*(*v).val.binary.data).header & pg_sys::JB_FOBJECT != 0;
+                    if !is_object {
+                        return Err(not_an_object(i, describe(&*v)));
+                    }
+                    (*v).val.binary.data
+                };
+                score_object(
+                    &loaded,
+                    rules.as_ref(),
+                    &mut scratch,
+                    JsonbObject::new(object),
+                )
+                .map_err(|e| e.in_element(i))?;
+                layout.write_object(&mut out, &scratch.values);
+                Ok::<(), PipelineError>(())
+            })
+        };
         outcome.or_raise();
-        row_memory.reset();
+        // SAFETY: nothing allocated in the row context outlives the row (the answer is copied
+        // into `out`, palloc'd in the calling context).
+        unsafe { row_memory.reset() };
     }
     drop(row_memory);
-    out.finish()
+    // SAFETY: every element has been written (count of them).
+    unsafe { out.finish() }
 }
 
 /// The answer objects' keys in jsonb's order (shorter first, then bytewise), with their
@@ -417,17 +443,24 @@ unsafe extern "C-unwind" {
 
 /// The numeric of decimal `text`, as the bytes jsonb stores (numeric_in's result, with its
 /// varlena header). Allocates in the current (per-row) memory context.
+///
+/// # Safety
+/// Must run in a transaction (numeric_in may raise an ERROR; palloc).
 unsafe fn numeric_bytes(text: &str) -> Vec<u8> {
     let c = std::ffi::CString::new(text).unwrap_or_default();
-    let d = pg_sys::DirectFunctionCall3Coll(
-        Some(numeric_in_raw),
-        pg_sys::InvalidOid,
-        pg_sys::Datum::from(c.as_ptr()),
-        pg_sys::Datum::from(pg_sys::InvalidOid),
-        pg_sys::Datum::from(-1i32),
-    );
-    let ptr = d.cast_mut_ptr::<pg_sys::varlena>();
-    std::slice::from_raw_parts(ptr as *const u8, pgrx::varlena::varsize_any(ptr)).to_vec()
+    // SAFETY: numeric_in(cstring, oid, int4) called with a NUL-terminated string, no type oid
+    // and typmod -1; it returns a palloc'd numeric varlena, read for its full size.
+    unsafe {
+        let d = pg_sys::DirectFunctionCall3Coll(
+            Some(numeric_in_raw),
+            pg_sys::InvalidOid,
+            pg_sys::Datum::from(c.as_ptr()),
+            pg_sys::Datum::from(pg_sys::InvalidOid),
+            pg_sys::Datum::from(-1i32),
+        );
+        let ptr = d.cast_mut_ptr::<pg_sys::varlena>();
+        std::slice::from_raw_parts(ptr as *const u8, pgrx::varlena::varsize_any(ptr)).to_vec()
+    }
 }
 
 fn check_size(length: u64) {
@@ -453,8 +486,11 @@ struct ArrayWriter {
 }
 
 impl ArrayWriter {
+    /// # Safety
+    /// As for [`PallocBuffer::new`].
     unsafe fn new(count: usize) -> ArrayWriter {
-        let mut buf = PallocBuffer::new(64 + count * 1024);
+        // SAFETY: this function's contract.
+        let mut buf = unsafe { PallocBuffer::new(64 + count * 1024) };
         buf.reserve(pg_sys::VARHDRSZ); // the varlena header, set at the end
         buf.push_u32(count as u32 | pg_sys::JB_FARRAY);
         let entries = buf.reserve(count * 4);
@@ -482,11 +518,17 @@ impl ArrayWriter {
     }
 
     /// The finished jsonb datum.
+    ///
+    /// # Safety
+    /// Every one of the `count` elements must have been written (else the datum has
+    /// zeroed JEntries, which jsonb readers take as empty strings).
     unsafe fn finish(self) -> pg_sys::Datum {
         debug_assert_eq!(self.written, self.count);
         check_size((self.buf.len() - pg_sys::VARHDRSZ) as u64);
         let len = self.buf.len();
-        pgrx::set_varsize_4b(self.buf.ptr.cast(), len as i32);
+        // SAFETY: `ptr` is a palloc'd, 4-byte aligned block of at least `len` bytes, the first
+        // 4 reserved for the header; `len` fits a 4-byte varlena header (checked above).
+        unsafe { pgrx::set_varsize_4b(self.buf.ptr.cast(), len as i32) };
         pg_sys::Datum::from(self.buf.ptr)
     }
 }
@@ -503,10 +545,16 @@ struct PallocBuffer {
 }
 
 impl PallocBuffer {
+    /// An empty buffer of capacity `cap`, palloc'd in the current memory context.
+    ///
+    /// # Safety
+    /// Must run in a transaction (palloc), and the buffer must not be used after the current
+    /// memory context is reset (it does not own its memory in Rust's sense).
     unsafe fn new(cap: usize) -> PallocBuffer {
         let cap = cap.clamp(64, 1 << 26);
         PallocBuffer {
-            ptr: pg_sys::palloc(cap).cast(),
+            // SAFETY: the contract; palloc raises an ERROR rather than returning NULL.
+            ptr: unsafe { pg_sys::palloc(cap) }.cast(),
             len: 0,
             cap,
         }
@@ -529,9 +577,12 @@ impl PallocBuffer {
             if cap < self.len + n {
                 check_size(u64::MAX);
             }
+            // SAFETY: `ptr` is this buffer's palloc'd block (PallocBuffer::new); `cap` is at
+            // most MaxAllocSize; repalloc keeps the first `len` bytes and raises on failure.
             self.ptr = unsafe { pg_sys::repalloc(self.ptr.cast(), cap).cast() };
             self.cap = cap;
         }
+        // SAFETY: start + n <= cap (grown above), so the range is inside the block.
         unsafe { std::ptr::write_bytes(self.ptr.add(start), 0, n) };
         self.len += n;
         start
@@ -539,6 +590,8 @@ impl PallocBuffer {
 
     fn extend(&mut self, bytes: &[u8]) {
         let at = self.reserve(bytes.len());
+        // SAFETY: [at, at + bytes.len()) was just reserved inside the block, which `bytes`
+        // (a Rust slice) does not overlap.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(at), bytes.len()) };
     }
 
@@ -546,8 +599,10 @@ impl PallocBuffer {
         self.extend(&v.to_ne_bytes());
     }
 
+    /// Overwrites 4 bytes already written at `at`.
     fn put_u32(&mut self, at: usize, v: u32) {
-        debug_assert!(at + 4 <= self.len);
+        assert!(at + 4 <= self.len, "put_u32 beyond the written bytes");
+        // SAFETY: [at, at + 4) is inside the written part of the block (asserted above).
         unsafe { std::ptr::copy_nonoverlapping(v.to_ne_bytes().as_ptr(), self.ptr.add(at), 4) };
     }
 

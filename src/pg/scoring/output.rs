@@ -2,6 +2,7 @@
 
 use crate::pg::errors::{raise, OrRaise};
 use crate::pg::models::cache::LoadedModel;
+use crate::pg::scoring::call_site::Call;
 use crate::pg::scoring::json::OutputLayout;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
@@ -35,14 +36,11 @@ pub struct OutputState {
 }
 
 /// Scores one row whose raw inputs `raw(i)` yields and returns the function's Datum.
-///
-/// # Safety
-/// `fcinfo` must be the current call's; `raw` must return values valid for this row.
 #[inline]
-pub unsafe fn emit<'a, F>(
+pub fn emit<'a, F>(
     output: Output,
     state: &mut OutputState,
-    fcinfo: pg_sys::FunctionCallInfo,
+    call: Call<'_>,
     loaded: &Rc<LoadedModel>,
     mut raw: F,
 ) -> pg_sys::Datum
@@ -78,7 +76,7 @@ where
                 &features.insert((loaded.clone(), layout)).1
             }
         };
-        // SAFETY: in a transaction; `values` holds every slot of the layout.
+        // SAFETY: in a transaction; `values` holds every slot of the layout (2 + features).
         return unsafe { layout.object_datum(values) };
     }
     let s = model
@@ -91,7 +89,7 @@ where
         _ => {
             let desc = *state
                 .score_desc
-                .get_or_insert_with(|| result_descriptor(fcinfo));
+                .get_or_insert_with(|| result_descriptor(call));
             let mut values = [
                 s.p_hat.into_datum().unwrap(),
                 s.business_outcome.into_datum().unwrap(),
@@ -99,25 +97,58 @@ where
                 loaded.version.into_datum().unwrap(),
             ];
             let mut nulls = [false; 4];
-            let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-            pgrx::heap_tuple_get_datum(tuple)
+            // SAFETY: `desc` is the blessed descriptor of purchase_score, checked to have these
+            // four attributes and types (result_descriptor); values/nulls have 4 entries.
+            unsafe {
+                let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                pgrx::heap_tuple_get_datum(tuple)
+            }
         }
     }
 }
 
+/// The types `purchase_score` has: (p_hat float8, business_outcome integer, model text,
+/// version integer).
+const SCORE_TYPES: [pg_sys::Oid; 4] = [
+    pg_sys::FLOAT8OID,
+    pg_sys::INT4OID,
+    pg_sys::TEXTOID,
+    pg_sys::INT4OID,
+];
+
 /// The composite result type of the current call, blessed and kept in the call site's context.
-unsafe fn result_descriptor(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::TupleDesc {
-    let mcxt = (*(*fcinfo).flinfo).fn_mcxt;
-    PgMemoryContexts::For(mcxt).switch_to(|_| {
-        let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
-        let kind = pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc);
-        if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || desc.is_null() {
-            raise(
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                "score_purchase must be called where a composite result is accepted",
-                None,
-            );
-        }
-        pg_sys::BlessTupleDesc(desc)
-    })
+fn result_descriptor(call: Call<'_>) -> pg_sys::TupleDesc {
+    // SAFETY: the current call's flinfo has a valid fn_mcxt, which outlives the call-site state
+    // that keeps the descriptor.
+    let mut mcxt = PgMemoryContexts::For(unsafe { (*call.flinfo()).fn_mcxt });
+    let not_composite = || -> ! {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "score_purchase must be called where a composite result is accepted",
+            None,
+        )
+    };
+    // SAFETY: switch_to makes fn_mcxt current for the closure and restores the previous
+    // context (also on error); get_call_result_type reads the valid current call and writes
+    // `desc`; the descriptor is checked before BlessTupleDesc.
+    unsafe {
+        mcxt.switch_to(|_| {
+            let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
+            let kind = pg_sys::get_call_result_type(call.fcinfo(), std::ptr::null_mut(), &mut desc);
+            if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || desc.is_null() {
+                not_composite();
+            }
+            let attrs = (*desc).attrs.as_slice((*desc).natts as usize);
+            let matches = attrs.len() == SCORE_TYPES.len()
+                && attrs.iter().zip(SCORE_TYPES).all(|(a, t)| !a.attisdropped && a.atttypid == t);
+            if !matches {
+                raise(
+                    PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                    "type purchase_score is not (p_hat float8, business_outcome integer, model text, version integer)",
+                    Some("Was it altered? ALTER EXTENSION pg_purchase UPDATE or re-create the extension.".into()),
+                );
+            }
+            pg_sys::BlessTupleDesc(desc)
+        })
+    }
 }
