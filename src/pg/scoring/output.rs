@@ -49,35 +49,7 @@ where
 {
     let model = &loaded.model;
     if output == Output::Features {
-        let OutputState {
-            features,
-            prepared,
-            values,
-            ..
-        } = state;
-        prepared.clear();
-        for i in 0..model.inputs.len() {
-            prepared.push(model.prepare(i, raw(i)).or_raise());
-        }
-        values.clear();
-        values.extend([0.0, 0.0]); // business_outcome, p_hat: not in these objects
-        values.extend(
-            model
-                .feature_values(prepared)
-                .or_raise()
-                .into_iter()
-                .map(|(_, v)| v),
-        );
-        let layout = match features {
-            Some((built_for, layout)) if Rc::ptr_eq(built_for, loaded) => layout,
-            _ => {
-                // SAFETY: in a transaction (a scoring call).
-                let layout = unsafe { OutputLayout::new(loaded, false) };
-                &features.insert((loaded.clone(), layout)).1
-            }
-        };
-        // SAFETY: in a transaction; `values` holds every slot of the layout (2 + features).
-        return unsafe { layout.object_datum(values) };
+        return emit_features(state, loaded, &mut raw);
     }
     let s = model
         .score_with(|i| Ok::<_, PipelineError>(raw(i)))
@@ -105,6 +77,46 @@ where
             }
         }
     }
+}
+
+/// purchase_features' object for one row. Kept out of line so that `emit`, inlined into the
+/// row and column paths, stays small for the three scoring outputs.
+#[inline(never)]
+fn emit_features<'a>(
+    state: &mut OutputState,
+    loaded: &Rc<LoadedModel>,
+    raw: &mut dyn FnMut(usize) -> RawValue<'a>,
+) -> pg_sys::Datum {
+    let model = &loaded.model;
+    let OutputState {
+        features,
+        prepared,
+        values,
+        ..
+    } = state;
+    prepared.clear();
+    for i in 0..model.inputs.len() {
+        prepared.push(model.prepare(i, raw(i)).or_raise());
+    }
+    values.clear();
+    values.extend([0.0, 0.0]); // business_outcome, p_hat: not in these objects
+    values.extend(
+        model
+            .feature_values(prepared)
+            .or_raise()
+            .into_iter()
+            .map(|(_, v)| v),
+    );
+    let layout = match features {
+        Some((built_for, layout)) if Rc::ptr_eq(built_for, loaded) => layout,
+        _ => {
+            // SAFETY: in a transaction (a scoring call).
+            let layout = unsafe { OutputLayout::new(loaded, false) };
+            &features.insert((loaded.clone(), layout)).1
+        }
+    };
+    // SAFETY: in a transaction; `values` holds every slot of the layout (2 + features).
+    unsafe { layout.object_datum(values) }
 }
 
 /// The types `purchase_score` has: (p_hat float8, business_outcome integer, model text,
