@@ -59,6 +59,19 @@ impl<'fc> Call<'fc> {
         unsafe { arg(self.fcinfo, n) }
     }
 
+    /// The text of argument `n`, borrowed for the call (`column` names it in the error for
+    /// non-UTF-8 text).
+    ///
+    /// # Safety
+    /// Argument `n` must be a non-null value of a text-like (varlena) type.
+    #[inline]
+    pub unsafe fn text_arg(self, column: &str, n: usize) -> &'fc str {
+        let (datum, _) = self.arg(n);
+        // SAFETY: a non-null varlena datum (the contract), which PostgreSQL keeps for the
+        // duration of the call ('fc).
+        unsafe { text_str(column, datum) }
+    }
+
     /// Returns SQL NULL from the call.
     #[inline]
     pub fn return_null(self) -> pg_sys::Datum {
@@ -177,9 +190,8 @@ impl ModelArgument {
         if let (true, Some(model)) = (constant, &self.model) {
             return (model.clone(), false);
         }
-        let (name_datum, _) = call.arg(argno);
-        // SAFETY: a non-null text datum (the caller's contract), read within the call.
-        let name = unsafe { text_str("model", name_datum) };
+        // SAFETY: a non-null text argument (the caller's contract).
+        let name = unsafe { call.text_arg("model", argno) };
         if let Some(model) = &self.model {
             if self.name == name {
                 return (model.clone(), false);

@@ -15,7 +15,7 @@
 //! of a JSON tree, its text and jsonb's parse tree of it. Every row checks for interrupts.
 
 use crate::pg::datum::column::numeric_raw;
-use crate::pg::datum::text::{as_str, text_str};
+use crate::pg::datum::text::as_str;
 use crate::pg::errors::{raise, OrRaise};
 use crate::pg::models::cache::{resolve, LoadedModel};
 use crate::pg::scoring::call_site::Call;
@@ -191,8 +191,7 @@ struct Scratch {
 /// `call` is a call with a jsonb, a text and (since 0.3.0) a boolean argument.
 pub unsafe fn predict_json(call: Call<'_>) -> pg_sys::Datum {
     let (doc, doc_null) = call.arg(0);
-    let (name, name_null) = call.arg(1);
-    if name_null {
+    if call.arg(1).1 {
         null_model();
     }
     let strict = if call.nargs() >= 3 {
@@ -212,7 +211,7 @@ pub unsafe fn predict_json(call: Call<'_>) -> pg_sys::Datum {
         return call.return_null();
     }
     // SAFETY: argument 1 is a non-null text (the declaration; checked above).
-    let loaded = resolve(unsafe { text_str("model", name) });
+    let loaded = resolve(unsafe { call.text_arg("model", 1) });
     let rules = strict.then(|| KeyRules::new(&loaded.model));
     // SAFETY: argument 0 is a non-null jsonb (the declaration; checked above): detoasted, a
     // Jsonb whose root container lives for the call.

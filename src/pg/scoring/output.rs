@@ -35,17 +35,18 @@ pub struct OutputState {
     values: Vec<f64>,
 }
 
-/// Scores one row whose raw inputs `raw(i)` yields and returns the function's Datum.
+/// Scores one row whose raw inputs `raw(i)` yields (values borrowed for the call at most)
+/// and returns the function's Datum.
 #[inline]
-pub fn emit<'a, F>(
+pub fn emit<'fc, F>(
     output: Output,
     state: &mut OutputState,
-    call: Call<'_>,
+    call: Call<'fc>,
     loaded: &Rc<LoadedModel>,
     mut raw: F,
 ) -> pg_sys::Datum
 where
-    F: FnMut(usize) -> RawValue<'a>,
+    F: FnMut(usize) -> RawValue<'fc>,
 {
     let model = &loaded.model;
     if output == Output::Features {
