@@ -10,7 +10,11 @@
 //! which invalidates every cached plan built this way (prepared statements, PL/pgSQL, pg_cron).
 //! Anything not provably safe to rewrite is left alone and takes the generic row path.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 use crate::pg::models::cache::{catalog_relid, try_resolve};
+use crate::pg::scoring::binder::bind_inputs;
 use crate::pg::scoring::columns::may_execute;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
@@ -18,118 +22,155 @@ use std::ffi::{CStr, CString};
 /// The rewritten call for `fcall`, or None to leave it unchanged.
 ///
 /// # Safety
-/// `req` must be the planner's SupportRequestSimplify.
+/// `req` must be the planner's SupportRequestSimplify, passed to a support function of
+/// predict_purchase / purchase_outcome / score_purchase / purchase_features (record, text).
 pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut pg_sys::Node> {
-    let root = (*req).root;
-    if root.is_null() || (*root).glob.is_null() || (*root).parse.is_null() {
-        return None;
-    }
-    // Grouping sets null grouped columns in their super-aggregate rows (ROLLUP's grand total):
-    // the whole row is NULL there while its columns, rewritten, would be some customer's.
-    if !(*(*root).parse).groupingSets.is_null() {
-        return None;
-    }
-    let fcall = (*req).fcall;
-    let args = (*fcall).args;
-    if pg_sys::list_length(args) != 2 {
-        return None;
-    }
-    let row = pg_sys::list_nth(args, 0) as *mut pg_sys::Node;
-    let model_arg = pg_sys::list_nth(args, 1) as *mut pg_sys::Node;
-    let model_name = const_text(model_arg)?;
-    let columns_fn = columns_function((*fcall).funcid)?;
+    // SAFETY: `req` is the planner's request (the contract): `root` is NULL or the planner's
+    // PlannerInfo, whose glob and parse are checked before use; `fcall` is the FuncExpr being
+    // simplified, its args a valid List (two elements for these functions, checked).
+    let (root, fcall, row, model_arg) = unsafe {
+        let root = (*req).root;
+        if root.is_null() || (*root).glob.is_null() || (*root).parse.is_null() {
+            return None;
+        }
+        // Grouping sets null grouped columns in their super-aggregate rows (ROLLUP's grand
+        // total): the whole row is NULL there while its columns, rewritten, would be some
+        // customer's.
+        if !(*(*root).parse).groupingSets.is_null() {
+            return None;
+        }
+        let fcall = (*req).fcall;
+        let args = (*fcall).args;
+        if pg_sys::list_length(args) != 2 {
+            return None;
+        }
+        let row = pg_sys::list_nth(args, 0) as *mut pg_sys::Node;
+        let model_arg = pg_sys::list_nth(args, 1) as *mut pg_sys::Node;
+        (root, fcall, row, model_arg)
+    };
+    // SAFETY: an element of the call's argument list: a valid expression node.
+    let model_name = unsafe { const_text(model_arg) }?;
+    // SAFETY: `fcall` is the valid FuncExpr (above).
+    let funcid = unsafe { (*fcall).funcid };
+    let columns_fn = columns_function(funcid)?;
     // Rewrite only calls the planning role may make, of both functions: a call it may not make
     // stays as it is and the executor refuses it as usual. The columns function checks again
     // when it runs (a cached plan may run as another role), and a GRANT/REVOKE on the original
     // re-plans (the plan depends on it like on the function it calls).
-    if !may_execute((*fcall).funcid) || !may_execute(columns_fn) {
+    if !may_execute(funcid) || !may_execute(columns_fn) {
         return None;
     }
-    pg_sys::record_plan_function_dependency(root, (*fcall).funcid);
+    // SAFETY: `root` is the valid PlannerInfo with a non-null glob (above).
+    unsafe { pg_sys::record_plan_function_dependency(root, funcid) };
     let loaded = try_resolve(&model_name)?;
     let catalog = catalog_relid()?;
 
     // Where each column comes from: a Var of the same range-table entry, or a RowExpr field.
-    let (row_type, source) = if pgrx::is_a(row, pg_sys::NodeTag::T_Var) {
-        let var = row as *mut pg_sys::Var;
-        if (*var).varattno != 0
-            || (*var).varlevelsup != 0
-            || (*var).vartype == pg_sys::RECORDOID
-            || on_nullable_side(
-                (*(*root).parse).jointree as *mut pg_sys::Node,
-                (*var).varno as i32,
-                false,
-            )
-        {
+    // SAFETY: `row` is a valid expression node (an argument of the call), read as a Var or a
+    // RowExpr only after its tag says so; `root->parse` is the valid Query (above) whose
+    // jointree is NULL or a valid join tree.
+    let (row_type, source) = unsafe {
+        if pgrx::is_a(row, pg_sys::NodeTag::T_Var) {
+            let var = row as *mut pg_sys::Var;
+            if (*var).varattno != 0
+                || (*var).varlevelsup != 0
+                || (*var).vartype == pg_sys::RECORDOID
+                || on_nullable_side(
+                    (*(*root).parse).jointree as *mut pg_sys::Node,
+                    (*var).varno,
+                    false,
+                )
+            {
+                return None;
+            }
+            ((*var).vartype, Source::Var(var))
+        } else if pgrx::is_a(row, pg_sys::NodeTag::T_RowExpr) {
+            let rowexpr = row as *mut pg_sys::RowExpr;
+            if (*rowexpr).row_typeid == pg_sys::RECORDOID || pg_sys::contain_volatile_functions(row)
+            {
+                return None;
+            }
+            ((*rowexpr).row_typeid, Source::RowExpr(rowexpr))
+        } else {
             return None;
         }
-        ((*var).vartype, Source::Var(var))
-    } else if pgrx::is_a(row, pg_sys::NodeTag::T_RowExpr) {
-        let rowexpr = row as *mut pg_sys::RowExpr;
-        if (*rowexpr).row_typeid == pg_sys::RECORDOID || pg_sys::contain_volatile_functions(row) {
-            return None;
-        }
-        ((*rowexpr).row_typeid, Source::RowExpr(rowexpr))
-    } else {
-        return None;
     };
 
-    let desc = pg_sys::lookup_rowtype_tupdesc_copy(row_type, -1);
-    let attrs = (*desc).attrs.as_slice((*desc).natts as usize);
-    let mut new_args = std::ptr::null_mut::<pg_sys::List>();
-    new_args = pg_sys::lappend(new_args, pg_sys::copyObjectImpl(model_arg.cast()));
+    // SAFETY: `row_type` is a named composite type (RECORD excluded above), so the typcache
+    // has its descriptor; the copy is palloc'd in the planner's context, valid for this call.
+    let attrs = unsafe {
+        let desc = pg_sys::lookup_rowtype_tupdesc_copy(row_type, -1);
+        (*desc).attrs.as_slice((*desc).natts as usize)
+    };
     let names: Vec<String> = loaded.model.columns().map(str::to_string).collect();
     // A call takes at most FUNC_MAX_ARGS (100) arguments: a model reading more than 98
     // columns stays on the generic path.
     if names.len() + 2 > pg_sys::FUNC_MAX_ARGS as usize {
         return None;
     }
-    let names_datum = names.clone().into_datum()?;
-    let names_const = pg_sys::makeConst(
-        pg_sys::TEXTARRAYOID,
-        -1,
-        pg_sys::DEFAULT_COLLATION_OID,
-        -1,
-        names_datum,
-        false,
-        false,
-    );
-    new_args = pg_sys::lappend(new_args, names_const.cast());
-    for name in &names {
-        let index = attrs
-            .iter()
-            .position(|a| !a.attisdropped && pgrx::name_data_to_str(&a.attname) == name)?;
-        let a = &attrs[index];
-        let expr: *mut pg_sys::Node = match source {
-            Source::Var(var) => pg_sys::makeVar(
-                (*var).varno,
-                (index + 1) as i16,
-                a.atttypid,
-                a.atttypmod,
-                a.attcollation,
-                0,
-            )
-            .cast(),
-            Source::RowExpr(rowexpr) => {
-                let field = pg_sys::list_nth((*rowexpr).args, index as i32);
-                pg_sys::copyObjectImpl(field).cast()
-            }
-        };
-        new_args = pg_sys::lappend(new_args, expr.cast());
-    }
+    // Every column the model reads, bound before any node is built: a missing one leaves the
+    // call alone (the row path then raises its error at execution).
+    let inputs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let available = attrs
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !a.attisdropped)
+        .map(|(index, a)| (pgrx::name_data_to_str(&a.attname), index));
+    let positions = bind_inputs(&inputs, available).ok()?;
+    let names_datum = names.into_datum()?;
 
-    let call = pg_sys::makeFuncExpr(
-        columns_fn,
-        (*fcall).funcresulttype,
-        new_args,
-        pg_sys::InvalidOid,
-        (*fcall).inputcollid,
-        pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
-    );
-    (*call).location = (*fcall).location;
-    let glob = (*root).glob;
-    (*glob).relationOids = pg_sys::lappend_oid((*glob).relationOids, catalog);
-    Some(call.cast())
+    // SAFETY: node construction in the planner's memory context: makeConst/makeVar/
+    // makeFuncExpr build fresh nodes, copyObjectImpl copies valid nodes (the model argument,
+    // a RowExpr field), lappend extends lists it owns. `index` is an attribute of the row type
+    // (bind_inputs over `attrs`), so for a RowExpr of that type it is below its args' length
+    // (a RowExpr of a named type has one field per attribute, dropped ones included); `glob`
+    // is the valid PlannerGlobal (above).
+    unsafe {
+        let mut new_args = std::ptr::null_mut::<pg_sys::List>();
+        new_args = pg_sys::lappend(new_args, pg_sys::copyObjectImpl(model_arg.cast()));
+        let names_const = pg_sys::makeConst(
+            pg_sys::TEXTARRAYOID,
+            -1,
+            pg_sys::DEFAULT_COLLATION_OID,
+            -1,
+            names_datum,
+            false,
+            false,
+        );
+        new_args = pg_sys::lappend(new_args, names_const.cast());
+        for index in positions {
+            let a = &attrs[index];
+            let expr: *mut pg_sys::Node = match source {
+                Source::Var(var) => pg_sys::makeVar(
+                    (*var).varno,
+                    (index + 1) as i16,
+                    a.atttypid,
+                    a.atttypmod,
+                    a.attcollation,
+                    0,
+                )
+                .cast(),
+                Source::RowExpr(rowexpr) => {
+                    let field = pg_sys::list_nth((*rowexpr).args, index as i32);
+                    pg_sys::copyObjectImpl(field).cast()
+                }
+            };
+            new_args = pg_sys::lappend(new_args, expr.cast());
+        }
+
+        let call = pg_sys::makeFuncExpr(
+            columns_fn,
+            (*fcall).funcresulttype,
+            new_args,
+            pg_sys::InvalidOid,
+            (*fcall).inputcollid,
+            pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+        );
+        (*call).location = (*fcall).location;
+        let glob = (*root).glob;
+        (*glob).relationOids = pg_sys::lappend_oid((*glob).relationOids, catalog);
+        Some(call.cast())
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -138,61 +179,83 @@ enum Source {
     RowExpr(*mut pg_sys::RowExpr),
 }
 
+/// The text of a non-null text `Const`, or None for any other node.
+///
+/// # Safety
+/// `node` must point to a valid Node.
 unsafe fn const_text(node: *mut pg_sys::Node) -> Option<String> {
-    if !pgrx::is_a(node, pg_sys::NodeTag::T_Const) {
-        return None;
+    // SAFETY: a valid node (the contract), read as a Const only after its tag says so; a
+    // non-null Const of type text holds a text datum.
+    unsafe {
+        if !pgrx::is_a(node, pg_sys::NodeTag::T_Const) {
+            return None;
+        }
+        let c = node as *mut pg_sys::Const;
+        if (*c).constisnull || (*c).consttype != pg_sys::TEXTOID {
+            return None;
+        }
+        String::from_datum((*c).constvalue, false)
     }
-    let c = node as *mut pg_sys::Const;
-    if (*c).constisnull || (*c).consttype != pg_sys::TEXTOID {
-        return None;
-    }
-    String::from_datum((*c).constvalue, false)
 }
 
-/// `predict_purchase` -> `predict_purchase_columns` in the same schema.
-unsafe fn columns_function(funcid: pg_sys::Oid) -> Option<pg_sys::Oid> {
-    let fname = pg_sys::get_func_name(funcid);
-    let nsp = pg_sys::get_namespace_name(pg_sys::get_func_namespace(funcid));
-    if fname.is_null() || nsp.is_null() {
-        return None;
+/// `predict_purchase` -> `predict_purchase_columns` in the same schema (in a transaction).
+fn columns_function(funcid: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    // SAFETY: syscache lookups of any oid (NULL when it does not exist, checked); the names
+    // are palloc'd C strings; the qualified name list is built of valid String nodes and read
+    // by LookupFuncName with an argument array of its length.
+    unsafe {
+        let fname = pg_sys::get_func_name(funcid);
+        let nsp = pg_sys::get_namespace_name(pg_sys::get_func_namespace(funcid));
+        if fname.is_null() || nsp.is_null() {
+            return None;
+        }
+        let target =
+            CString::new(format!("{}_columns", CStr::from_ptr(fname).to_str().ok()?)).ok()?;
+        let mut qualified = std::ptr::null_mut::<pg_sys::List>();
+        qualified = pg_sys::lappend(qualified, pg_sys::makeString(nsp).cast());
+        qualified = pg_sys::lappend(
+            qualified,
+            pg_sys::makeString(pg_sys::pstrdup(target.as_ptr())).cast(),
+        );
+        let argtypes = [pg_sys::TEXTOID, pg_sys::TEXTARRAYOID, pg_sys::ANYOID];
+        let oid = pg_sys::LookupFuncName(qualified, 3, argtypes.as_ptr(), true);
+        (oid != pg_sys::InvalidOid).then_some(oid)
     }
-    let target = CString::new(format!("{}_columns", CStr::from_ptr(fname).to_str().ok()?)).ok()?;
-    let mut qualified = std::ptr::null_mut::<pg_sys::List>();
-    qualified = pg_sys::lappend(qualified, pg_sys::makeString(nsp).cast());
-    qualified = pg_sys::lappend(
-        qualified,
-        pg_sys::makeString(pg_sys::pstrdup(target.as_ptr())).cast(),
-    );
-    let argtypes = [pg_sys::TEXTOID, pg_sys::TEXTARRAYOID, pg_sys::ANYOID];
-    let oid = pg_sys::LookupFuncName(qualified, 3, argtypes.as_ptr(), true);
-    (oid != pg_sys::InvalidOid).then_some(oid)
 }
 
 /// Whether range-table entry `varno` sits on the nullable side of an outer join, where its
 /// whole-row value can be NULL while a rewrite would score NULL columns as "all missing".
+///
+/// # Safety
+/// `node` must be NULL or a valid node of a query's join tree.
 unsafe fn on_nullable_side(node: *mut pg_sys::Node, varno: i32, nullable: bool) -> bool {
     if node.is_null() {
         return false;
     }
-    if pgrx::is_a(node, pg_sys::NodeTag::T_RangeTblRef) {
-        return nullable && (*(node as *mut pg_sys::RangeTblRef)).rtindex == varno;
-    }
-    if pgrx::is_a(node, pg_sys::NodeTag::T_FromExpr) {
-        let list = (*(node as *mut pg_sys::FromExpr)).fromlist;
-        return (0..pg_sys::list_length(list))
-            .any(|i| on_nullable_side(pg_sys::list_nth(list, i).cast(), varno, nullable));
-    }
-    if pgrx::is_a(node, pg_sys::NodeTag::T_JoinExpr) {
-        let j = node as *mut pg_sys::JoinExpr;
-        use pg_sys::JoinType::*;
-        let (left_nullable, right_nullable) = match (*j).jointype {
-            JOIN_LEFT | JOIN_ANTI => (false, true),
-            JOIN_RIGHT => (true, false),
-            JOIN_FULL => (true, true),
-            _ => (false, false),
-        };
-        return on_nullable_side((*j).larg, varno, nullable || left_nullable)
-            || on_nullable_side((*j).rarg, varno, nullable || right_nullable);
+    // SAFETY: a valid join-tree node (the contract), read as a RangeTblRef, FromExpr or
+    // JoinExpr only after its tag says so; their children (fromlist elements, larg, rarg) are
+    // join-tree nodes too.
+    unsafe {
+        if pgrx::is_a(node, pg_sys::NodeTag::T_RangeTblRef) {
+            return nullable && (*(node as *mut pg_sys::RangeTblRef)).rtindex == varno;
+        }
+        if pgrx::is_a(node, pg_sys::NodeTag::T_FromExpr) {
+            let list = (*(node as *mut pg_sys::FromExpr)).fromlist;
+            return (0..pg_sys::list_length(list))
+                .any(|i| on_nullable_side(pg_sys::list_nth(list, i).cast(), varno, nullable));
+        }
+        if pgrx::is_a(node, pg_sys::NodeTag::T_JoinExpr) {
+            let j = node as *mut pg_sys::JoinExpr;
+            use pg_sys::JoinType::*;
+            let (left_nullable, right_nullable) = match (*j).jointype {
+                JOIN_LEFT | JOIN_ANTI => (false, true),
+                JOIN_RIGHT => (true, false),
+                JOIN_FULL => (true, true),
+                _ => (false, false),
+            };
+            return on_nullable_side((*j).larg, varno, nullable || left_nullable)
+                || on_nullable_side((*j).rarg, varno, nullable || right_nullable);
+        }
     }
     // Anything unexpected: be conservative.
     true

@@ -116,8 +116,111 @@ fn unknown_key(key: &[u8]) -> PipelineError {
     PipelineError::UnknownKey(shown)
 }
 
+/// One JSON object read as a row of raw columns: serde_json's `Map` (here) and a binary jsonb
+/// object (the extension's `predict_purchase_json`) both implement it, so both are checked and
+/// prepared by the one [`prepare_row`].
+pub trait JsonRow {
+    /// The object's keys as stored (each once, as JSON objects and jsonb guarantee).
+    fn keys(&self) -> impl Iterator<Item = &[u8]>;
+    /// Field `column`: an absent key or `null` is missing, a string is text, a number a number,
+    /// a boolean its scikit-learn text; anything else is `field_not_scalar`.
+    fn field(&self, column: &str) -> Result<RawValue<'_>>;
+}
+
+impl JsonRow for Map<String, Value> {
+    fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        Map::keys(self).map(|k| k.as_bytes())
+    }
+
+    fn field(&self, column: &str) -> Result<RawValue<'_>> {
+        match self.get(column) {
+            None | Some(Value::Null) => Ok(RawValue::Missing),
+            Some(Value::String(s)) => Ok(RawValue::Text(s)),
+            Some(Value::Number(n)) => Ok(RawValue::Number(n.as_f64().unwrap_or(f64::NAN))),
+            Some(Value::Bool(b)) => Ok(RawValue::Text(if *b { "true" } else { "false" })),
+            Some(other) => Err(field_not_scalar(column, json_type(other))),
+        }
+    }
+}
+
+/// Scratch space of [`prepare_row`], reused across rows (no allocation per row once grown).
+#[derive(Default)]
+pub struct RowScratch {
+    seen: Vec<bool>,
+    /// The row's prepared inputs, in model input order, after [`prepare_row`].
+    pub prepared: Vec<Prepared>,
+}
+
+/// Checks a JSON row's keys (strict mode: `rules`; None is relaxed) and prepares each model
+/// input from it into `scratch.prepared`. The first error wins: keys first, then the inputs in
+/// model order.
+pub fn prepare_row<R: JsonRow + ?Sized>(
+    model: &CompiledModel,
+    rules: Option<&KeyRules>,
+    row: &R,
+    scratch: &mut RowScratch,
+) -> Result<()> {
+    if let Some(rules) = rules {
+        rules.check(row.keys(), &mut scratch.seen)?;
+    }
+    scratch.prepared.clear();
+    for (i, input) in model.inputs.iter().enumerate() {
+        let raw = row.field(&input.column)?;
+        scratch.prepared.push(model.prepare(i, raw)?);
+    }
+    Ok(())
+}
+
+/// Where a value of an answer object comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerSlot {
+    BusinessOutcome,
+    PHat,
+    /// Feature `f` of the model (`CompiledModel::features` order).
+    Feature(usize),
+}
+
+impl AnswerSlot {
+    /// Its index in the flat values `[business_outcome, p_hat, feature 0, feature 1, ...]`.
+    #[inline]
+    pub fn index(self) -> usize {
+        match self {
+            AnswerSlot::BusinessOutcome => 0,
+            AnswerSlot::PHat => 1,
+            AnswerSlot::Feature(f) => 2 + f,
+        }
+    }
+}
+
+/// The keys of an answer object and where each value comes from: `business_outcome` and `p_hat`
+/// (when `with_score`), then the features in model order, each key once; a later key replaces
+/// an earlier one of the same name (as building the object key by key does). The one source of
+/// predict_purchase_json's answers, purchase_features' objects and [`service_answer_checked`].
+/// In no particular order (JSON objects and jsonb order keys themselves).
+pub fn answer_keys(model: &CompiledModel, with_score: bool) -> Vec<(&str, AnswerSlot)> {
+    let score = [
+        ("business_outcome", AnswerSlot::BusinessOutcome),
+        ("p_hat", AnswerSlot::PHat),
+    ];
+    let all = score.into_iter().filter(|_| with_score).chain(
+        model
+            .features
+            .iter()
+            .enumerate()
+            .map(|(f, feature)| (feature.name.as_str(), AnswerSlot::Feature(f))),
+    );
+    let mut unique: Vec<(&str, AnswerSlot)> = Vec::new();
+    for (key, slot) in all {
+        match unique.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = slot,
+            None => unique.push((key, slot)),
+        }
+    }
+    unique
+}
+
 /// The service's answer for element `index`: strict (every column the model reads present,
-/// no key outside the artifact's inputs) unless `strict` is false, when absent columns are
+/// no key outside the artifact's inputs) unless `rules` is None, when absent columns are
 /// missing values and unknown keys are ignored. Every error names the element.
 pub fn service_answer_checked(
     model: &CompiledModel,
@@ -125,22 +228,25 @@ pub fn service_answer_checked(
     row: &Map<String, Value>,
     index: usize,
 ) -> Result<Value> {
-    let checked = || -> Result<Value> {
-        if let Some(rules) = rules {
-            rules.check(row.keys().map(|k| k.as_bytes()), &mut Vec::new())?;
-        }
-        answer_from(model, |i| {
-            let column = &model.inputs[i].column;
-            match row.get(column) {
-                None | Some(Value::Null) => Ok(RawValue::Missing),
-                Some(Value::String(s)) => Ok(RawValue::Text(s)),
-                Some(Value::Number(n)) => Ok(RawValue::Number(n.as_f64().unwrap_or(f64::NAN))),
-                Some(Value::Bool(b)) => Ok(RawValue::Text(if *b { "true" } else { "false" })),
-                Some(other) => Err(field_not_scalar(column, json_type(other))),
-            }
-        })
+    let answer = || -> Result<Value> {
+        let mut scratch = RowScratch::default();
+        prepare_row(model, rules, row, &mut scratch)?;
+        let prepared = &scratch.prepared;
+        let score = model.score_prepared(prepared)?;
+        let features = model.feature_values(prepared)?;
+        let value = |slot: AnswerSlot| match slot {
+            AnswerSlot::BusinessOutcome => Value::from(score.business_outcome),
+            AnswerSlot::PHat => Value::from(score.p_hat),
+            AnswerSlot::Feature(f) => Value::from(features[f].1),
+        };
+        Ok(Value::Object(
+            answer_keys(model, true)
+                .into_iter()
+                .map(|(key, slot)| (key.to_string(), value(slot)))
+                .collect(),
+        ))
     };
-    checked().map_err(|e| e.in_element(index))
+    answer().map_err(|e| e.in_element(index))
 }
 
 pub fn score_json_row(
@@ -149,29 +255,6 @@ pub fn score_json_row(
     index: usize,
 ) -> Result<Score> {
     model.score_with(|i| raw_from_json(row, &model.inputs[i].column, index))
-}
-
-/// The service's answer for a row whose raw input `i` is `raw(i)`, from any source of rows.
-pub fn answer_from<'a, F>(model: &CompiledModel, mut raw: F) -> Result<Value>
-where
-    F: FnMut(usize) -> Result<RawValue<'a>>,
-{
-    let prepared: Vec<Prepared> = (0..model.inputs.len())
-        .map(|i| model.prepare(i, raw(i)?))
-        .collect::<Result<_>>()?;
-    let score = model.score_prepared(&prepared)?;
-    let mut out = Map::new();
-    out.insert(
-        "business_outcome".into(),
-        Value::from(score.business_outcome),
-    );
-    out.insert("p_hat".into(), Value::from(score.p_hat));
-    let mut feats = model.feature_values(&prepared)?;
-    feats.sort_by(|a, b| a.0.cmp(b.0));
-    for (name, v) in feats {
-        out.insert(name.to_string(), Value::from(v));
-    }
-    Ok(Value::Object(out))
 }
 
 pub fn json_type(v: &Value) -> &'static str {

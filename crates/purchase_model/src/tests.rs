@@ -576,3 +576,43 @@ fn format_2_raw_columns_are_known_keys() {
     let e = rules.check(keys("lead_id"), &mut Vec::new()).unwrap_err();
     assert!(e.to_string().contains("lead_id"), "{e}");
 }
+
+/// The one answer key list: business_outcome and p_hat only when asked, every feature, each
+/// key once, and a later key (a feature named like an earlier one) replacing the earlier.
+#[test]
+fn answer_keys_are_the_score_then_the_features_each_once() {
+    use super::json_rows::{answer_keys, AnswerSlot};
+    let mut model = compile_artifact(&bundled(), false).unwrap();
+    let with = answer_keys(&model, true);
+    let without = answer_keys(&model, false);
+    assert_eq!(with.len(), model.features.len() + 2);
+    assert_eq!(without.len(), model.features.len());
+    assert!(with.contains(&("p_hat", AnswerSlot::PHat)));
+    assert!(!without.iter().any(|(k, _)| *k == "business_outcome"));
+    let last = model.features.len() - 1;
+    model.features[last].name = "p_hat".into();
+    model.features[0].name = model.features[1].name.clone();
+    let keys = answer_keys(&model, true);
+    assert_eq!(keys.len(), model.features.len());
+    assert!(keys.contains(&("p_hat", AnswerSlot::Feature(last))));
+    let name = model.features[1].name.as_str();
+    assert!(keys.contains(&(name, AnswerSlot::Feature(1))));
+}
+
+/// prepare_row reads a serde_json object like score_json_row does and checks keys in strict
+/// mode before reading any field.
+#[test]
+fn prepare_row_checks_keys_then_reads_fields() {
+    use super::json_rows::{prepare_row, KeyRules, RowScratch};
+    let model = compile_artifact(&bundled(), false).unwrap();
+    let row = json!({"x5": "monday", "x12": "($5,032.58)", "x91": 0.3});
+    let row = row.as_object().unwrap();
+    let mut scratch = RowScratch::default();
+    prepare_row(&model, None, row, &mut scratch).unwrap();
+    let score = score_json_row(&model, row, 0).unwrap();
+    assert_eq!(model.score_prepared(&scratch.prepared).unwrap(), score);
+    let rules = KeyRules::new(&model);
+    let bad = json!({"x12": [1], "nope": 1});
+    let e = prepare_row(&model, Some(&rules), bad.as_object().unwrap(), &mut scratch);
+    assert!(e.unwrap_err().to_string().contains("unknown key \"nope\""));
+}

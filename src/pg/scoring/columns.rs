@@ -17,7 +17,8 @@
 use crate::pg::datum::column::ColumnReader;
 use crate::pg::errors::raise;
 use crate::pg::models::cache::LoadedModel;
-use crate::pg::scoring::call_site::{arg, call_site, ModelArgument};
+use crate::pg::scoring::binder::bind_inputs;
+use crate::pg::scoring::call_site::{arg, arg_is_const, Call, ModelArgument};
 use crate::pg::scoring::entry_points::null_model;
 use crate::pg::scoring::output::{emit, Output, OutputState};
 use pgrx::prelude::*;
@@ -42,20 +43,22 @@ struct ColumnsSite {
 /// Entry for the `*_columns` functions.
 ///
 /// # Safety
-/// Called only from the V1 functions declared (text, text[], VARIADIC "any").
-pub unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, output: Output) -> pg_sys::Datum {
-    let site: &mut ColumnsSite = call_site(fcinfo, ColumnsSite::default);
+/// `call` is a call of a V1 function declared (text, text[], VARIADIC "any").
+pub unsafe fn score_columns(call: Call<'_>, output: Output) -> pg_sys::Datum {
+    // SAFETY: this function is the only user of the columns functions' fn_extra, always as
+    // ColumnsSite.
+    let site: &mut ColumnsSite = unsafe { call.state(ColumnsSite::default) };
     if site.names.is_none() {
-        check_privilege(fcinfo);
-        site.names = Some(checked_names(fcinfo));
+        check_privilege(call);
+        site.names = Some(checked_names(call));
     }
-    let (name_datum, name_null) = arg(fcinfo, 0);
-    if name_null {
+    if call.arg(0).1 {
         null_model();
     }
-    let (model, changed) = site.model.model(fcinfo, 0, name_datum);
+    // SAFETY: argument 0 is a text (the declaration), non-null (checked just above).
+    let (model, changed) = unsafe { site.model.model(call, 0) };
     if changed {
-        bind_columns(fcinfo, site, &model);
+        bind_columns(call, site, &model);
     }
     let ColumnsSite {
         argpos,
@@ -63,41 +66,48 @@ pub unsafe fn score_columns(fcinfo: pg_sys::FunctionCallInfo, output: Output) ->
         output: state,
         ..
     } = site;
-    emit(output, state, fcinfo, &model, |i| {
-        let (d, null) = arg(fcinfo, argpos[i]);
-        readers[i].read(&model.model.inputs[i].column, d, null)
+    emit(output, state, call, &model, |i| {
+        // SAFETY: argpos[i] < nargs (checked_names matched the value count to the names,
+        // bind_columns took positions among the names); the reader was made for the
+        // argument's type (get_fn_expr_argtype) and the datum lives for the call.
+        unsafe {
+            let (d, null) = arg(call.fcinfo(), argpos[i]);
+            readers[i].read(&model.model.inputs[i].column, d, null)
+        }
     })
 }
 
 /// Maps the model's inputs to argument positions by the column-name array baked into the plan.
-unsafe fn bind_columns(
-    fcinfo: pg_sys::FunctionCallInfo,
-    site: &mut ColumnsSite,
-    model: &LoadedModel,
-) {
+fn bind_columns(call: Call<'_>, site: &mut ColumnsSite, model: &LoadedModel) {
     let names = site.names.take().unwrap_or_default();
-    let flinfo = (*fcinfo).flinfo;
-    let mcxt = (*flinfo).fn_mcxt;
+    let flinfo = call.flinfo();
+    // SAFETY: the current call's flinfo has a valid fn_mcxt (it outlives the call-site state
+    // that keeps the readers).
+    let mut mcxt = pgrx::PgMemoryContexts::For(unsafe { (*flinfo).fn_mcxt });
     site.argpos.clear();
     site.readers.clear();
-    for input in &model.model.inputs {
-        let Some(pos) = names.iter().position(|n| n == &input.column) else {
-            raise(
-                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!(
-                    "purchase model \"{}\" (version {}) reads column \"{}\", which this statement's plan does not pass",
-                    model.name, model.version, input.column
-                ),
-                Some("The model was replaced while the statement was being planned; run the statement again.".into()),
-            );
-        };
+    let inputs: Vec<&str> = model.model.columns().collect();
+    let available = names.iter().enumerate().map(|(pos, n)| (n.as_str(), pos));
+    let positions = match bind_inputs(&inputs, available) {
+        Ok(positions) => positions,
+        Err(missing) => raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "purchase model \"{}\" (version {}) reads column \"{}\", which this statement's plan does not pass",
+                model.name, model.version, missing.column
+            ),
+            Some("The model was replaced while the statement was being planned; run the statement again.".into()),
+        ),
+    };
+    for (input, pos) in model.model.inputs.iter().zip(positions) {
         let argno = FIXED_ARGS + pos;
-        let typid = pg_sys::get_fn_expr_argtype(flinfo, argno as i32);
+        // SAFETY: flinfo is the current call's; argno < nargs (checked_names).
+        let typid = unsafe { pg_sys::get_fn_expr_argtype(flinfo, argno as i32) };
         site.argpos.push(argno);
-        site.readers.push(
-            pgrx::PgMemoryContexts::For(mcxt)
-                .switch_to(|_| ColumnReader::for_type(typid, input.kind)),
-        );
+        // SAFETY: switch_to makes fn_mcxt current for the closure and restores the previous
+        // context (also on error).
+        site.readers
+            .push(unsafe { mcxt.switch_to(|_| ColumnReader::for_type(typid, input.kind)) });
     }
     site.names = Some(names);
 }
@@ -111,36 +121,41 @@ fn malformed(message: String) -> ! {
 }
 
 /// This function's name, for messages.
-unsafe fn own_name(fcinfo: pg_sys::FunctionCallInfo) -> String {
-    let name = pg_sys::get_func_name((*(*fcinfo).flinfo).fn_oid);
-    if name.is_null() {
-        "predict_purchase_columns".into()
-    } else {
-        CStr::from_ptr(name).to_string_lossy().into_owned()
+fn own_name(call: Call<'_>) -> String {
+    // SAFETY: the current call's flinfo; get_func_name returns NULL or a palloc'd C string.
+    unsafe {
+        let name = pg_sys::get_func_name((*call.flinfo()).fn_oid);
+        if name.is_null() {
+            "predict_purchase_columns".into()
+        } else {
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
     }
 }
 
 /// The column names of argument 1, checked against the arguments actually passed.
-unsafe fn checked_names(fcinfo: pg_sys::FunctionCallInfo) -> Vec<String> {
-    let flinfo = (*fcinfo).flinfo;
-    let me = own_name(fcinfo);
-    if (*flinfo).fn_expr.is_null() {
+fn checked_names(call: Call<'_>) -> Vec<String> {
+    let flinfo = call.flinfo();
+    let me = own_name(call);
+    // SAFETY: the current call's valid flinfo.
+    if unsafe { (*flinfo).fn_expr.is_null() } {
         raise(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("{me} must be called from an SQL expression"),
             None,
         );
     }
-    if pg_sys::get_fn_expr_variadic(flinfo) {
+    // SAFETY: the current call's valid flinfo, with an expression (checked above).
+    if unsafe { pg_sys::get_fn_expr_variadic(flinfo) } {
         malformed(format!(
             "{me} does not accept VARIADIC ARRAY[...]: pass each column value as its own argument"
         ));
     }
-    let nargs = (*fcinfo).nargs as usize;
+    let nargs = call.nargs();
     if nargs < FIXED_ARGS {
         malformed(format!("{me} needs a model name and a column-name array"));
     }
-    let (names_datum, names_null) = arg(fcinfo, 1);
+    let (names_datum, names_null) = call.arg(1);
     if names_null {
         raise(
             PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -148,20 +163,26 @@ unsafe fn checked_names(fcinfo: pg_sys::FunctionCallInfo) -> Vec<String> {
             None,
         );
     }
-    if !arg_is_const(flinfo, 1) {
+    if !arg_is_const(call, 1) {
         malformed(format!(
             "argument \"columns\" of {me} must be a constant array of column names"
         ));
     }
-    let array = pg_sys::pg_detoast_datum(names_datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
-    if (*array).ndim > 1 || (*array).elemtype != pg_sys::TEXTOID {
+    // SAFETY: argument 1 is a non-null text[] by the declaration (checked above), a varlena
+    // array once detoasted.
+    let array =
+        unsafe { pg_sys::pg_detoast_datum(names_datum.cast_mut_ptr()) } as *mut pg_sys::ArrayType;
+    // SAFETY: `array` is a valid detoasted ArrayType.
+    if unsafe { (*array).ndim > 1 || (*array).elemtype != pg_sys::TEXTOID } {
         malformed(format!(
             "argument \"columns\" of {me} must be a one-dimensional text array"
         ));
     }
-    let names: Vec<Option<String>> = pgrx::Array::<String>::from_datum(names_datum, false)
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
+    // SAFETY: a non-null, one-dimensional text array (checked above).
+    let names: Vec<Option<String>> =
+        unsafe { pgrx::Array::<String>::from_datum(names_datum, false) }
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
     let mut checked = Vec::with_capacity(names.len());
     for (i, name) in names.into_iter().enumerate() {
         let Some(name) = name else {
@@ -186,7 +207,8 @@ unsafe fn checked_names(fcinfo: pg_sys::FunctionCallInfo) -> Vec<String> {
         ));
     }
     for argno in FIXED_ARGS..nargs {
-        if pg_sys::get_fn_expr_argtype(flinfo, argno as i32) == pg_sys::InvalidOid {
+        // SAFETY: the current call's flinfo, with an expression; argno < nargs.
+        if unsafe { pg_sys::get_fn_expr_argtype(flinfo, argno as i32) } == pg_sys::InvalidOid {
             raise(
                 PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
                 format!(
@@ -200,66 +222,62 @@ unsafe fn checked_names(fcinfo: pg_sys::FunctionCallInfo) -> Vec<String> {
     checked
 }
 
-/// Whether argument `argno` of the call is a plan-time constant.
-unsafe fn arg_is_const(flinfo: *mut pg_sys::FmgrInfo, argno: i32) -> bool {
-    let expr = (*flinfo).fn_expr;
-    if expr.is_null() || !pgrx::is_a(expr, pg_sys::NodeTag::T_FuncExpr) {
-        return false;
-    }
-    let args = (*(expr as *mut pg_sys::FuncExpr)).args;
-    argno < pg_sys::list_length(args)
-        && pgrx::is_a(
-            pg_sys::list_nth(args, argno) as *mut pg_sys::Node,
-            pg_sys::NodeTag::T_Const,
-        )
-}
-
 /// The scoring function a `*_columns` function stands for: same schema, the name without
-/// `_columns`, arguments (record, text).
-pub unsafe fn original_function(columns_fn: pg_sys::Oid) -> Option<pg_sys::Oid> {
-    let fname = pg_sys::get_func_name(columns_fn);
-    if fname.is_null() {
-        return None;
+/// `_columns`, arguments (record, text). Must run in a transaction (catalog lookups).
+pub fn original_function(columns_fn: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    // SAFETY: syscache lookups of any oid (NULL when it does not exist); the names are
+    // palloc'd C strings, checked for NULL before use; the qualified name list is built of
+    // valid String nodes and read by LookupFuncName with an argument array of its length.
+    unsafe {
+        let fname = pg_sys::get_func_name(columns_fn);
+        if fname.is_null() {
+            return None;
+        }
+        let base = CStr::from_ptr(fname)
+            .to_str()
+            .ok()?
+            .strip_suffix("_columns")?;
+        let nsp = pg_sys::get_namespace_name(pg_sys::get_func_namespace(columns_fn));
+        if nsp.is_null() {
+            return None;
+        }
+        let base = CString::new(base).ok()?;
+        let mut qualified = std::ptr::null_mut::<pg_sys::List>();
+        qualified = pg_sys::lappend(qualified, pg_sys::makeString(nsp).cast());
+        qualified = pg_sys::lappend(
+            qualified,
+            pg_sys::makeString(pg_sys::pstrdup(base.as_ptr())).cast(),
+        );
+        let argtypes = [pg_sys::RECORDOID, pg_sys::TEXTOID];
+        let oid = pg_sys::LookupFuncName(qualified, 2, argtypes.as_ptr(), true);
+        (oid != pg_sys::InvalidOid).then_some(oid)
     }
-    let base = CStr::from_ptr(fname)
-        .to_str()
-        .ok()?
-        .strip_suffix("_columns")?;
-    let nsp = pg_sys::get_namespace_name(pg_sys::get_func_namespace(columns_fn));
-    if nsp.is_null() {
-        return None;
-    }
-    let base = CString::new(base).ok()?;
-    let mut qualified = std::ptr::null_mut::<pg_sys::List>();
-    qualified = pg_sys::lappend(qualified, pg_sys::makeString(nsp).cast());
-    qualified = pg_sys::lappend(
-        qualified,
-        pg_sys::makeString(pg_sys::pstrdup(base.as_ptr())).cast(),
-    );
-    let argtypes = [pg_sys::RECORDOID, pg_sys::TEXTOID];
-    let oid = pg_sys::LookupFuncName(qualified, 2, argtypes.as_ptr(), true);
-    (oid != pg_sys::InvalidOid).then_some(oid)
 }
 
-/// Whether the current role may execute function `oid`.
-pub unsafe fn may_execute(oid: pg_sys::Oid) -> bool {
-    pg_sys::pg_proc_aclcheck(
-        oid,
-        pg_sys::GetUserId(),
-        pg_sys::ACL_EXECUTE as pg_sys::AclMode,
-    ) == pg_sys::AclResult::ACLCHECK_OK
+/// Whether the current role may execute function `oid` (in a transaction).
+pub fn may_execute(oid: pg_sys::Oid) -> bool {
+    // SAFETY: an ACL check of any function oid for the current user (an error if the
+    // function does not exist, never undefined behaviour).
+    unsafe {
+        pg_sys::pg_proc_aclcheck(
+            oid,
+            pg_sys::GetUserId(),
+            pg_sys::ACL_EXECUTE as pg_sys::AclMode,
+        ) == pg_sys::AclResult::ACLCHECK_OK
+    }
 }
 
 /// Raises PostgreSQL's own "permission denied for function predict_purchase" (42501) unless
 /// the current role may execute the function this call stands for.
-unsafe fn check_privilege(fcinfo: pg_sys::FunctionCallInfo) {
-    let me = (*(*fcinfo).flinfo).fn_oid;
+fn check_privilege(call: Call<'_>) {
+    // SAFETY: the current call's valid flinfo.
+    let me = unsafe { (*call.flinfo()).fn_oid };
     let Some(original) = original_function(me) else {
         raise(
             PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION,
             format!(
                 "{} stands for no scoring function (record, text) in its schema",
-                own_name(fcinfo)
+                own_name(call)
             ),
             Some(
                 "Is the extension installed completely? Try ALTER EXTENSION pg_purchase UPDATE."
@@ -268,10 +286,14 @@ unsafe fn check_privilege(fcinfo: pg_sys::FunctionCallInfo) {
         );
     };
     if !may_execute(original) {
-        pg_sys::aclcheck_error(
-            pg_sys::AclResult::ACLCHECK_NO_PRIV,
-            pg_sys::ObjectType::OBJECT_FUNCTION,
-            pg_sys::get_func_name(original),
-        );
+        // SAFETY: reports the ACL failure for an existing function (looked up above); its name
+        // is a palloc'd C string. Does not return.
+        unsafe {
+            pg_sys::aclcheck_error(
+                pg_sys::AclResult::ACLCHECK_NO_PRIV,
+                pg_sys::ObjectType::OBJECT_FUNCTION,
+                pg_sys::get_func_name(original),
+            );
+        }
     }
 }

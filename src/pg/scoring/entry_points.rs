@@ -1,10 +1,37 @@
 //! The SQL scoring functions. They are plain V1 C functions (declared in `scoring.sql`) rather
-//! than #[pg_extern]s because they need the raw `fcinfo`: a `record` argument read through the
-//! call-site cache, `VARIADIC "any"` column arguments, and the planner support request.
+//! than #[pg_extern]s. pgrx 0.18.1's #[pg_extern] cannot express them without changing the
+//! installed SQL or slowing the hot path (checked in pgrx-macros / pgrx-sql-entity-graph 0.18.1):
+//!
+//! - **C symbol names**: a #[pg_extern] always exports `<rust name>_wrapper`
+//!   (`pgrx-sql-entity-graph/src/finfo.rs`). The frozen install scripts 0.1.0 and 0.2.0 bind
+//!   `predict_purchase_row`, `purchase_outcome_row`, `score_purchase_row`,
+//!   `purchase_features_row`, the four `*_columns` and `purchase_planner_support`: none ends in
+//!   `_wrapper`, so a database still on 0.1.0/0.2.0 would lose them with this library.
+//! - **`*_row(record, text)`**: pgrx unboxes a composite argument into a `PgHeapTuple` (a
+//!   copied tuple, deformed by name) on every call; the row path must read the raw
+//!   `HeapTupleHeader` through its call-site layout (`row.rs`), which is the reason the path is
+//!   faster than plain SQL. The virtual `fcinfo: pg_sys::FunctionCallInfo` argument pgrx offers
+//!   does not stop the other arguments from being unboxed.
+//! - **`*_columns(text, text[], VARIADIC "any")`**: pgrx's variadic is `VariadicArray<T>`,
+//!   i.e. `VARIADIC T[]` of one element type; it has no `VARIADIC "any"` (values of different
+//!   types, each read by its own argument type).
+//! - **`predict_purchase_json`**: its symbol has the `_wrapper` form (it was a #[pg_extern] in
+//!   0.1.0), but the wrapper unboxes a fixed argument list: 0.1.0/0.2.0 declare it with two
+//!   arguments, 0.3.0 with three (the third read only when present), and `JsonB` unboxing
+//!   would turn the binary document into a serde_json tree (~55 us per 100-column row) that
+//!   `json.rs` avoids by reading jsonb in place.
+//! - **`purchase_planner_support(internal)`**: `Internal` and `support = ...` exist, but the
+//!   symbol name is frozen (above), and the functions it supports are V1 anyway.
+//! - The #[pg_extern] wrapper also switches memory contexts and runs `check_and_prepare` per
+//!   call, on a path of ~0.3-1 us per row.
+//!
+//! The SQL (names, argument names and types, defaults, STABLE PARALLEL SAFE COST 100 SUPPORT)
+//! is therefore written by hand in `scoring.sql`; `v1_function!` below gives each symbol the
+//! same guard (`pg_guard` + `errors::guard`) a #[pg_extern] would.
 
 use crate::pg::errors::{guard, raise};
 use crate::pg::planner::simplify;
-use crate::pg::scoring::call_site::arg;
+use crate::pg::scoring::call_site::Call;
 use crate::pg::scoring::columns::score_columns;
 use crate::pg::scoring::json::predict_json;
 use crate::pg::scoring::output::Output;
@@ -19,6 +46,8 @@ pgrx::extension_sql_file!(
     requires = ["catalog"]
 );
 
+/// A V1 function `$name` (and its `pg_finfo_` record) whose body is a safe
+/// `fn(Call<'_>) -> Datum`; PostgreSQL errors and Rust panics are turned into ERRORs.
 macro_rules! v1_function {
     ($finfo:ident, $name:ident, $body:expr) => {
         #[unsafe(no_mangle)]
@@ -28,11 +57,17 @@ macro_rules! v1_function {
             &V1
         }
 
+        /// # Safety
+        /// Called by PostgreSQL's fmgr with a valid `fcinfo` of the SQL function declared for
+        /// this symbol in `scoring.sql`.
         #[pg_guard]
         #[unsafe(no_mangle)]
         pub unsafe extern "C-unwind" fn $name(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-            let body: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum = $body;
-            guard(|| body(fcinfo))
+            let body: fn(Call<'_>) -> pg_sys::Datum = $body;
+            // SAFETY: fmgr passes this function's own valid fcinfo; the Call lives only for
+            // this call.
+            let call = unsafe { Call::new(fcinfo) };
+            guard(|| body(call))
         }
     };
 }
@@ -42,15 +77,16 @@ macro_rules! v1_function {
 /// (A library newer than the SQL of a database still on 0.2.0 is called STRICT: same answers.)
 ///
 /// # Safety
-/// `fcinfo` is a call of one of the (record, text) scoring functions.
-unsafe fn row_entry(fcinfo: pg_sys::FunctionCallInfo, output: Output) -> pg_sys::Datum {
-    if arg(fcinfo, 1).1 {
+/// `call` is a call of one of the (record, text) scoring functions.
+unsafe fn row_entry(call: Call<'_>, output: Output) -> pg_sys::Datum {
+    if call.arg(1).1 {
         null_model()
     }
-    if arg(fcinfo, 0).1 {
-        return pgrx::fcinfo::pg_return_null(fcinfo);
+    if call.arg(0).1 {
+        return call.return_null();
     }
-    score_row(fcinfo, output)
+    // SAFETY: a (record, text) call (this function's contract) with both arguments non-null.
+    unsafe { score_row(call, output) }
 }
 
 /// A NULL model name: 22004, like a NULL argument to the admin functions.
@@ -68,43 +104,63 @@ pub fn null_model() -> ! {
 v1_function!(
     pg_finfo_predict_purchase_row,
     predict_purchase_row,
-    |f| unsafe { row_entry(f, Output::PHat) }
+    |call| {
+        // SAFETY: scoring.sql declares predict_purchase_row as predict_purchase("row" record, model text).
+        unsafe { row_entry(call, Output::PHat) }
+    }
 );
 v1_function!(
     pg_finfo_purchase_outcome_row,
     purchase_outcome_row,
-    |f| unsafe { row_entry(f, Output::Outcome) }
+    |call| {
+        // SAFETY: scoring.sql declares purchase_outcome_row as purchase_outcome("row" record, model text).
+        unsafe { row_entry(call, Output::Outcome) }
+    }
 );
-v1_function!(
-    pg_finfo_score_purchase_row,
-    score_purchase_row,
-    |f| unsafe { row_entry(f, Output::Score) }
-);
+v1_function!(pg_finfo_score_purchase_row, score_purchase_row, |call| {
+    // SAFETY: scoring.sql declares score_purchase_row as score_purchase("row" record, model text).
+    unsafe { row_entry(call, Output::Score) }
+});
 v1_function!(
     pg_finfo_purchase_features_row,
     purchase_features_row,
-    |f| unsafe { row_entry(f, Output::Features) }
+    |call| {
+        // SAFETY: scoring.sql declares purchase_features_row as purchase_features("row" record, model text).
+        unsafe { row_entry(call, Output::Features) }
+    }
 );
 
 v1_function!(
     pg_finfo_predict_purchase_columns,
     predict_purchase_columns,
-    |f| unsafe { score_columns(f, Output::PHat) }
+    |call| {
+        // SAFETY: scoring.sql declares it predict_purchase_columns(model text, columns text[], VARIADIC "any").
+        unsafe { score_columns(call, Output::PHat) }
+    }
 );
 v1_function!(
     pg_finfo_purchase_outcome_columns,
     purchase_outcome_columns,
-    |f| unsafe { score_columns(f, Output::Outcome) }
+    |call| {
+        // SAFETY: scoring.sql declares it purchase_outcome_columns(model text, columns text[], VARIADIC "any").
+        unsafe { score_columns(call, Output::Outcome) }
+    }
 );
 v1_function!(
     pg_finfo_score_purchase_columns,
     score_purchase_columns,
-    |f| unsafe { score_columns(f, Output::Score) }
+    |call| {
+        // SAFETY: scoring.sql declares it score_purchase_columns(model text, columns text[], VARIADIC "any").
+        unsafe { score_columns(call, Output::Score) }
+    }
 );
 v1_function!(
     pg_finfo_purchase_features_columns,
     purchase_features_columns,
-    |f| unsafe { score_columns(f, Output::Features) }
+    |call| {
+        // SAFETY: scoring.sql declares it purchase_features_columns(model text, columns text[], VARIADIC "any").
+        unsafe { score_columns(call, Output::Features) }
+    }
 );
 
 // The symbol name is the one release 0.1.0's SQL binds (it was a #[pg_extern] then), so a
@@ -115,20 +171,24 @@ v1_function!(
 v1_function!(
     pg_finfo_predict_purchase_json_wrapper,
     predict_purchase_json_wrapper,
-    |f| unsafe { predict_json(f) }
+    |call| {
+        // SAFETY: every release declares it predict_purchase_json(jsonb, text[, boolean]).
+        unsafe { predict_json(call) }
+    }
 );
 
 v1_function!(
     pg_finfo_purchase_planner_support,
     purchase_planner_support,
-    |fcinfo| unsafe {
-        let req = (*(*fcinfo).args.as_ptr())
-            .value
-            .cast_mut_ptr::<pg_sys::Node>();
-        if !pgrx::is_a(req, pg_sys::NodeTag::T_SupportRequestSimplify) {
+    |call| {
+        // Declared STRICT (internal): argument 0 is the planner's request node.
+        let req = call.arg(0).0.cast_mut_ptr::<pg_sys::Node>();
+        // SAFETY: a support function's argument is a valid request Node (SupportRequest*).
+        if !unsafe { pgrx::is_a(req, pg_sys::NodeTag::T_SupportRequestSimplify) } {
             return pg_sys::Datum::from(0);
         }
-        match simplify(req.cast()) {
+        // SAFETY: just checked to be the planner's SupportRequestSimplify.
+        match unsafe { simplify(req.cast()) } {
             Some(expr) => pg_sys::Datum::from(expr),
             None => pg_sys::Datum::from(0),
         }

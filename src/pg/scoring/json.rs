@@ -15,18 +15,25 @@
 //! of a JSON tree, its text and jsonb's parse tree of it. Every row checks for interrupts.
 
 use crate::pg::datum::column::numeric_raw;
-use crate::pg::datum::text::{as_str, text_str};
+use crate::pg::datum::text::as_str;
 use crate::pg::errors::{raise, OrRaise};
 use crate::pg::models::cache::{resolve, LoadedModel};
-use crate::pg::scoring::call_site::arg;
+use crate::pg::scoring::call_site::Call;
 use crate::pg::scoring::entry_points::null_model;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use purchase_model::error::{PipelineError, Result};
-use purchase_model::json_rows::{field_not_scalar, not_an_object, not_rows, KeyRules};
-use purchase_model::model::{Prepared, RawValue};
+use purchase_model::json_rows::{
+    answer_keys, field_not_scalar, not_an_object, not_rows, prepare_row, AnswerSlot, JsonRow,
+    KeyRules, RowScratch,
+};
+use purchase_model::model::RawValue;
+use std::marker::PhantomData;
 
 /// What a jsonb value is, in the words of the error messages.
+///
+/// # Safety
+/// `v` must be a JsonbValue filled by PostgreSQL (a jbvBinary's container valid).
 unsafe fn describe(v: &pg_sys::JsonbValue) -> &'static str {
     use pg_sys::jbvType as t;
     match v.type_ {
@@ -36,107 +43,143 @@ unsafe fn describe(v: &pg_sys::JsonbValue) -> &'static str {
         t::jbvBool => "a boolean",
         t::jbvArray => "an array",
         t::jbvObject => "an object",
-        t::jbvBinary => container_kind(v.val.binary.data),
+        // SAFETY: a jbvBinary's union member is `binary`, its container valid (the contract).
+        t::jbvBinary => unsafe { container_kind(v.val.binary.data) },
         _ => "an unsupported value",
     }
 }
 
+/// # Safety
+/// `c` must point to a valid JsonbContainer.
 unsafe fn container_kind(c: *const pg_sys::JsonbContainer) -> &'static str {
-    if (*c).header & pg_sys::JB_FOBJECT != 0 {
+    // SAFETY: a valid container (the contract).
+    if unsafe { (*c).header } & pg_sys::JB_FOBJECT != 0 {
         "an object"
     } else {
         "an array"
     }
 }
 
-/// Field `column` of the object `row`.
-unsafe fn field<'a>(row: *mut pg_sys::JsonbContainer, column: &str) -> Result<RawValue<'a>> {
-    let mut slot: pg_sys::JsonbValue = std::mem::zeroed();
-    let found = pg_sys::getKeyJsonValueFromContainer(
-        row,
-        column.as_ptr().cast(),
-        column.len() as i32,
-        &mut slot,
-    );
-    if found.is_null() {
-        return Ok(RawValue::Missing);
-    }
-    let v = &*found;
-    match v.type_ {
-        pg_sys::jbvType::jbvNull => Ok(RawValue::Missing),
-        pg_sys::jbvType::jbvString => {
-            let s = v.val.string;
-            let bytes = std::slice::from_raw_parts(s.val as *const u8, s.len as usize);
-            Ok(RawValue::Text(as_str(column, bytes)))
+/// An object container inside a detoasted jsonb value that lives for `'a`: a JSON row read in
+/// place, without converting the document.
+#[derive(Clone, Copy)]
+struct JsonbObject<'a> {
+    container: *mut pg_sys::JsonbContainer,
+    _document: PhantomData<&'a pg_sys::Jsonb>,
+}
+
+impl<'a> JsonbObject<'a> {
+    /// # Safety
+    /// `container` must be an object container (`JB_FOBJECT`) of a detoasted jsonb value that
+    /// stays valid and unchanged for `'a`.
+    unsafe fn new(container: *mut pg_sys::JsonbContainer) -> JsonbObject<'a> {
+        JsonbObject {
+            container,
+            _document: PhantomData,
         }
-        pg_sys::jbvType::jbvNumeric => Ok(numeric_raw(v.val.numeric)),
-        // A boolean category code, by scikit-learn's text of it (a number column refuses it).
-        pg_sys::jbvType::jbvBool => {
-            Ok(RawValue::Text(if v.val.boolean { "true" } else { "false" }))
-        }
-        _ => Err(field_not_scalar(column, describe(v))),
     }
 }
 
-/// The keys of an object container, as stored (jsonb's order), into `out`.
-unsafe fn object_keys(c: *const pg_sys::JsonbContainer, out: &mut Vec<&[u8]>) {
-    out.clear();
-    let n = ((*c).header & pg_sys::JB_CMASK) as usize;
-    let children = (*c).children.as_ptr();
-    let data = children.add(2 * n) as *const u8;
-    let mut end = 0u32;
-    for i in 0..n {
-        let e = *children.add(i);
-        let start = end;
-        end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
-            e & pg_sys::JENTRY_OFFLENMASK
-        } else {
-            start + (e & pg_sys::JENTRY_OFFLENMASK)
+impl JsonRow for JsonbObject<'_> {
+    /// The keys as stored (jsonb's order): an object's first n JEntries are its keys, their
+    /// bytes at the start of the data area after the 2n JEntries.
+    fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        let c = self.container;
+        // SAFETY: `c` is a valid object container for the borrow (JsonbObject::new); its
+        // header is followed by 2n JEntries (n keys, n values), then the data area.
+        let (n, children) = unsafe {
+            (
+                ((*c).header & pg_sys::JB_CMASK) as usize,
+                (*c).children.as_ptr(),
+            )
         };
-        out.push(std::slice::from_raw_parts(
-            data.add(start as usize),
-            (end - start) as usize,
-        ));
+        // SAFETY: the data area starts right after the 2n JEntries of the same allocation.
+        let data = unsafe { children.add(2 * n) } as *const u8;
+        let mut end = 0u32;
+        (0..n).map(move |i| {
+            // SAFETY: i < n, so JEntry i is one of the keys' entries.
+            let e = unsafe { *children.add(i) };
+            let start = end;
+            end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
+                e & pg_sys::JENTRY_OFFLENMASK
+            } else {
+                start + (e & pg_sys::JENTRY_OFFLENMASK)
+            };
+            // SAFETY: key i's bytes are [start, end) of the data area (jsonb's JEntry
+            // encoding: an offset every JB_OFFSET_STRIDE entries, lengths in between).
+            unsafe { std::slice::from_raw_parts(data.add(start as usize), (end - start) as usize) }
+        })
+    }
+
+    /// A binary search of the object's keys; strings and numerics are read in place.
+    fn field(&self, column: &str) -> Result<RawValue<'_>> {
+        // SAFETY: a zeroed JsonbValue is a valid jbvNull, overwritten by the lookup.
+        let mut slot: pg_sys::JsonbValue = unsafe { std::mem::zeroed() };
+        // SAFETY: `container` is a valid object container (JsonbObject::new); the key bytes
+        // are `column`'s, of the length passed; `slot` receives the value.
+        let found = unsafe {
+            pg_sys::getKeyJsonValueFromContainer(
+                self.container,
+                column.as_ptr().cast(),
+                column.len() as i32,
+                &mut slot,
+            )
+        };
+        if found.is_null() {
+            return Ok(RawValue::Missing);
+        }
+        // SAFETY: non-null, `found` is `slot`, filled by the lookup.
+        let v = unsafe { &*found };
+        match v.type_ {
+            pg_sys::jbvType::jbvNull => Ok(RawValue::Missing),
+            pg_sys::jbvType::jbvString => {
+                // SAFETY: a jbvString's val/len point into the container's data, valid for
+                // the borrow of `self`.
+                let bytes = unsafe {
+                    let s = v.val.string;
+                    std::slice::from_raw_parts(s.val as *const u8, s.len as usize)
+                };
+                Ok(RawValue::Text(as_str(column, bytes)))
+            }
+            // SAFETY: a jbvNumeric's numeric points into the container's data (detoasted).
+            pg_sys::jbvType::jbvNumeric => Ok(unsafe { numeric_raw(v.val.numeric) }),
+            // A boolean category code, by scikit-learn's text of it (a number column refuses it).
+            pg_sys::jbvType::jbvBool => {
+                // SAFETY: the union's boolean member is the one a jbvBool sets.
+                let b = unsafe { v.val.boolean };
+                Ok(RawValue::Text(if b { "true" } else { "false" }))
+            }
+            // SAFETY: `v` is a value the lookup filled.
+            _ => Err(field_not_scalar(column, unsafe { describe(v) })),
+        }
     }
 }
 
 /// One row's answer: business_outcome, p_hat and the features, or the row's error.
-unsafe fn score_object(
+fn score_object(
     loaded: &LoadedModel,
     rules: Option<&KeyRules>,
     scratch: &mut Scratch,
-    row: *mut pg_sys::JsonbContainer,
+    row: JsonbObject<'_>,
 ) -> Result<()> {
     let model = &loaded.model;
-    if let Some(rules) = rules {
-        object_keys(row, &mut scratch.keys);
-        rules.check(scratch.keys.iter().copied(), &mut scratch.seen)?;
-    }
-    scratch.prepared.clear();
-    for i in 0..model.inputs.len() {
-        let raw = field(row, &model.inputs[i].column)?;
-        scratch.prepared.push(model.prepare(i, raw)?);
-    }
-    let score = model.score_prepared(&scratch.prepared)?;
+    prepare_row(model, rules, &row, &mut scratch.row)?;
+    let prepared = &scratch.row.prepared;
+    let score = model.score_prepared(prepared)?;
     scratch.values.clear();
     scratch.values.push(f64::from(score.business_outcome));
     scratch.values.push(score.p_hat);
-    scratch.values.extend(
-        model
-            .feature_values(&scratch.prepared)?
-            .into_iter()
-            .map(|(_, v)| v),
-    );
+    scratch
+        .values
+        .extend(model.feature_values(prepared)?.into_iter().map(|(_, v)| v));
     Ok(())
 }
 
 /// Per-row buffers reused across rows.
 #[derive(Default)]
 struct Scratch {
-    keys: Vec<&'static [u8]>,
-    seen: Vec<bool>,
-    prepared: Vec<Prepared>,
-    /// business_outcome, p_hat, then the features in model order.
+    row: RowScratch,
+    /// business_outcome, p_hat, then the features in model order (`AnswerSlot::index`).
     values: Vec<f64>,
 }
 
@@ -145,15 +188,14 @@ struct Scratch {
 /// Release 0.1.0's and 0.2.0's SQL declare it (jsonb, text) STRICT: then it is strict mode.
 ///
 /// # Safety
-/// Called by PostgreSQL with a jsonb, a text and (since 0.3.0) a boolean argument.
-pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    let (doc, doc_null) = arg(fcinfo, 0);
-    let (name, name_null) = arg(fcinfo, 1);
-    if name_null {
+/// `call` is a call with a jsonb, a text and (since 0.3.0) a boolean argument.
+pub unsafe fn predict_json(call: Call<'_>) -> pg_sys::Datum {
+    let (doc, doc_null) = call.arg(0);
+    if call.arg(1).1 {
         null_model();
     }
-    let strict = if (*fcinfo).nargs >= 3 {
-        let (value, null) = arg(fcinfo, 2);
+    let strict = if call.nargs() >= 3 {
+        let (value, null) = call.arg(2);
         if null {
             raise(
                 PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -166,17 +208,24 @@ pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         true
     };
     if doc_null {
-        return pgrx::fcinfo::pg_return_null(fcinfo);
+        return call.return_null();
     }
-    let loaded = resolve(text_str("model", name));
+    // SAFETY: argument 1 is a non-null text (the declaration; checked above).
+    let loaded = resolve(unsafe { call.text_arg("model", 1) });
     let rules = strict.then(|| KeyRules::new(&loaded.model));
-    let jsonb = pg_sys::pg_detoast_datum(doc.cast_mut_ptr()) as *mut pg_sys::Jsonb;
-    let root: *mut pg_sys::JsonbContainer = &mut (*jsonb).root;
-    let header = (*root).header;
+    // SAFETY: argument 0 is a non-null jsonb (the declaration; checked above): detoasted, a
+    // Jsonb whose root container lives for the call.
+    let root: *mut pg_sys::JsonbContainer = unsafe {
+        let jsonb = pg_sys::pg_detoast_datum(doc.cast_mut_ptr()) as *mut pg_sys::Jsonb;
+        &mut (*jsonb).root
+    };
+    // SAFETY: `root` is a valid container (above).
+    let header = unsafe { (*root).header };
     if header & pg_sys::JB_FSCALAR != 0 {
         // A bare scalar is stored as a one-element array flagged scalar.
-        let v = pg_sys::getIthJsonbValueFromContainer(root, 0);
-        Err::<(), _>(not_rows(describe(&*v))).or_raise();
+        // SAFETY: a scalar root has exactly one element, index 0.
+        let found = unsafe { describe(&*pg_sys::getIthJsonbValueFromContainer(root, 0)) };
+        Err::<(), _>(not_rows(found)).or_raise();
     }
     let single = header & pg_sys::JB_FOBJECT != 0;
     let count = if single {
@@ -185,40 +234,56 @@ pub unsafe fn predict_json(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         (header & pg_sys::JB_CMASK) as usize
     };
 
-    let layout = OutputLayout::new(&loaded);
-    let mut out = ArrayWriter::new(count);
+    // SAFETY: in a transaction (a SQL function call).
+    let layout = unsafe { OutputLayout::new(&loaded, true) };
+    // SAFETY: in a transaction; the buffer is palloc'd in the calling context, where the
+    // result must live.
+    let mut out = unsafe { ArrayWriter::new(count) };
     let mut scratch = Scratch::default();
     let mut row_memory = PgMemoryContexts::new("pg_purchase predict_purchase_json row");
     for i in 0..count {
         pgrx::check_for_interrupts!(); // a long document stays cancellable, < 1 ms per check
-        let outcome = row_memory.switch_to(|_| {
-            let object = if single {
-                root
-            } else {
-                let v = pg_sys::getIthJsonbValueFromContainer(root, i as u32);
-                let is_object = (*v).type_ == pg_sys::jbvType::jbvBinary
-                    && (*(*v).val.binary.data).header & pg_sys::JB_FOBJECT != 0;
-                if !is_object {
-                    return Err(not_an_object(i, describe(&*v)));
-                }
-                (*v).val.binary.data
-            };
-            score_object(&loaded, rules.as_ref(), &mut scratch, object)
+                                       // SAFETY: switch_to makes the row context current for the closure and restores the
+                                       // previous one (also on error). Inside: `root` is a valid array (or the single object)
+                                       // with `count` elements; an element is used as an object only after its type check;
+                                       // every borrow of the document ends with the row.
+        let outcome = unsafe {
+            row_memory.switch_to(|_| {
+                let object = if single {
+                    root
+                } else {
+                    let v = pg_sys::getIthJsonbValueFromContainer(root, i as u32);
+                    let is_object = (*v).type_ == pg_sys::jbvType::jbvBinary
+                        && (*(*v).val.binary.data).header & pg_sys::JB_FOBJECT != 0;
+                    if !is_object {
+                        return Err(not_an_object(i, describe(&*v)));
+                    }
+                    (*v).val.binary.data
+                };
+                score_object(
+                    &loaded,
+                    rules.as_ref(),
+                    &mut scratch,
+                    JsonbObject::new(object),
+                )
                 .map_err(|e| e.in_element(i))?;
-            layout.write_object(&mut out, &scratch.values);
-            Ok::<(), PipelineError>(())
-        });
+                layout.write_object(&mut out, &scratch.values);
+                Ok::<(), PipelineError>(())
+            })
+        };
         outcome.or_raise();
-        scratch.keys.clear(); // they pointed into this row's memory
-        row_memory.reset();
+        // SAFETY: nothing allocated in the row context outlives the row (the answer is copied
+        // into `out`, palloc'd in the calling context).
+        unsafe { row_memory.reset() };
     }
     drop(row_memory);
-    out.finish()
+    // SAFETY: every element has been written (count of them).
+    unsafe { out.finish() }
 }
 
 /// The answer objects' keys in jsonb's order (shorter first, then bytewise), with their
 /// JEntries and bytes: the same for every row, so computed once per call.
-struct OutputLayout {
+pub(crate) struct OutputLayout {
     /// For each key, the index of its value in `Scratch::values`.
     slots: Vec<usize>,
     key_entries: Vec<u32>,
@@ -234,19 +299,17 @@ fn jsonb_key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 }
 
 impl OutputLayout {
-    unsafe fn new(loaded: &LoadedModel) -> OutputLayout {
-        // In insertion order: business_outcome, p_hat, the features; a later key replaces an
-        // earlier one of the same name (as building the object key by key does).
-        let mut keys: Vec<(&[u8], usize)> = vec![(b"business_outcome", 0), (b"p_hat", 1)];
-        for (f, feature) in loaded.model.features.iter().enumerate() {
-            keys.push((feature.name.as_bytes(), 2 + f));
-        }
-        let mut unique: Vec<(&[u8], usize)> = Vec::with_capacity(keys.len());
-        for (k, slot) in keys.into_iter().rev() {
-            if !unique.iter().any(|(u, _)| *u == k) {
-                unique.push((k, slot));
-            }
-        }
+    /// The layout of predict_purchase_json's answers (`with_score`: business_outcome, p_hat and
+    /// the features) or of purchase_features' objects (the features), from the one key list
+    /// `answer_keys`.
+    ///
+    /// # Safety
+    /// Calls numeric_in: must run in a transaction (it allocates in the current context).
+    pub(crate) unsafe fn new(loaded: &LoadedModel, with_score: bool) -> OutputLayout {
+        let mut unique: Vec<(&[u8], usize)> = answer_keys(&loaded.model, with_score)
+            .into_iter()
+            .map(|(key, slot)| (key.as_bytes(), slot.index()))
+            .collect();
         unique.sort_by(|a, b| jsonb_key_order(a.0, b.0));
         let mut key_entries = Vec::with_capacity(unique.len());
         let mut key_bytes = Vec::new();
@@ -268,7 +331,8 @@ impl OutputLayout {
                 } else {
                     ryu::Buffer::new().format_finite(v).to_string()
                 };
-                (key_of(i < 2, v), numeric_bytes(&text))
+                // SAFETY: in a transaction (this function's contract).
+                (key_of(i < 2, v), unsafe { numeric_bytes(&text) })
             })
             .collect();
         OutputLayout {
@@ -279,9 +343,40 @@ impl OutputLayout {
         }
     }
 
-    /// Appends one answer object (`values`: business_outcome, p_hat, features) to the array.
+    /// Appends one answer object (`values` indexed by `AnswerSlot::index`) to the array.
+    ///
+    /// # Safety
+    /// As for [`OutputLayout::write`].
     unsafe fn write_object(&self, out: &mut ArrayWriter, values: &[f64]) {
-        let buf = &mut out.buf;
+        // SAFETY: this function's contract.
+        let length = unsafe { self.write(&mut out.buf, values) };
+        out.push_element(pg_sys::JENTRY_ISCONTAINER, length);
+    }
+
+    /// One object (`values` indexed by `AnswerSlot::index`) as a jsonb datum of its own,
+    /// palloc'd in the current memory context: purchase_features' result.
+    ///
+    /// # Safety
+    /// As for [`OutputLayout::write`].
+    pub(crate) unsafe fn object_datum(&self, values: &[f64]) -> pg_sys::Datum {
+        // SAFETY: palloc in a transaction (this function's contract).
+        let mut buf = unsafe { PallocBuffer::new(64 + 32 * self.slots.len()) };
+        buf.reserve(pg_sys::VARHDRSZ); // the varlena header, set below
+                                       // SAFETY: this function's contract.
+        let length = unsafe { self.write(&mut buf, values) };
+        check_size(length);
+        // SAFETY: buf.ptr is a palloc'd block of at least buf.len() bytes, 4-byte aligned, and
+        // buf.len() fits the 4-byte varlena header (checked just above).
+        unsafe { pgrx::set_varsize_4b(buf.ptr.cast(), buf.len() as i32) };
+        pg_sys::Datum::from(buf.ptr)
+    }
+
+    /// Appends one object container (jsonb's binary layout) to `buf`; returns its length,
+    /// including the alignment padding before it.
+    ///
+    /// # Safety
+    /// Must run in a transaction (numeric_in, palloc); `values` must hold every slot.
+    unsafe fn write(&self, buf: &mut PallocBuffer, values: &[f64]) -> u64 {
         let n = self.slots.len();
         let base = buf.len();
         buf.pad_to_int();
@@ -295,7 +390,7 @@ impl OutputLayout {
         for (j, &v) in self.slots.iter().enumerate() {
             let value = values[v];
             let meta = if value.is_finite() {
-                let integer = v == 0;
+                let integer = v == AnswerSlot::BusinessOutcome.index();
                 let start = buf.len();
                 buf.pad_to_int();
                 match self
@@ -310,7 +405,8 @@ impl OutputLayout {
                         } else {
                             ryu::Buffer::new().format_finite(value).to_string()
                         };
-                        buf.extend(&numeric_bytes(&text));
+                        // SAFETY: in a transaction (this function's contract).
+                        buf.extend(&unsafe { numeric_bytes(&text) });
                     }
                 }
                 pg_sys::JENTRY_ISNUMERIC | (buf.len() - start) as u32
@@ -329,7 +425,7 @@ impl OutputLayout {
         }
         let length = (buf.len() - base) as u64;
         check_size(length);
-        out.push_element(pg_sys::JENTRY_ISCONTAINER, length);
+        length
     }
 }
 
@@ -346,17 +442,24 @@ unsafe extern "C-unwind" {
 
 /// The numeric of decimal `text`, as the bytes jsonb stores (numeric_in's result, with its
 /// varlena header). Allocates in the current (per-row) memory context.
+///
+/// # Safety
+/// Must run in a transaction (numeric_in may raise an ERROR; palloc).
 unsafe fn numeric_bytes(text: &str) -> Vec<u8> {
     let c = std::ffi::CString::new(text).unwrap_or_default();
-    let d = pg_sys::DirectFunctionCall3Coll(
-        Some(numeric_in_raw),
-        pg_sys::InvalidOid,
-        pg_sys::Datum::from(c.as_ptr()),
-        pg_sys::Datum::from(pg_sys::InvalidOid),
-        pg_sys::Datum::from(-1i32),
-    );
-    let ptr = d.cast_mut_ptr::<pg_sys::varlena>();
-    std::slice::from_raw_parts(ptr as *const u8, pgrx::varlena::varsize_any(ptr)).to_vec()
+    // SAFETY: numeric_in(cstring, oid, int4) called with a NUL-terminated string, no type oid
+    // and typmod -1; it returns a palloc'd numeric varlena, read for its full size.
+    unsafe {
+        let d = pg_sys::DirectFunctionCall3Coll(
+            Some(numeric_in_raw),
+            pg_sys::InvalidOid,
+            pg_sys::Datum::from(c.as_ptr()),
+            pg_sys::Datum::from(pg_sys::InvalidOid),
+            pg_sys::Datum::from(-1i32),
+        );
+        let ptr = d.cast_mut_ptr::<pg_sys::varlena>();
+        std::slice::from_raw_parts(ptr as *const u8, pgrx::varlena::varsize_any(ptr)).to_vec()
+    }
 }
 
 fn check_size(length: u64) {
@@ -382,8 +485,11 @@ struct ArrayWriter {
 }
 
 impl ArrayWriter {
+    /// # Safety
+    /// As for [`PallocBuffer::new`].
     unsafe fn new(count: usize) -> ArrayWriter {
-        let mut buf = PallocBuffer::new(64 + count * 1024);
+        // SAFETY: this function's contract.
+        let mut buf = unsafe { PallocBuffer::new(64 + count * 1024) };
         buf.reserve(pg_sys::VARHDRSZ); // the varlena header, set at the end
         buf.push_u32(count as u32 | pg_sys::JB_FARRAY);
         let entries = buf.reserve(count * 4);
@@ -411,11 +517,17 @@ impl ArrayWriter {
     }
 
     /// The finished jsonb datum.
+    ///
+    /// # Safety
+    /// Every one of the `count` elements must have been written (else the datum has
+    /// zeroed JEntries, which jsonb readers take as empty strings).
     unsafe fn finish(self) -> pg_sys::Datum {
         debug_assert_eq!(self.written, self.count);
         check_size((self.buf.len() - pg_sys::VARHDRSZ) as u64);
         let len = self.buf.len();
-        pgrx::set_varsize_4b(self.buf.ptr.cast(), len as i32);
+        // SAFETY: `ptr` is a palloc'd, 4-byte aligned block of at least `len` bytes, the first
+        // 4 reserved for the header; `len` fits a 4-byte varlena header (checked above).
+        unsafe { pgrx::set_varsize_4b(self.buf.ptr.cast(), len as i32) };
         pg_sys::Datum::from(self.buf.ptr)
     }
 }
@@ -432,10 +544,16 @@ struct PallocBuffer {
 }
 
 impl PallocBuffer {
+    /// An empty buffer of capacity `cap`, palloc'd in the current memory context.
+    ///
+    /// # Safety
+    /// Must run in a transaction (palloc), and the buffer must not be used after the current
+    /// memory context is reset (it does not own its memory in Rust's sense).
     unsafe fn new(cap: usize) -> PallocBuffer {
         let cap = cap.clamp(64, 1 << 26);
         PallocBuffer {
-            ptr: pg_sys::palloc(cap).cast(),
+            // SAFETY: the contract; palloc raises an ERROR rather than returning NULL.
+            ptr: unsafe { pg_sys::palloc(cap) }.cast(),
             len: 0,
             cap,
         }
@@ -458,9 +576,12 @@ impl PallocBuffer {
             if cap < self.len + n {
                 check_size(u64::MAX);
             }
+            // SAFETY: `ptr` is this buffer's palloc'd block (PallocBuffer::new); `cap` is at
+            // most MaxAllocSize; repalloc keeps the first `len` bytes and raises on failure.
             self.ptr = unsafe { pg_sys::repalloc(self.ptr.cast(), cap).cast() };
             self.cap = cap;
         }
+        // SAFETY: start + n <= cap (grown above), so the range is inside the block.
         unsafe { std::ptr::write_bytes(self.ptr.add(start), 0, n) };
         self.len += n;
         start
@@ -468,6 +589,8 @@ impl PallocBuffer {
 
     fn extend(&mut self, bytes: &[u8]) {
         let at = self.reserve(bytes.len());
+        // SAFETY: [at, at + bytes.len()) was just reserved inside the block, which `bytes`
+        // (a Rust slice) does not overlap.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(at), bytes.len()) };
     }
 
@@ -475,8 +598,10 @@ impl PallocBuffer {
         self.extend(&v.to_ne_bytes());
     }
 
+    /// Overwrites 4 bytes already written at `at`.
     fn put_u32(&mut self, at: usize, v: u32) {
-        debug_assert!(at + 4 <= self.len);
+        assert!(at + 4 <= self.len, "put_u32 beyond the written bytes");
+        // SAFETY: [at, at + 4) is inside the written part of the block (asserted above).
         unsafe { std::ptr::copy_nonoverlapping(v.to_ne_bytes().as_ptr(), self.ptr.add(at), 4) };
     }
 

@@ -2,10 +2,13 @@
 
 use crate::pg::errors::{raise, OrRaise};
 use crate::pg::models::cache::LoadedModel;
+use crate::pg::scoring::call_site::Call;
+use crate::pg::scoring::json::OutputLayout;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgMemoryContexts, PgSqlErrorCode};
+use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use purchase_model::error::PipelineError;
 use purchase_model::model::{Prepared, RawValue};
+use std::rc::Rc;
 
 /// Which scoring function is being evaluated.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,40 +23,34 @@ pub enum Output {
     Features,
 }
 
-/// Per-call-site state of the result: the blessed row descriptor of `purchase_score`.
+/// Per-call-site state of the result: the blessed row descriptor of `purchase_score`, and for
+/// purchase_features the jsonb layout of the model's objects with per-row buffers.
 #[derive(Default)]
 pub struct OutputState {
     score_desc: Option<pg_sys::TupleDesc>,
+    /// The model the layout was built for (kept alive, so the pointer comparison is sound).
+    features: Option<(Rc<LoadedModel>, OutputLayout)>,
+    prepared: Vec<Prepared>,
+    /// Indexed by `AnswerSlot::index`: business_outcome, p_hat (unused here), the features.
+    values: Vec<f64>,
 }
 
-/// Scores one row whose raw inputs `raw(i)` yields and returns the function's Datum.
-///
-/// # Safety
-/// `fcinfo` must be the current call's; `raw` must return values valid for this row.
+/// Scores one row whose raw inputs `raw(i)` yields (values borrowed for the call at most)
+/// and returns the function's Datum.
 #[inline]
-pub unsafe fn emit<'a, F>(
+pub fn emit<'fc, F>(
     output: Output,
     state: &mut OutputState,
-    fcinfo: pg_sys::FunctionCallInfo,
-    loaded: &LoadedModel,
+    call: Call<'fc>,
+    loaded: &Rc<LoadedModel>,
     mut raw: F,
 ) -> pg_sys::Datum
 where
-    F: FnMut(usize) -> RawValue<'a>,
+    F: FnMut(usize) -> RawValue<'fc>,
 {
     let model = &loaded.model;
     if output == Output::Features {
-        let prepared: Vec<Prepared> = (0..model.inputs.len())
-            .map(|i| model.prepare(i, raw(i)))
-            .collect::<Result<_, _>>()
-            .or_raise();
-        let map: serde_json::Map<String, serde_json::Value> = model
-            .feature_values(&prepared)
-            .or_raise()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
-            .collect();
-        return JsonB(serde_json::Value::Object(map)).into_datum().unwrap();
+        return emit_features(state, loaded, &mut raw);
     }
     let s = model
         .score_with(|i| Ok::<_, PipelineError>(raw(i)))
@@ -65,7 +62,7 @@ where
         _ => {
             let desc = *state
                 .score_desc
-                .get_or_insert_with(|| result_descriptor(fcinfo));
+                .get_or_insert_with(|| result_descriptor(call));
             let mut values = [
                 s.p_hat.into_datum().unwrap(),
                 s.business_outcome.into_datum().unwrap(),
@@ -73,25 +70,98 @@ where
                 loaded.version.into_datum().unwrap(),
             ];
             let mut nulls = [false; 4];
-            let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-            pgrx::heap_tuple_get_datum(tuple)
+            // SAFETY: `desc` is the blessed descriptor of purchase_score, checked to have these
+            // four attributes and types (result_descriptor); values/nulls have 4 entries.
+            unsafe {
+                let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                pgrx::heap_tuple_get_datum(tuple)
+            }
         }
     }
 }
 
-/// The composite result type of the current call, blessed and kept in the call site's context.
-unsafe fn result_descriptor(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::TupleDesc {
-    let mcxt = (*(*fcinfo).flinfo).fn_mcxt;
-    PgMemoryContexts::For(mcxt).switch_to(|_| {
-        let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
-        let kind = pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc);
-        if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || desc.is_null() {
-            raise(
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                "score_purchase must be called where a composite result is accepted",
-                None,
-            );
+/// purchase_features' object for one row. Kept out of line so that `emit`, inlined into the
+/// row and column paths, stays small for the three scoring outputs.
+#[inline(never)]
+fn emit_features<'a>(
+    state: &mut OutputState,
+    loaded: &Rc<LoadedModel>,
+    raw: &mut dyn FnMut(usize) -> RawValue<'a>,
+) -> pg_sys::Datum {
+    let model = &loaded.model;
+    let OutputState {
+        features,
+        prepared,
+        values,
+        ..
+    } = state;
+    prepared.clear();
+    for i in 0..model.inputs.len() {
+        prepared.push(model.prepare(i, raw(i)).or_raise());
+    }
+    values.clear();
+    values.extend([0.0, 0.0]); // business_outcome, p_hat: not in these objects
+    values.extend(
+        model
+            .feature_values(prepared)
+            .or_raise()
+            .into_iter()
+            .map(|(_, v)| v),
+    );
+    let layout = match features {
+        Some((built_for, layout)) if Rc::ptr_eq(built_for, loaded) => layout,
+        _ => {
+            // SAFETY: in a transaction (a scoring call).
+            let layout = unsafe { OutputLayout::new(loaded, false) };
+            &features.insert((loaded.clone(), layout)).1
         }
-        pg_sys::BlessTupleDesc(desc)
-    })
+    };
+    // SAFETY: in a transaction; `values` holds every slot of the layout (2 + features).
+    unsafe { layout.object_datum(values) }
+}
+
+/// The types `purchase_score` has: (p_hat float8, business_outcome integer, model text,
+/// version integer).
+const SCORE_TYPES: [pg_sys::Oid; 4] = [
+    pg_sys::FLOAT8OID,
+    pg_sys::INT4OID,
+    pg_sys::TEXTOID,
+    pg_sys::INT4OID,
+];
+
+/// The composite result type of the current call, blessed and kept in the call site's context.
+fn result_descriptor(call: Call<'_>) -> pg_sys::TupleDesc {
+    // SAFETY: the current call's flinfo has a valid fn_mcxt, which outlives the call-site state
+    // that keeps the descriptor.
+    let mut mcxt = PgMemoryContexts::For(unsafe { (*call.flinfo()).fn_mcxt });
+    let not_composite = || -> ! {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "score_purchase must be called where a composite result is accepted",
+            None,
+        )
+    };
+    // SAFETY: switch_to makes fn_mcxt current for the closure and restores the previous
+    // context (also on error); get_call_result_type reads the valid current call and writes
+    // `desc`; the descriptor is checked before BlessTupleDesc.
+    unsafe {
+        mcxt.switch_to(|_| {
+            let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
+            let kind = pg_sys::get_call_result_type(call.fcinfo(), std::ptr::null_mut(), &mut desc);
+            if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || desc.is_null() {
+                not_composite();
+            }
+            let attrs = (*desc).attrs.as_slice((*desc).natts as usize);
+            let matches = attrs.len() == SCORE_TYPES.len()
+                && attrs.iter().zip(SCORE_TYPES).all(|(a, t)| !a.attisdropped && a.atttypid == t);
+            if !matches {
+                raise(
+                    PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                    "type purchase_score is not (p_hat float8, business_outcome integer, model text, version integer)",
+                    Some("Was it altered? ALTER EXTENSION pg_purchase UPDATE or re-create the extension.".into()),
+                );
+            }
+            pg_sys::BlessTupleDesc(desc)
+        })
+    }
 }
