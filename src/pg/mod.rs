@@ -8,11 +8,7 @@ mod datum;
 pub(crate) mod errors;
 mod insights;
 mod models;
-// TEMPORARY: audited on branch sqlsafety; the lead removes this at merge
-#[allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 mod planner;
 mod refresh;
-// TEMPORARY: audited on branch sqlsafety; the lead removes this at merge
-#[allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 mod scoring;
 mod training;

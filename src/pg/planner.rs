@@ -10,9 +10,6 @@
 //! which invalidates every cached plan built this way (prepared statements, PL/pgSQL, pg_cron).
 //! Anything not provably safe to rewrite is left alone and takes the generic row path.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(clippy::undocumented_unsafe_blocks)]
-
 use crate::pg::models::cache::{catalog_relid, try_resolve};
 use crate::pg::scoring::binder::bind_inputs;
 use crate::pg::scoring::columns::may_execute;

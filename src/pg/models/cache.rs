@@ -28,7 +28,7 @@ pub struct LoadedModel {
 }
 
 /// Identifies the current top-level statement: (local transaction id, statement start).
-type StatementId = (u32, i64);
+pub type StatementId = (u32, i64);
 
 struct Entry {
     model: Rc<LoadedModel>,
@@ -56,16 +56,28 @@ pub fn relcache_generation() -> u64 {
     RELCACHE_GENERATION.with(Cell::get)
 }
 
-fn statement_id() -> StatementId {
+unsafe extern "C" {
+    /// xact.c's statement start time: it only returns a backend global (it cannot raise an
+    /// ERROR), so it is bound directly rather than through pgrx's guarded wrapper, whose
+    /// sigsetjmp would cost more than the rest of a call site's per-row check.
+    #[link_name = "GetCurrentStatementStartTimestamp"]
+    fn statement_start_timestamp() -> pg_sys::TimestampTz;
+}
+
+/// The current top-level statement. Call sites compare it on every row, so it reads two
+/// backend globals and nothing else.
+#[inline]
+pub fn statement_id() -> StatementId {
     // SAFETY: MyProc is this backend's PGPROC (checked for NULL before the read) and lxid is
-    // written only by this backend; GetCurrentStatementStartTimestamp reads a backend global.
+    // written only by this backend; the timestamp function reads a backend global and cannot
+    // fail.
     unsafe {
         let lxid = if pg_sys::MyProc.is_null() {
             0
         } else {
             (*pg_sys::MyProc).lxid
         };
-        (lxid, pg_sys::GetCurrentStatementStartTimestamp())
+        (lxid, statement_start_timestamp())
     }
 }
 

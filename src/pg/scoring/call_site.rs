@@ -3,7 +3,7 @@
 //! later rows do no lookups.
 
 use crate::pg::datum::text::text_str;
-use crate::pg::models::cache::{resolve, LoadedModel};
+use crate::pg::models::cache::{resolve, statement_id, LoadedModel, StatementId};
 use pgrx::prelude::*;
 use std::ffi::c_void;
 use std::marker::PhantomData;
@@ -165,15 +165,20 @@ pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> (pg_sys::Datum,
 /// The model a call site scores with, resolved from its `model` argument.
 ///
 /// When the argument is a plan constant (`Const`), the name is read once and the resolved model
-/// kept for the call site's life. Otherwise (`lower(seg)`, a column, a PL/pgSQL variable) the
-/// name's bytes are compared on every row: a per-row datum's address says nothing, since
-/// per-tuple memory reuses addresses. Resolving (catalog, cache) happens only when the name changes.
+/// kept for the rest of the statement. Otherwise (`lower(seg)`, a column, a PL/pgSQL variable)
+/// the name's bytes are compared on every row: a per-row datum's address says nothing, since
+/// per-tuple memory reuses addresses. Resolving (backend cache, catalog) happens only when the
+/// name or the statement changes: a call site can outlive its statement (PL/pgSQL keeps simple
+/// expressions' state for the whole transaction), and each statement scores with the version
+/// active when it starts.
 #[derive(Default)]
 pub struct ModelArgument {
     /// Whether the argument was found to be a `Const` on the first row.
     constant: Option<bool>,
     name: String,
     model: Option<Rc<LoadedModel>>,
+    /// The statement `model` was resolved in.
+    statement: StatementId,
 }
 
 impl ModelArgument {
@@ -187,21 +192,28 @@ impl ModelArgument {
         let constant = *self
             .constant
             .get_or_insert_with(|| arg_is_const(call, argno));
-        if let (true, Some(model)) = (constant, &self.model) {
+        let statement = statement_id();
+        let same_statement = self.statement == statement;
+        if let (true, true, Some(model)) = (constant, same_statement, &self.model) {
             return (model.clone(), false);
         }
         // SAFETY: a non-null text argument (the caller's contract).
         let name = unsafe { call.text_arg("model", argno) };
-        if let Some(model) = &self.model {
+        if let (true, Some(model)) = (same_statement, &self.model) {
             if self.name == name {
                 return (model.clone(), false);
             }
         }
         let model = resolve(name);
+        let changed = self
+            .model
+            .as_ref()
+            .is_none_or(|old| !Rc::ptr_eq(old, &model));
         self.name.clear();
         self.name.push_str(name);
         self.model = Some(model.clone());
-        (model, true)
+        self.statement = statement;
+        (model, changed)
     }
 }
 

@@ -1,9 +1,6 @@
 //! Scoring: the V1 entry points, the row path (any record), the column path (what the planner
 //! rewrites table rows into), the JSON path, the shared output and the per-call-site state.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(clippy::undocumented_unsafe_blocks)]
-
 pub(crate) mod binder;
 pub(crate) mod call_site;
 pub(crate) mod columns;

@@ -105,6 +105,29 @@ CREATE TABLE pointy (x5 text, x12 point, x31 text, x44 float8, x53 float8, x56 f
 INSERT INTO pointy VALUES ('monday', '(1,2)', 'japan', 0.5, 0.5, 0, 0, 0, 'July', 0.2);
 SELECT error_of('SELECT predict_purchase(p) FROM pointy p');
 
+-- 8. A PL/pgSQL function keeps its simple expressions' call sites for the whole transaction;
+--    each statement must still score with the version active when it starts (the second
+--    statement below used to keep scoring with the first one's version).
+SELECT load_purchase_model(doc - 'checks', 'swapped', allow_unchecked => true) AS swapped_v1 FROM bundled8;
+SELECT load_purchase_model(export_purchase_model('doubled'), 'swapped', activate => false,
+                           allow_unchecked => true) AS swapped_v2;
+CREATE FUNCTION swapped_p(c customers) RETURNS float8 LANGUAGE plpgsql
+  AS $$ BEGIN RETURN predict_purchase(c, 'swapped'); END $$;
+CREATE FUNCTION swapped_version(c customers) RETURNS integer LANGUAGE plpgsql
+  AS $$ BEGIN RETURN (score_purchase(c, 'swapped')).version; END $$;
+BEGIN;
+SELECT min(swapped_version(c)) AS v_min, max(swapped_version(c)) AS v_max,
+       bool_and(swapped_p(c) = predict_purchase(c, 'default')) AS scores_as_v1 FROM customers c;
+SELECT activate_purchase_model('swapped', 2) AS activated;
+SELECT min(swapped_version(c)) AS v_min, max(swapped_version(c)) AS v_max,
+       bool_and(swapped_p(c) = predict_purchase(c, 'doubled')) AS scores_as_v2 FROM customers c;
+SELECT activate_purchase_model('swapped', 1) AS rolled_back;
+SELECT min(swapped_version(c)) AS v_min, max(swapped_version(c)) AS v_max,
+       bool_and(swapped_p(c) = predict_purchase(c, 'default')) AS scores_as_v1 FROM customers c;
+COMMIT;
+DROP FUNCTION swapped_p(customers), swapped_version(customers);
+SELECT drop_purchase_model('swapped') AS dropped_swapped;
+
 DROP TABLE segmented, droppable, int_categories, pointy, bundled8;
 DROP FUNCTION score_droppable();
 SELECT drop_purchase_model('doubled') AS dropped_versions;
