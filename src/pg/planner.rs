@@ -1,7 +1,8 @@
 //! The planner support function (`SupportRequestSimplify`) of the scoring functions.
 //!
 //! `predict_purchase(c)` with `c` a table or view row would make PostgreSQL build the whole
-//! 100-column row value for every row (~2.3 s per million rows before any scoring). At plan time
+//! 100-column row value for every row (`bench/run.sh`'s "whole-row floor": slower than scoring
+//! itself). At plan time
 //! this rewrites the call into `predict_purchase_columns('default', '{x5,...}', c.x5, ...)`,
 //! passing only the columns the model's active version reads, so the executor fetches just those.
 //!

@@ -18,12 +18,14 @@
 //! - **`predict_purchase_json`**: its symbol has the `_wrapper` form (it was a #[pg_extern] in
 //!   0.1.0), but the wrapper unboxes a fixed argument list: 0.1.0/0.2.0 declare it with two
 //!   arguments, 0.3.0 with three (the third read only when present), and `JsonB` unboxing
-//!   would turn the binary document into a serde_json tree (~55 us per 100-column row) that
-//!   `json.rs` avoids by reading jsonb in place.
+//!   would turn the binary document into a serde_json tree (many times the cost of scoring the
+//!   row; `bench/run.sh` times `predict_purchase_json`) that `json.rs` avoids by reading jsonb
+//!   in place.
 //! - **`purchase_planner_support(internal)`**: `Internal` and `support = ...` exist, but the
 //!   symbol name is frozen (above), and the functions it supports are V1 anyway.
 //! - The #[pg_extern] wrapper also switches memory contexts and runs `check_and_prepare` per
-//!   call, on a path of ~0.3-1 us per row.
+//!   call, on a path whose whole per-row cost `bench/run.sh` measures (its "plain-argument
+//!   call" row is the yardstick).
 //!
 //! The SQL (names, argument names and types, defaults, STABLE PARALLEL SAFE COST 100 SUPPORT)
 //! is therefore written by hand in `scoring.sql`; `v1_function!` below gives each symbol the

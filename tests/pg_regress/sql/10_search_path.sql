@@ -8,12 +8,11 @@
 --                caller's path to resolve an unqualified target), so its body calls only
 --                schema-qualified functions and uses no operator (checked in 2, attacked in 3);
 --    C           runs no SQL that resolves a name (reason below), or, for scoring, one catalog
---                query per backend and model version (src/pg/catalog.rs) whose every operator,
+--                query per backend and model version (src/pg/models/catalog.rs) whose every operator,
 --                type and relation is schema-qualified.
--- SET on a C scoring function would make PostgreSQL save and restore the GUC on every call:
--- measured on PostgreSQL 15, int4abs over 1M rows took 0.27 s plain and 2.25 s with
--- SET search_path (+2 us a call), against ~1.1 us for a whole score; so the scoring functions
--- are not pinned.
+-- SET on a C scoring function would make PostgreSQL save and restore the GUC on every call,
+-- which costs more than a whole score (README, "Guarantees", has the
+-- measurement); so the scoring functions are not pinned.
 WITH members AS (
   SELECT p.oid, p.oid::regprocedure::text AS member, l.lanname, p.proconfig, p.prosrc
     FROM pg_depend d
