@@ -66,7 +66,7 @@ def pytest_runtest_call(item):
             e.add_note("failed checks before this error:\n  " + "\n  ".join(checks.failures))
         raise
     if isinstance(checks, Checks) and checks.failures:
-        raise AssertionError(f"{len(checks.failures)} check(s) failed:\n  " + "\n  ".join(checks.failures))
+        pytest.fail(f"{len(checks.failures)} check(s) failed:\n  " + "\n  ".join(checks.failures), pytrace=False)
     return result
 
 
