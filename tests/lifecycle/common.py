@@ -21,7 +21,6 @@ def server_readable_artifact():
 
 
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
-RESULTS = []
 
 
 def bundled():
@@ -91,14 +90,3 @@ def sqlstate_of(conn, sql, params=None):
     except psycopg.Error as e:
         return e.sqlstate
     return None
-
-
-def check(label, ok, detail=""):
-    print(f"{'ok  ' if ok else 'FAIL'} {label}{'  (' + detail + ')' if detail else ''}", flush=True)
-    RESULTS.append((label, ok))
-
-
-def finish():
-    failed = [label for label, ok in RESULTS if not ok]
-    if failed:
-        raise SystemExit(f"{len(failed)} lifecycle check(s) failed: {failed}")
