@@ -10,5 +10,5 @@ def customers_db(request, fresh_database):
     name = "pgp_" + request.node.name.replace("[", "_").replace("]", "").replace("-", "_")[:50]
     fresh_database(name)
     with connect(name) as conn:
-        make_customers(conn, rows=getattr(request, "param", 1000))
+        make_customers(conn, rows=1000)
     return name
