@@ -4,6 +4,7 @@
 Prints rows/s and ratios, and writes bench/results/latest.md. Never asserts timings.
 Needs PGHOST/PGPORT of a cluster with pg_purchase (release build) and plpython3u available.
 """
+
 import json
 import os
 import platform
@@ -37,8 +38,10 @@ ARTIFACT = os.path.join(ROOT, "artifacts", "purchase_model.json")
 TOOLS_FOR_SERVER = os.environ.get("PG_PURCHASE_SERVER_TOOLS", os.path.join(ROOT, "tools"))
 LINES = []
 # The refresh procedure's shape: scoring in a select list runs in parallel workers.
-SELECT_LIST_CTAS = ("CREATE TABLE bench_targets AS SELECT customer_id, (s).p_hat, (s).business_outcome, (s).model, "
-                    "(s).version FROM (SELECT c.customer_id, score_purchase(c) AS s FROM customers c OFFSET 0) x")
+SELECT_LIST_CTAS = (
+    "CREATE TABLE bench_targets AS SELECT customer_id, (s).p_hat, (s).business_outcome, (s).model, "
+    "(s).version FROM (SELECT c.customer_id, score_purchase(c) AS s FROM customers c OFFSET 0) x"
+)
 
 
 def say(line=""):
@@ -70,8 +73,12 @@ def pgbench(sql, seconds):
     script.write(f"\\set id random(1, {ROWS})\n{sql}\n")
     script.close()
     os.chmod(script.name, 0o644)
-    out = subprocess.run([f"{PG_BIN}/pgbench", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-T", str(seconds),
-                          "-f", script.name, DB], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [f"{PG_BIN}/pgbench", "-n", "-M", "prepared", "-c", "2", "-j", "2", "-T", str(seconds), "-f", script.name, DB],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     os.unlink(script.name)
     tps = float(next(l for l in out.splitlines() if l.startswith("tps")).split()[2])
     latency = float(next(l for l in out.splitlines() if l.startswith("latency average")).split()[3])
@@ -92,9 +99,11 @@ def main():
     conn.execute("VACUUM (FREEZE) customers")
     say(f"# pg_purchase benchmark — {ROWS:,} synthetic customers (100 raw columns)")
     say()
-    say(f"Machine: {machine()}. PostgreSQL {conn.execute('SHOW server_version').fetchone()[0]}, "
+    say(
+        f"Machine: {machine()}. PostgreSQL {conn.execute('SHOW server_version').fetchone()[0]}, "
         f"shared_buffers {conn.execute('SHOW shared_buffers').fetchone()[0]}, jit {conn.execute('SHOW jit').fetchone()[0]}; "
-        f"median of {REPEAT} warm runs; generated in {time.perf_counter() - t:.0f} s.")
+        f"median of {REPEAT} warm runs; generated in {time.perf_counter() - t:.0f} s."
+    )
     say()
     # The columns the active model reads, as the planner passes them.
     plan_lines = conn.execute("EXPLAIN (VERBOSE) SELECT predict_purchase(c) FROM customers c").fetchall()
@@ -115,10 +124,26 @@ def main():
         ("same model, needed columns as plain arguments", f"SELECT sum({args}) FROM customers c", serial),
         ("predict_purchase(c)", "SELECT sum(predict_purchase(c)) FROM customers c", serial),
         ("predict_purchase(c), 2 parallel workers", "SELECT sum(predict_purchase(c)) FROM customers c", parallel),
-        ("predict_purchase(ROW(c.*)::customers)", "SELECT sum(predict_purchase(ROW(c.*)::customers)) FROM customers c", serial),
-        ("generic record path: subquery record", "SELECT sum(predict_purchase(s)) FROM (SELECT * FROM customers OFFSET 0) s", serial),
-        ("score_purchase via CREATE TABLE AS", "CREATE TABLE bench_targets AS SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s", serial),
-        ("score_purchase via CREATE TABLE AS, 2 workers", "CREATE TABLE bench_targets AS SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s", parallel),
+        (
+            "predict_purchase(ROW(c.*)::customers)",
+            "SELECT sum(predict_purchase(ROW(c.*)::customers)) FROM customers c",
+            serial,
+        ),
+        (
+            "generic record path: subquery record",
+            "SELECT sum(predict_purchase(s)) FROM (SELECT * FROM customers OFFSET 0) s",
+            serial,
+        ),
+        (
+            "score_purchase via CREATE TABLE AS",
+            "CREATE TABLE bench_targets AS SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s",
+            serial,
+        ),
+        (
+            "score_purchase via CREATE TABLE AS, 2 workers",
+            "CREATE TABLE bench_targets AS SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s",
+            parallel,
+        ),
         ("score_purchase in a select list via CREATE TABLE AS", SELECT_LIST_CTAS, serial),
         ("score_purchase in a select list via CREATE TABLE AS, 2 workers", SELECT_LIST_CTAS, parallel),
     ]
@@ -129,14 +154,20 @@ def main():
         results[label] = timed(conn, sql, setup=settings, teardown=teardown)
     ours = results["predict_purchase(c)"]
     for label, _, _ in queries:
-        say(f"| {label} | {ROWS:,} | {results[label]:.3f} | {ROWS / results[label]:,.0f} | {results[label] / ours:.2f}× |")
+        say(
+            f"| {label} | {ROWS:,} | {results[label]:.3f} | {ROWS / results[label]:,.0f} | {results[label] / ours:.2f}× |"
+        )
     conn.execute("SET max_parallel_workers_per_gather = 2")
     plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT sum(predict_purchase(c)) FROM customers c"))
     conn.execute("SET max_parallel_workers_per_gather = 0")
 
     # JSON over 10,000 rows (the service's contract, inside the database).
-    agg_s = timed(conn, f"SELECT jsonb_agg(to_jsonb(c) - 'customer_id') FROM (SELECT * FROM customers LIMIT {JSON_ROWS}) c")
-    conn.execute(f"CREATE TABLE bench_json AS SELECT jsonb_agg(to_jsonb(c) - 'customer_id') AS doc FROM (SELECT * FROM customers LIMIT {JSON_ROWS}) c")
+    agg_s = timed(
+        conn, f"SELECT jsonb_agg(to_jsonb(c) - 'customer_id') FROM (SELECT * FROM customers LIMIT {JSON_ROWS}) c"
+    )
+    conn.execute(
+        f"CREATE TABLE bench_json AS SELECT jsonb_agg(to_jsonb(c) - 'customer_id') AS doc FROM (SELECT * FROM customers LIMIT {JSON_ROWS}) c"
+    )
     json_s = timed(conn, "SELECT predict_purchase_json(doc) FROM bench_json")
     # PL/Python + scikit-learn, one row per call.
     conn.execute("CREATE EXTENSION IF NOT EXISTS plpython3u")
@@ -151,7 +182,9 @@ def main():
         $$ LANGUAGE plpython3u""")
     conn.execute("SELECT sklearn_predict(c) FROM customers c LIMIT 1")
     plpy_s = timed(conn, f"SELECT sum(sklearn_predict(c)) FROM (SELECT * FROM customers LIMIT {PLPY_ROWS}) c", repeat=1)
-    plpy_check = conn.execute(f"SELECT max(abs(sklearn_predict(c) - predict_purchase(c))) FROM (SELECT * FROM customers LIMIT 200) c").fetchone()[0]
+    plpy_check = conn.execute(
+        "SELECT max(abs(sklearn_predict(c) - predict_purchase(c))) FROM (SELECT * FROM customers LIMIT 200) c"
+    ).fetchone()[0]
     # The old architecture: export rows, POST JSON, pandas + sklearn, write back.
     service = ScoringService(pipeline_from_artifact(artifact))
     raw_columns = [i["column"] for i in artifact["inputs"]]
@@ -159,19 +192,31 @@ def main():
     n = score_through_service(conn, service.url, raw_columns, SERVICE_ROWS, batch=100)
     service_s = time.perf_counter() - start
     service.close()
-    service_check = conn.execute("SELECT max(abs(o.p_hat - predict_purchase(c))) FROM old_service_scores o JOIN customers c USING (customer_id)").fetchone()[0]
+    service_check = conn.execute(
+        "SELECT max(abs(o.p_hat - predict_purchase(c))) FROM old_service_scores o JOIN customers c USING (customer_id)"
+    ).fetchone()[0]
     say()
     say("| peer | rows | seconds | rows/s | per row |")
     say("|---|---:|---:|---:|---:|")
-    say(f"| predict_purchase_json over a {JSON_ROWS:,}-row document (building it with jsonb_agg: {agg_s:.3f} s more) | {JSON_ROWS:,} | {json_s:.3f} | {JSON_ROWS / json_s:,.0f} | {json_s / JSON_ROWS * 1e6:.2f} µs |")
-    say(f"| PL/Python + scikit-learn, one row per call | {PLPY_ROWS:,} | {plpy_s:.3f} | {PLPY_ROWS / plpy_s:,.0f} | {plpy_s / PLPY_ROWS * 1e6:.1f} µs |")
-    say(f"| old architecture: read out, POST JSON (100 rows/request), pandas + sklearn, COPY back | {n:,} | {service_s:.3f} | {n / service_s:,.0f} | {service_s / n * 1e6:.1f} µs |")
+    say(
+        f"| predict_purchase_json over a {JSON_ROWS:,}-row document (building it with jsonb_agg: {agg_s:.3f} s more) | {JSON_ROWS:,} | {json_s:.3f} | {JSON_ROWS / json_s:,.0f} | {json_s / JSON_ROWS * 1e6:.2f} µs |"
+    )
+    say(
+        f"| PL/Python + scikit-learn, one row per call | {PLPY_ROWS:,} | {plpy_s:.3f} | {PLPY_ROWS / plpy_s:,.0f} | {plpy_s / PLPY_ROWS * 1e6:.1f} µs |"
+    )
+    say(
+        f"| old architecture: read out, POST JSON (100 rows/request), pandas + sklearn, COPY back | {n:,} | {service_s:.3f} | {n / service_s:,.0f} | {service_s / n * 1e6:.1f} µs |"
+    )
     say(f"| predict_purchase(c) (above) | {ROWS:,} | {ours:.3f} | {ROWS / ours:,.0f} | {ours / ROWS * 1e6:.2f} µs |")
     say()
-    say(f"Agreement: PL/Python vs pg_purchase max |Δp| {plpy_check:.1e}; old service vs pg_purchase {service_check:.1e}.")
+    say(
+        f"Agreement: PL/Python vs pg_purchase max |Δp| {plpy_check:.1e}; old service vs pg_purchase {service_check:.1e}."
+    )
 
     # Single-row latency with pgbench.
-    tps_ours, lat_ours = pgbench("SELECT predict_purchase(c) FROM customers c WHERE customer_id = :id;", PGBENCH_SECONDS)
+    tps_ours, lat_ours = pgbench(
+        "SELECT predict_purchase(c) FROM customers c WHERE customer_id = :id;", PGBENCH_SECONDS
+    )
     tps_sql, lat_sql = pgbench(f"SELECT {expr} FROM customers c WHERE customer_id = :id;", PGBENCH_SECONDS)
     tps_base, lat_base = pgbench("SELECT x0 FROM customers c WHERE customer_id = :id;", PGBENCH_SECONDS)
     say()
@@ -210,22 +255,36 @@ def main():
         done += 2 * ROWS
     after = memory()
     say()
-    say(f"First call in a fresh connection (model load from the catalog + plan): median {first_ms:.2f} ms; "
+    say(
+        f"First call in a fresh connection (model load from the catalog + plan): median {first_ms:.2f} ms; "
         f"second call {second_ms:.2f} ms; the same first lookup without scoring {plain_first_ms:.2f} ms "
-        f"(a new backend's own catalog warm-up), so loading the model costs {first_ms - plain_first_ms:.2f} ms.")
-    say(f"Backend memory across {done:,} calls: anonymous RSS {before[0] / 1024:.1f} → {after[0] / 1024:.1f} MiB, "
-        f"memory contexts {before[1] / 1048576:.2f} → {after[1] / 1048576:.2f} MiB.")
+        f"(a new backend's own catalog warm-up), so loading the model costs {first_ms - plain_first_ms:.2f} ms."
+    )
+    say(
+        f"Backend memory across {done:,} calls: anonymous RSS {before[0] / 1024:.1f} → {after[0] / 1024:.1f} MiB, "
+        f"memory contexts {before[1] / 1048576:.2f} → {after[1] / 1048576:.2f} MiB."
+    )
     say()
     say("## Ratios (targets from issue 3)")
     say()
     say("| ratio | measured | target |")
     say("|---|---:|---|")
-    say(f"| predict_purchase(c) / hand-written SQL | {ours / results['hand-written SQL expression of the model']:.2f} | ≤ 0.5 |")
-    say(f"| predict_purchase(c) / plain-argument call | {ours / results['same model, needed columns as plain arguments']:.2f} | ≤ 1.15 |")
+    say(
+        f"| predict_purchase(c) / hand-written SQL | {ours / results['hand-written SQL expression of the model']:.2f} | ≤ 0.5 |"
+    )
+    say(
+        f"| predict_purchase(c) / plain-argument call | {ours / results['same model, needed columns as plain arguments']:.2f} | ≤ 1.15 |"
+    )
     say(f"| PL/Python per row / predict_purchase(c) per row | {(plpy_s / PLPY_ROWS) / (ours / ROWS):,.0f}× | ≥ 100× |")
-    say(f"| batch rows/s (score_purchase CROSS JOIN LATERAL CTAS, serial) / old architecture rows/s | {(ROWS / results['score_purchase via CREATE TABLE AS']) / (n / service_s):,.0f}× | ≥ 100× |")
-    say(f"| batch rows/s (select-list CTAS, 2 workers) / old architecture rows/s | {(ROWS / results['score_purchase in a select list via CREATE TABLE AS, 2 workers']) / (n / service_s):,.0f}× | ≥ 100× |")
-    say(f"| 2 workers speed-up on predict_purchase(c) | {ours / results['predict_purchase(c), 2 parallel workers']:.2f}× | ≥ 1.6× |")
+    say(
+        f"| batch rows/s (score_purchase CROSS JOIN LATERAL CTAS, serial) / old architecture rows/s | {(ROWS / results['score_purchase via CREATE TABLE AS']) / (n / service_s):,.0f}× | ≥ 100× |"
+    )
+    say(
+        f"| batch rows/s (select-list CTAS, 2 workers) / old architecture rows/s | {(ROWS / results['score_purchase in a select list via CREATE TABLE AS, 2 workers']) / (n / service_s):,.0f}× | ≥ 100× |"
+    )
+    say(
+        f"| 2 workers speed-up on predict_purchase(c) | {ours / results['predict_purchase(c), 2 parallel workers']:.2f}× | ≥ 1.6× |"
+    )
     say(f"| pgbench TPS predict_purchase / SQL expression | {tps_ours / tps_sql:.2f} | ≥ 0.90 |")
     say(f"| first call in a fresh connection | {first_ms:.2f} ms | < 5 ms |")
     say(f"| backend anonymous memory growth over {done:,} calls | {(after[0] - before[0]) / 1024:+.1f} MiB | flat |")

@@ -2,6 +2,7 @@
 """Distributed vs single-node scoring of the same rows on the same machine (a coordinator and two
 workers on local ports), per-shard throughput, and a paper estimate for 100M customers.
 Not a test: never asserts times. Writes bench/results/citus.md."""
+
 import os
 import statistics
 import sys
@@ -50,26 +51,42 @@ def main():
         c.execute("VACUUM ANALYZE customers")
         shards = c.execute("SELECT count(*) FROM citus_shards WHERE table_name = 'customers'::regclass").fetchone()[0]
 
-        same = c.execute("SELECT count(*) FROM customers d JOIN customers_local l USING (customer_id)"
-                         " WHERE predict_purchase(d) IS DISTINCT FROM predict_purchase(l)").fetchone()[0]
+        same = c.execute(
+            "SELECT count(*) FROM customers d JOIN customers_local l USING (customer_id)"
+            " WHERE predict_purchase(d) IS DISTINCT FROM predict_purchase(l)"
+        ).fetchone()[0]
         rows = []
-        for label, table in (("single node (coordinator, plain table)", "customers_local"),
-                             (f"distributed ({shards} shards on 2 workers)", "customers")):
+        for label, table in (
+            ("single node (coordinator, plain table)", "customers_local"),
+            (f"distributed ({shards} shards on 2 workers)", "customers"),
+        ):
             rows.append((f"scan floor sum(x0), {label}", timed(c, f"SELECT sum(x0) FROM {table}")))
             print(rows[-1], flush=True)
-            rows.append((f"sum(predict_purchase(c)), {label}",
-                         timed(c, f"SELECT sum(predict_purchase(c)) FROM {table} c")))
-        ins = ("INSERT INTO {t} SELECT customer_id, (s).p_hat, (s).version"
-               " FROM (SELECT customer_id, score_purchase(c) AS s FROM {src} c) x")
-        rows.append(("INSERT ... SELECT score_purchase(c), single node",
-                     timed(c, ins.format(t="targets_local", src="customers_local"), before="TRUNCATE targets_local")))
-        rows.append(("INSERT ... SELECT score_purchase(c), distributed co-located",
-                     timed(c, ins.format(t="targets", src="customers"), before="TRUNCATE targets")))
+            rows.append(
+                (f"sum(predict_purchase(c)), {label}", timed(c, f"SELECT sum(predict_purchase(c)) FROM {table} c"))
+            )
+        ins = (
+            "INSERT INTO {t} SELECT customer_id, (s).p_hat, (s).version"
+            " FROM (SELECT customer_id, score_purchase(c) AS s FROM {src} c) x"
+        )
+        rows.append(
+            (
+                "INSERT ... SELECT score_purchase(c), single node",
+                timed(c, ins.format(t="targets_local", src="customers_local"), before="TRUNCATE targets_local"),
+            )
+        )
+        rows.append(
+            (
+                "INSERT ... SELECT score_purchase(c), distributed co-located",
+                timed(c, ins.format(t="targets", src="customers"), before="TRUNCATE targets"),
+            )
+        )
 
         # One shard scored directly on its worker: the per-shard (one core) throughput.
         name, port, shard_rows = c.execute(
             "SELECT s.shard_name, s.nodeport, 0 FROM citus_shards s"
-            " WHERE s.table_name = 'customers'::regclass ORDER BY s.shardid LIMIT 1").fetchone()
+            " WHERE s.table_name = 'customers'::regclass ORDER BY s.shardid LIMIT 1"
+        ).fetchone()
         worker = next(n for n in nodes if n.port == port)
         with worker.connect() as w:
             shard_rows = w.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
@@ -78,33 +95,52 @@ def main():
 
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             cores = sum(1 for line in f if line.startswith("processor"))
-        out = [f"# pg_purchase on Citus 12.1 — {ROWS:,} synthetic customers (100 raw columns)", "",
-               f"One machine, {cores} cores shared by the coordinator and both workers (and other work); "
-               "PostgreSQL 15, jit off, no parallel query, median of 3 warm runs; generated in "
-               f"{time.time() - started:.0f} s. Distributed and single-node scores identical on every row: "
-               f"{'yes' if same == 0 else f'NO ({same} rows differ)'}.", "",
-               "| path | rows | seconds | rows/s |", "|---|---:|---:|---:|"]
+        out = [
+            f"# pg_purchase on Citus 12.1 — {ROWS:,} synthetic customers (100 raw columns)",
+            "",
+            f"One machine, {cores} cores shared by the coordinator and both workers (and other work); "
+            "PostgreSQL 15, jit off, no parallel query, median of 3 warm runs; generated in "
+            f"{time.time() - started:.0f} s. Distributed and single-node scores identical on every row: "
+            f"{'yes' if same == 0 else f'NO ({same} rows differ)'}.",
+            "",
+            "| path | rows | seconds | rows/s |",
+            "|---|---:|---:|---:|",
+        ]
         for label, secs in rows:
             out.append(f"| {label} | {ROWS:,} | {secs:.3f} | {ROWS / secs:,.0f} |")
-        out.append(f"| one shard scored on its worker (one core) | {shard_rows:,} | {per_shard:.3f} | {shard_rate:,.0f} |")
-        out += ["", "What 2 cores allow: the coordinator, both workers and their shard backends share the "
-                "machine's cores (with other work), so the distributed SELECT cannot outrun a single core by "
-                "much; it shows the overhead of distribution (32 shard queries, partial sums sent back) is "
-                "small. The co-located INSERT ... SELECT spreads the writes over two workers' WAL and "
-                "buffers. Scale-out has to be read from the per-shard rate below, not from these totals."]
-        out += ["", "## Paper estimate: 100M customers",
-                "", "Scoring is pushed down shard by shard and runs in parallel, one backend per shard "
-                "connection; the coordinator only adds up partial sums (or routes an INSERT ... SELECT "
-                "that stays on each worker). So the time is about 100M / (workers × cores per worker × "
-                f"per-core rate). Per-core rate measured above: {shard_rate:,.0f} rows/s (one shard, one "
-                "core, warm cache). Assuming 80% of that per core when every core is busy (memory "
-                "bandwidth, executor overhead) and the data in memory:", "",
-                "| workers × cores | rows/s (estimate) | 100M customers scored in |", "|---|---:|---:|"]
+        out.append(
+            f"| one shard scored on its worker (one core) | {shard_rows:,} | {per_shard:.3f} | {shard_rate:,.0f} |"
+        )
+        out += [
+            "",
+            "What 2 cores allow: the coordinator, both workers and their shard backends share the "
+            "machine's cores (with other work), so the distributed SELECT cannot outrun a single core by "
+            "much; it shows the overhead of distribution (32 shard queries, partial sums sent back) is "
+            "small. The co-located INSERT ... SELECT spreads the writes over two workers' WAL and "
+            "buffers. Scale-out has to be read from the per-shard rate below, not from these totals.",
+        ]
+        out += [
+            "",
+            "## Paper estimate: 100M customers",
+            "",
+            "Scoring is pushed down shard by shard and runs in parallel, one backend per shard "
+            "connection; the coordinator only adds up partial sums (or routes an INSERT ... SELECT "
+            "that stays on each worker). So the time is about 100M / (workers × cores per worker × "
+            f"per-core rate). Per-core rate measured above: {shard_rate:,.0f} rows/s (one shard, one "
+            "core, warm cache). Assuming 80% of that per core when every core is busy (memory "
+            "bandwidth, executor overhead) and the data in memory:",
+            "",
+            "| workers × cores | rows/s (estimate) | 100M customers scored in |",
+            "|---|---:|---:|",
+        ]
         for workers, per in ((2, 8), (4, 8), (8, 8), (8, 16), (16, 16)):
             rate = workers * per * shard_rate * 0.8
             out.append(f"| {workers} × {per} | {rate:,.0f} | {1e8 / rate:,.1f} s |")
-        out += ["", "Reading from disk instead of memory lowers this to the scan rate of the workers' storage; "
-                "a co-located INSERT ... SELECT writing the scores adds the write cost measured above."]
+        out += [
+            "",
+            "Reading from disk instead of memory lowers this to the scan rate of the workers' storage; "
+            "a co-located INSERT ... SELECT writing the scores adds the write cost measured above.",
+        ]
         text = "\n".join(out) + "\n"
         os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
         with open(os.path.join(HERE, "results", "citus.md"), "w", encoding="utf-8") as f:

@@ -1,6 +1,7 @@
 """The architecture pg_purchase replaces, rebuilt for the benchmark: a small HTTP service that
 receives raw rows as JSON, scores them with pandas + scikit-learn, and answers JSON; a client
 that reads rows out of PostgreSQL, posts them, and writes the answers back."""
+
 import http.server
 import json
 import threading
@@ -15,7 +16,9 @@ class ScoringService:
             def do_POST(self):
                 rows = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 p = pipe.predict_proba(rows)
-                body = json.dumps([{"business_outcome": int(x > pipe.threshold), "p_hat": float(x)} for x in p]).encode()
+                body = json.dumps(
+                    [{"business_outcome": int(x > pipe.threshold), "p_hat": float(x)} for x in p]
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -41,7 +44,7 @@ def score_through_service(conn, url, columns, rows, batch):
     data = cur.fetchall()
     answers = []
     for start in range(0, len(data), batch):
-        chunk = data[start:start + batch]
+        chunk = data[start : start + batch]
         payload = json.dumps([dict(zip(columns, r[1:])) for r in chunk]).encode()
         request = urllib.request.Request(url, payload, {"Content-Type": "application/json"})
         with urllib.request.urlopen(request) as response:

@@ -9,12 +9,12 @@ memory (design matrix built; only the two fits timed, as the notebook runs them)
 peak resident memory (VmHWM) is read from /proc, against a fresh backend's. --million also
 trains on 1,000,000 rows (the 40,000 repeated 25 times, max_rows raised).
 """
+
 import os
 import statistics
 import sys
 import time
 
-import numpy as np
 import psycopg
 import statsmodels.api as sm
 
@@ -59,13 +59,15 @@ def main():
     for _ in range(3):
         start = time.perf_counter()
         w = tt.l1_model().fit(x[train], y[train]).coef_[0]
-        top = [j for j in sorted(range(len(names)), key=lambda j: -w[j] ** 2) if w[j] != 0][:25]
+        top = [j for j in sorted(range(len(names)), key=lambda j: -(w[j] ** 2)) if w[j] != 0][:25]
         sm.Logit(y[train], x[train][:, top]).fit(method="newton", tol=1e-12, maxiter=100, disp=0)
         py_runs.append(time.perf_counter() - start)
     py = statistics.median(py_runs)
     print("| what | time | backend peak RSS (fresh backend) |")
     print("|---|---|---|")
-    print(f"| train_purchase_model, 40,000 rows (median of 3) | {db:.3f} s | {runs[0][2] / 1024:.0f} MB ({runs[0][1] / 1024:.0f} MB) |")
+    print(
+        f"| train_purchase_model, 40,000 rows (median of 3) | {db:.3f} s | {runs[0][2] / 1024:.0f} MB ({runs[0][1] / 1024:.0f} MB) |"
+    )
     print(f"| scikit-learn liblinear L1 + statsmodels Logit, same rows, in memory (median of 3) | {py:.3f} s | |")
     print(f"| ratio | {db / py:.2f} | |")
     if "--million" in sys.argv:
@@ -74,8 +76,11 @@ def main():
             conn.execute("ALTER TABLE customers_1m DROP COLUMN k")
             conn.execute("VACUUM ANALYZE customers_1m")
         seconds, before, after = train_once(
-            "customers_1m", '{"exclude": ["id"], "validation_column": "is_validation", "max_rows": 1000000}')
-        print(f"| train_purchase_model, 1,000,000 rows | {seconds:.3f} s | {after / 1024:.0f} MB ({before / 1024:.0f} MB) |")
+            "customers_1m", '{"exclude": ["id"], "validation_column": "is_validation", "max_rows": 1000000}'
+        )
+        print(
+            f"| train_purchase_model, 1,000,000 rows | {seconds:.3f} s | {after / 1024:.0f} MB ({before / 1024:.0f} MB) |"
+        )
     with psycopg.connect(dbname="postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of pg_purchase on a fresh Debian 12 machine with Rust:
-# installs what is missing (apt, cargo-pgrx 0.18.1, Python venv), then
-#   1. cargo fmt --check and cargo clippy -D warnings
+# installs what is missing (apt, cargo-pgrx 0.18.1, Python venv with pytest and ruff), then
+#   1. cargo fmt --check and cargo clippy -D warnings; ruff format --check and ruff check over
+#      tests/, bench/, tools/, python/ (ruff.toml)
 #   2. pure pipeline unit tests (cargo test -p purchase_model: no PostgreSQL needed)
 #   3. in-database tests (cargo pgrx test pg15)
-#   4. the SQL regression suite (tests/pg_regress) on a throwaway cluster
+#   4. the SQL regression suite (tests/pg_regress) on a throwaway cluster; every file also runs
+#      on its own (shared set-up in tests/pg_regress/sql/setup)
+# Steps 5-10 are pytest suites (tests/conftest.py: shared fixtures), run as
+# "$PY" -m pytest -q -p no:cacheprovider <files>, files named so exit status 5 cannot happen:
 #   5. parity with scikit-learn on the 1000 real rows, 9 spreadsheet rows and 10,000 synthetic rows
 #   5b. train_purchase_model against scikit-learn + statsmodels, and bad training data
 #   6. lifecycle tests (tests/lifecycle): versions, privileges, caches, dump/restore, upgrade,
@@ -13,7 +17,7 @@
 #   8. safety on a cluster started with RUST_BACKTRACE=1 (tests/safety): no Rust internals reach
 #      clients, cancel latency and memory of predict_purchase_json, a LATIN1 database, loads under
 #      REPEATABLE READ, a FIFO as model file
-#   9. bring your own model (tests/byom, pytest): the pg_purchase package installed with pip as
+#   9. bring your own model (tests/byom): the pg_purchase package installed with pip as
 #      README says, with the pinned and the newest scikit-learn; parity of four pipelines on
 #      every path and the notebook's form of the shipped model
 #  10. a real Citus cluster (tests/citus): Citus built from ../shared/vendor when missing
@@ -24,6 +28,8 @@ install_all
 log "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+"$VENV/bin/ruff" format --check
+"$VENV/bin/ruff" check
 log "released SQL scripts unchanged (sql/README.md)"
 (cd sql && sha256sum --check --strict --quiet SHA256SUMS)
 
@@ -48,22 +54,24 @@ if ! "$ROOT/scripts/regress.sh"; then
   exit 1
 fi
 
+# pytest with the named files only (no collection surprises, exit status 5 cannot happen).
+pytest_run() { "$PY" -m pytest -q -p no:cacheprovider "$@"; }
 log "parity with scikit-learn"
-"$PY" "$ROOT/tests/parity/test_parity.py"
+pytest_run tests/parity/test_parity.py
 log "insights (explain, weights, evaluate, drift) against scikit-learn"
-"$PY" "$ROOT/tests/parity/test_insights.py"
+pytest_run tests/parity/test_insights.py
 
 log "training inside the database against scikit-learn and statsmodels (40,000 rows)"
-"$PY" "$ROOT/tests/training/test_training.py"
+pytest_run tests/training/test_training.py
 
 for t in test_models test_snapshots test_nothing_lost test_concurrency; do
   log "lifecycle: $t"
-  "$PY" "$ROOT/tests/lifecycle/$t.py"
+  pytest_run "tests/lifecycle/$t.py"
 done
 log "refresh and pg_cron"
-"$PY" "$ROOT/tests/refresh/test_refresh.py"
+pytest_run tests/refresh/test_refresh.py
 log "safety: a RUST_BACKTRACE=1 cluster, cancels, memory, LATIN1, concurrent loads"
-"$PY" "$ROOT/tests/safety/test_safety.py"
+pytest_run tests/safety/test_safety.py
 
 # Bring your own model: the package is installed as README says (pip install ./python), into
 # the pinned venv and into one with the newest scikit-learn (requirements-newest.txt).

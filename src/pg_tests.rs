@@ -14,18 +14,6 @@ mod tests {
             .unwrap()
     }
 
-    fn setup_customers() {
-        load_bundled();
-        Spi::run(
-            "CREATE TABLE customers (id int, x5 text, x12 text, x31 text, x44 float8, x53 float8,
-               x56 float8, x58 float8, x62 float8, x81 text, x91 float8);
-             INSERT INTO customers VALUES
-               (1, 'saturday', '($1,000.00)', 'japan', 0.25, NULL, -1, 0, 1, 'July', 0.5),
-               (2, NULL, '$6,882.34 ', 'mars', NULL, 0.1, 0.3, 1.2, -0.4, 'April', 0.1)",
-        )
-        .unwrap();
-    }
-
     #[pg_test]
     fn versions_count_up() {
         assert_eq!(load_bundled(), 1);
@@ -37,73 +25,53 @@ mod tests {
     }
 
     #[pg_test]
-    fn every_path_scores_the_same() {
-        setup_customers();
-        let same = Spi::get_one::<i64>(
-            "SELECT count(*) FROM customers c
-              WHERE predict_purchase(c) = predict_purchase(ROW(c.*)::customers)
-                AND predict_purchase(c) = (score_purchase(c)).p_hat
-                AND predict_purchase(c) = (predict_purchase_json(to_jsonb(c) - 'id')->0->>'p_hat')::float8
-                AND purchase_outcome(c) = (predict_purchase(c) > 0.75)::int",
-        )
-        .unwrap();
-        assert_eq!(same, Some(2));
-        let p = Spi::get_one::<f64>("SELECT predict_purchase(c) FROM customers c WHERE id = 1")
-            .unwrap()
-            .unwrap();
-        assert!((p - 0.817376168142).abs() < 1e-12, "{p}");
-    }
-
-    #[pg_test]
-    fn table_rows_are_rewritten_to_columns() {
-        setup_customers();
-        let plan: Vec<String> = Spi::connect(|client| {
-            client
-                .select(
-                    "EXPLAIN (VERBOSE) SELECT predict_purchase(c) FROM customers c",
-                    None,
-                    &[],
-                )
-                .unwrap()
-                .filter_map(|row| row.get::<String>(1).unwrap())
-                .collect()
-        });
-        assert!(
-            plan.join("\n")
-                .contains("predict_purchase_columns('default'::text"),
-            "{plan:?}"
-        );
-    }
-
-    #[pg_test(
-        error = "purchase model \"default\" (version 1) reads column \"x81\", which row type thin does not have"
-    )]
-    fn a_missing_column_is_named() {
-        load_bundled();
-        Spi::run("CREATE TABLE thin (x5 text); INSERT INTO thin VALUES ('monday')").unwrap();
-        Spi::run("SELECT predict_purchase(t) FROM thin t").unwrap();
-    }
-
-    #[pg_test(error = "invalid value \"abc\" for column \"x12\": not a number")]
-    fn bad_money_text_is_an_error() {
-        setup_customers();
-        Spi::run("UPDATE customers SET x12 = 'abc' WHERE id = 2").unwrap();
-        Spi::run("SELECT predict_purchase(c) FROM customers c").unwrap();
-    }
-
-    #[pg_test]
     fn a_refused_artifact_leaves_the_catalog_alone() {
         load_bundled();
-        let refused = PgTryBuilder::new(|| {
+        let (code, message, _) = caught(|| {
             Spi::run("SELECT load_purchase_model('{\"format\": \"onnx\"}')").unwrap();
-            false
-        })
-        .catch_others(|_| true)
-        .execute();
-        assert!(refused);
+        });
+        assert_eq!(code, PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE);
+        assert_eq!(
+            message,
+            "invalid model artifact: field \"format\" is \"onnx\", expected \"pg_purchase.logistic_pipeline\""
+        );
         assert_eq!(
             Spi::get_one::<i64>("SELECT count(*) FROM purchase.model_versions").unwrap(),
             Some(1)
+        );
+    }
+
+    #[pg_test]
+    fn the_catalog_records_the_rfc8785_sha256() {
+        // The bundled artifact is format 1 and carries the first release's hash, which the catalog
+        // keeps. A document without a sha256 field is stored under the RFC 8785 hash of its content.
+        // Expected values computed independently of pg_purchase, with Python's rfc8785 0.1.4 and
+        // hashlib from artifacts/purchase_model.json:
+        //   d = json.load(open("artifacts/purchase_model.json"))
+        //   d["sha256"]                                          -> 093efa86...
+        //   hashlib.sha256(rfc8785.dumps({k: v for k, v in d.items()
+        //                                 if k not in ("sha256", "checks")})).hexdigest() -> edf74e14...
+        load_bundled();
+        Spi::run_with_args(
+            "SELECT load_purchase_model($1::jsonb - 'sha256' - 'checks', 'unhashed', allow_unchecked => true)",
+            &[BUNDLED.into()],
+        )
+        .unwrap();
+        let sha = |name: &str| {
+            Spi::get_one_with_args::<String>(
+                "SELECT sha256 FROM purchase.model_versions WHERE name = $1",
+                &[name.into()],
+            )
+            .unwrap()
+            .unwrap()
+        };
+        assert_eq!(
+            sha("default"),
+            "093efa86fadb9c789faa5dd06b7979297aa4772b5d5d634c12e51fe64322c6a5"
+        );
+        assert_eq!(
+            sha("unhashed"),
+            "edf74e143373728fc5d02133af1694c84615a9dd8d72c291a3f3eeb68c0528c7"
         );
     }
 

@@ -7,6 +7,7 @@ The same code (purchase_pipeline.export_artifact) exports a data scientist's own
 Reference checks: synthetic raw rows (one per category level, missing values, every money form),
 scored by scikit-learn and embedded so that load_purchase_model refuses a model that disagrees.
 """
+
 import argparse
 import json
 import os
@@ -28,14 +29,18 @@ def main():
     checks = synthetic_rows(draft, 24, seed=26, as_json=True)
     doc = export_artifact(pipe, checks)
     # The notebook's standard errors of the final coefficients (purchase_model_weights shows them).
-    params = {r["variable"]: float(r["bse"]) for r in _read_csv(os.path.join(args.data, "glm26_final_logit_params.csv"))}
+    params = {
+        r["variable"]: float(r["bse"]) for r in _read_csv(os.path.join(args.data, "glm26_final_logit_params.csv"))
+    }
     doc["model"]["std_errors"] = [params[f] for f in doc["model"]["features"]]
     doc.pop("sha256")
     doc["sha256"] = artifact_sha256(doc)
     with open(args.out, "w", encoding="utf-8") as handle:
         json.dump(doc, handle, indent=1, ensure_ascii=False)
         handle.write("\n")
-    print(f"wrote {args.out}: {len(doc['model']['features'])} features, {len(doc['checks'])} checks, sha256 {doc['sha256']}")
+    print(
+        f"wrote {args.out}: {len(doc['model']['features'])} features, {len(doc['checks'])} checks, sha256 {doc['sha256']}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 
 The artifact format is documented in README ("The model artifact").
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,20 @@ PERCENT_COLUMNS = ["x63"]
 CATEGORY_LEVELS = {
     "x5": ["friday", "monday", "saturday", "sunday", "thursday", "tuesday", "wednesday"],
     "x31": ["america", "asia", "germany", "japan"],
-    "x81": ["April", "August", "December", "February", "January", "July", "June",
-            "March", "May", "November", "October", "September"],
+    "x81": [
+        "April",
+        "August",
+        "December",
+        "February",
+        "January",
+        "July",
+        "June",
+        "March",
+        "May",
+        "November",
+        "October",
+        "September",
+    ],
     "x82": ["Female", "Male"],
 }
 
@@ -48,6 +61,7 @@ CATEGORY_LEVELS = {
 @dataclass
 class PurchasePipeline:
     """The fitted objects, as a data scientist's notebook holds them."""
+
     numeric_columns: list
     category_columns: list
     kinds: dict
@@ -119,21 +133,38 @@ def build_reference_pipeline(data_dir: str) -> PurchasePipeline:
     means = [float(by_column[c]["mean_split32k"]) for c in numeric]
     variances = np.array([float(by_column[c]["var_split32k_postimpute"]) for c in numeric])
     # Raw column order (x0..x99), each with its cleaning kind.
-    kinds = {r["column"]: "category" if r["column"] in categories else "money" if r["column"] in MONEY_COLUMNS
-             else "percent" if r["column"] in PERCENT_COLUMNS else "number"
-             for r in sorted(stats, key=lambda r: int(r["column"][1:]))}
+    kinds = {
+        r["column"]: "category"
+        if r["column"] in categories
+        else "money"
+        if r["column"] in MONEY_COLUMNS
+        else "percent"
+        if r["column"] in PERCENT_COLUMNS
+        else "number"
+        for r in sorted(stats, key=lambda r: int(r["column"][1:]))
+    }
     training = {
         "source": "glm26 exercise: imputer/scaler fitted on the 32,000-row training split, "
-                  "logistic regression refitted on 40,000 rows over 25 L1-selected features",
+        "logistic regression refitted on 40,000 rows over 25 L1-selected features",
         "training_rows": 40000,
         "scaler_rows": 32000,
         "target": "y (bought the product)",
         "sklearn_version": __import__("sklearn").__version__,
     }
     return _assemble(
-        kinds, numeric, means, means, np.sqrt(variances), variances,
+        kinds,
+        numeric,
+        means,
+        means,
+        np.sqrt(variances),
+        variances,
         {c: (CATEGORY_LEVELS[c], CATEGORY_LEVELS[c][0], True) for c in categories},
-        [r["variable"] for r in params], [float(r["coef_final_40k"]) for r in params], 0.0, 0.75, training)
+        [r["variable"] for r in params],
+        [float(r["coef_final_40k"]) for r in params],
+        0.0,
+        0.75,
+        training,
+    )
 
 
 def pipeline_from_artifact(doc: dict) -> PurchasePipeline:
@@ -143,18 +174,40 @@ def pipeline_from_artifact(doc: dict) -> PurchasePipeline:
     imp = dict(zip(doc["imputer"]["columns"], doc["imputer"]["statistics"]))
     mean = dict(zip(doc["scaler"]["columns"], doc["scaler"]["mean"]))
     scale = dict(zip(doc["scaler"]["columns"], doc["scaler"]["scale"]))
-    enc = {e["column"]: (e["categories"], e.get("drop"), e.get("missing_indicator", False))
-           for e in doc["encoder"]["columns"]}
+    enc = {
+        e["column"]: (e["categories"], e.get("drop"), e.get("missing_indicator", False))
+        for e in doc["encoder"]["columns"]
+    }
     return _assemble(
-        kinds, numeric, [imp[c] for c in numeric], [mean[c] for c in numeric],
-        np.array([scale[c] for c in numeric]), np.array([scale[c] for c in numeric]) ** 2,
+        kinds,
+        numeric,
+        [imp[c] for c in numeric],
+        [mean[c] for c in numeric],
+        np.array([scale[c] for c in numeric]),
+        np.array([scale[c] for c in numeric]) ** 2,
         {c: enc[c] for c in kinds if kinds[c] == "category"},
-        doc["model"]["features"], doc["model"]["coefficients"], doc["model"]["intercept"],
-        doc["threshold"], doc.get("training", {}))
+        doc["model"]["features"],
+        doc["model"]["coefficients"],
+        doc["model"]["intercept"],
+        doc["threshold"],
+        doc.get("training", {}),
+    )
 
 
-def _assemble(kinds, numeric, impute_means, scale_means, scales, variances, encodings,
-              features, coefficients, intercept, threshold, training) -> PurchasePipeline:
+def _assemble(
+    kinds,
+    numeric,
+    impute_means,
+    scale_means,
+    scales,
+    variances,
+    encodings,
+    features,
+    coefficients,
+    intercept,
+    threshold,
+    training,
+) -> PurchasePipeline:
     """Sets the fitted state of each sklearn object directly (nothing is re-fitted)."""
     imputer = SimpleImputer(strategy="mean")
     imputer.fit(np.zeros((1, len(numeric))))
@@ -169,8 +222,9 @@ def _assemble(kinds, numeric, impute_means, scale_means, scales, variances, enco
     categories = list(encodings)
     levels = [list(encodings[c][0]) + ([np.nan] if encodings[c][2] else []) for c in categories]
     drops = [encodings[c][1] for c in categories]
-    drop = None if all(d is None for d in drops) else np.array(
-        [d if d is not None else None for d in drops], dtype=object)
+    drop = (
+        None if all(d is None for d in drops) else np.array([d if d is not None else None for d in drops], dtype=object)
+    )
     if drop is not None and all(d == l[0] for d, l in zip(drops, levels)):
         drop = "first"
     encoder = OneHotEncoder(categories=levels, drop=drop, handle_unknown="ignore", sparse_output=False)
@@ -183,8 +237,9 @@ def _assemble(kinds, numeric, impute_means, scale_means, scales, variances, enco
     model.coef_ = np.array([list(map(float, coefficients))])
     model.intercept_ = np.array([float(intercept)])
     model.n_features_in_ = len(features)
-    return PurchasePipeline(numeric, categories, kinds, imputer, scaler, encoder, list(features), model,
-                            float(threshold), training)
+    return PurchasePipeline(
+        numeric, categories, kinds, imputer, scaler, encoder, list(features), model, float(threshold), training
+    )
 
 
 def export_artifact(pipe: PurchasePipeline, check_rows=()) -> dict:
@@ -193,29 +248,38 @@ def export_artifact(pipe: PurchasePipeline, check_rows=()) -> dict:
     encoder_columns = []
     for column, cats, drop_idx in zip(pipe.category_columns, pipe.encoder.categories_, pipe.encoder.drop_idx_):
         levels = [c for c in cats if isinstance(c, str)]
-        encoder_columns.append({
-            "column": column,
-            "categories": levels,
-            "drop": None if drop_idx is None else str(cats[drop_idx]),
-            "missing_indicator": any(not isinstance(c, str) for c in cats),
-            "handle_unknown": "ignore",
-        })
+        encoder_columns.append(
+            {
+                "column": column,
+                "categories": levels,
+                "drop": None if drop_idx is None else str(cats[drop_idx]),
+                "missing_indicator": any(not isinstance(c, str) for c in cats),
+                "handle_unknown": "ignore",
+            }
+        )
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "inputs": [{"column": c, "kind": pipe.kinds[c]} for c in columns],
-        "imputer": {"class": "sklearn.impute.SimpleImputer", "strategy": "mean",
-                    "columns": list(pipe.numeric_columns),
-                    "statistics": [float(x) for x in pipe.imputer.statistics_]},
-        "scaler": {"class": "sklearn.preprocessing.StandardScaler",
-                   "columns": list(pipe.numeric_columns),
-                   "mean": [float(x) for x in pipe.scaler.mean_],
-                   "scale": [float(x) for x in pipe.scaler.scale_]},
+        "imputer": {
+            "class": "sklearn.impute.SimpleImputer",
+            "strategy": "mean",
+            "columns": list(pipe.numeric_columns),
+            "statistics": [float(x) for x in pipe.imputer.statistics_],
+        },
+        "scaler": {
+            "class": "sklearn.preprocessing.StandardScaler",
+            "columns": list(pipe.numeric_columns),
+            "mean": [float(x) for x in pipe.scaler.mean_],
+            "scale": [float(x) for x in pipe.scaler.scale_],
+        },
         "encoder": {"class": "sklearn.preprocessing.OneHotEncoder", "columns": encoder_columns},
-        "model": {"class": "sklearn.linear_model.LogisticRegression",
-                  "features": list(pipe.features),
-                  "coefficients": [float(x) for x in pipe.model.coef_[0]],
-                  "intercept": float(pipe.model.intercept_[0]) if len(pipe.model.intercept_) else 0.0},
+        "model": {
+            "class": "sklearn.linear_model.LogisticRegression",
+            "features": list(pipe.features),
+            "coefficients": [float(x) for x in pipe.model.coef_[0]],
+            "intercept": float(pipe.model.intercept_[0]) if len(pipe.model.intercept_) else 0.0,
+        },
         "threshold": float(pipe.threshold),
         "training": pipe.training,
     }
@@ -252,8 +316,11 @@ def canonical_json(value) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(canonical_json(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + canonical_json(value[k])
-                              for k in sorted(value)) + "}"
+        return (
+            "{"
+            + ",".join(json.dumps(k, ensure_ascii=False) + ":" + canonical_json(value[k]) for k in sorted(value))
+            + "}"
+        )
     raise TypeError(f"cannot write {type(value).__name__} in an artifact")
 
 

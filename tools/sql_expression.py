@@ -5,6 +5,7 @@ The benchmark times it against predict_purchase; scores agree to ~1e-15.
 
     python3 tools/sql_expression.py artifacts/purchase_model.json [alias]
 """
+
 import json
 import sys
 
@@ -25,9 +26,13 @@ def p_hat_sql(doc, alias="c"):
             if kinds[feature] == "number":
                 value = f"{col}::float8"
             else:  # money / percent text: drop $ , % ( ) and spaces; parentheses mean minus
-                value = (f"(CASE WHEN {col} LIKE '%(%' THEN -1 ELSE 1 END * "
-                         f"nullif(translate({col}, '$,%() ', ''), '')::float8)")
-            numeric_terms.append(f"{coef!r} * ((coalesce({value}, {imp[feature]!r}) - {mean[feature]!r}) / {scale[feature]!r})")
+                value = (
+                    f"(CASE WHEN {col} LIKE '%(%' THEN -1 ELSE 1 END * "
+                    f"nullif(translate({col}, '$,%() ', ''), '')::float8)"
+                )
+            numeric_terms.append(
+                f"{coef!r} * ((coalesce({value}, {imp[feature]!r}) - {mean[feature]!r}) / {scale[feature]!r})"
+            )
             continue
         column, _, level = feature.rpartition("_")
         category_terms.setdefault(column, []).append((level, coef))

@@ -7,6 +7,7 @@ training statistics (imputer mean, scaler scale) and category vocabularies. No r
 emits SQL that creates and fills a `customers` table inside the database (generate_series), so a
 million rows take seconds. synthetic_rows() gives the same kind of rows as Python dicts.
 """
+
 import argparse
 import json
 import random
@@ -66,7 +67,9 @@ def customers_table_sql(artifact, n, table="customers", seed=0.26):
         col, kind = spec["column"], spec["kind"]
         miss = f"CASE WHEN random() < {MISSING_RATE} THEN NULL ELSE "
         # random() inside a correlated subquery (the "+ 0 * g") is drawn per row, not once.
-        normal = f"({imp.get(col, 0)!r} + {scale.get(col, 1)!r} * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))"
+        normal = (
+            f"({imp.get(col, 0)!r} + {scale.get(col, 1)!r} * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))"
+        )
         if kind == "category":
             vocab = levels[col]
             arr = "ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in vocab) + "]"
@@ -78,7 +81,8 @@ def customers_table_sql(artifact, n, table="customers", seed=0.26):
                 f"{miss}(SELECT CASE WHEN v >= 0 THEN '$' || to_char(v, 'FM999,999,990.00') || "
                 f"CASE WHEN random() < 0.5 THEN ' ' ELSE '' END "
                 f"WHEN random() < 0.5 THEN '($' || to_char(-v, 'FM999,999,990.00') || ')' "
-                f"ELSE '$-' || to_char(-v, 'FM999,999,990.00') END FROM (SELECT round(({normal} + 0 * g)::numeric, 2) AS v) m) END")
+                f"ELSE '$-' || to_char(-v, 'FM999,999,990.00') END FROM (SELECT round(({normal} + 0 * g)::numeric, 2) AS v) m) END"
+            )
         elif kind == "percent":
             cols.append(f"{col} text")
             exprs.append(f"{miss}to_char({normal}, 'FM99990.00') || '%' END")

@@ -2,6 +2,7 @@
        [--money COL]... [--percent COL]... [--threshold T] [--name NAME]
 
 Every refusal is one line on stderr (exit status 2), never a traceback."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ def main(argv=None) -> int:
     export.add_argument("--percent", action="append", default=[], help="a percent-text column (repeatable)")
     export.add_argument("--threshold", type=float, default=0.5, help="business threshold (default 0.5)")
     export.add_argument("--name", default=None, help="a name recorded in the artifact's training metadata")
-    export.add_argument("--profile", default=None,
-                        help="CSV of training rows (raw, like --sample) summarised as the drift baseline")
+    export.add_argument(
+        "--profile", default=None, help="CSV of training rows (raw, like --sample) summarised as the drift baseline"
+    )
     args = parser.parse_args(argv)
     try:
         import joblib
@@ -36,10 +38,16 @@ def main(argv=None) -> int:
         # Money/percent columns stay text, exactly as the table holds them.
         text_columns = {c: str for c in args.money + args.percent}
         sample = pd.read_csv(args.sample, dtype=text_columns, encoding="utf-8-sig")
-        training_rows = (pd.read_csv(args.profile, dtype=text_columns, encoding="utf-8-sig")
-                         if args.profile else None)
-        doc = export_pipeline(pipeline, sample, money=args.money, percent=args.percent,
-                              threshold=args.threshold, name=args.name, training_rows=training_rows)
+        training_rows = pd.read_csv(args.profile, dtype=text_columns, encoding="utf-8-sig") if args.profile else None
+        doc = export_pipeline(
+            pipeline,
+            sample,
+            money=args.money,
+            percent=args.percent,
+            threshold=args.threshold,
+            name=args.name,
+            training_rows=training_rows,
+        )
         with open(args.out, "w", encoding="utf-8") as handle:
             json.dump(doc, handle, ensure_ascii=False, allow_nan=False)
             handle.write("\n")
@@ -49,8 +57,10 @@ def main(argv=None) -> int:
     except Exception as e:  # files, joblib, CSV: one line naming what failed
         print(f"pg_purchase export: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out}: {len(doc['model']['features'])} features, {len(doc['inputs'])} columns, "
-          f"{len(doc['checks'])} checks, sha256 {doc['sha256']}")
+    print(
+        f"wrote {args.out}: {len(doc['model']['features'])} features, {len(doc['inputs'])} columns, "
+        f"{len(doc['checks'])} checks, sha256 {doc['sha256']}"
+    )
     return 0
 
 

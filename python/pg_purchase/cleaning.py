@@ -6,6 +6,7 @@ README ("Cleaning rule") has the rule as a table; this module and the extension'
     clean_number("($5,032.58)") == -5032.58     clean_number("36.29%") == 36.29
     clean_number("  ") is None                  clean_number("1,2,3")  -> ValueError
 """
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,8 @@ import re
 _MAGNITUDE = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)"
 _PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _DECORATED = re.compile(
-    r"(?P<sign1>[+-]?)(?P<dollar>\$?)(?P<sign2>[+-]?)(?P<mag>" + _MAGNITUDE + r")(?P<pct>%?)", re.ASCII)
+    r"(?P<sign1>[+-]?)(?P<dollar>\$?)(?P<sign2>[+-]?)(?P<mag>" + _MAGNITUDE + r")(?P<pct>%?)", re.ASCII
+)
 _PARENS = re.compile(r"\$?(?P<mag>" + _MAGNITUDE + r")%?", re.ASCII)
 # Blanks trimmed from both ends (and only these): space, tab, newline, CR, form feed, VT.
 BLANKS = " \t\n\r\f\v"
@@ -77,5 +79,6 @@ def category_text(value) -> str:
         return str(value)
     if isinstance(value, float):
         import numpy as np
+
         return np.format_float_positional(value, unique=True, trim="-")
     return str(value)

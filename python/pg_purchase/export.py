@@ -4,6 +4,7 @@ README ("Bring your own model", "The model artifact") documents the supported st
 format. Everything the exporter cannot reproduce exactly in the database is refused with one
 ExportError line naming the step and the reason.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,10 +31,12 @@ FORMAT_VERSION = 2
 CHECK_TOLERANCE = 1e-9
 # JSON numbers are doubles (RFC 8785): larger integers are written as the double they denote.
 _SAFE_INTEGER = 2**53 - 1
-SUPPORTED = ("supported: Pipeline, ColumnTransformer (named columns, remainder 'drop' or 'passthrough'), "
-             "'passthrough', SimpleImputer (mean, median, most_frequent, constant), StandardScaler, "
-             "OneHotEncoder (drop None/'first'/'if_binary', handle_unknown 'ignore'/'error'), "
-             "and a final binary LogisticRegression")
+SUPPORTED = (
+    "supported: Pipeline, ColumnTransformer (named columns, remainder 'drop' or 'passthrough'), "
+    "'passthrough', SimpleImputer (mean, median, most_frequent, constant), StandardScaler, "
+    "OneHotEncoder (drop None/'first'/'if_binary', handle_unknown 'ignore'/'error'), "
+    "and a final binary LogisticRegression"
+)
 
 
 class ExportError(ValueError):
@@ -44,13 +47,14 @@ class ExportError(ValueError):
 class _Channel:
     """One column of the data flowing through the pipeline: its current name, the raw column it
     comes from, and the column-wise steps applied to it so far."""
+
     name: str
     column: str
     chain: int
-    imputer: tuple | None = None        # (strategy, raw fill value)
-    scaler: tuple | None = None         # (with_mean, with_std, mean, scale)
-    encoder: dict | None = None         # set on one-hot outputs
-    level: int | None = None            # the encoder category this output indicates
+    imputer: tuple | None = None  # (strategy, raw fill value)
+    scaler: tuple | None = None  # (with_mean, with_std, mean, scale)
+    encoder: dict | None = None  # set on one-hot outputs
+    level: int | None = None  # the encoder category this output indicates
 
 
 _chains = count(1)
@@ -95,8 +99,12 @@ def _column_transformer(step, ct, channels):
     names_in = list(getattr(ct, "feature_names_in_", []))
     current = [c.name for c in channels]
     if names_in != current:
-        _refuse(step, ct, "ColumnTransformer was fitted on columns "
-                f"{names_in[:5]}... but receives {current[:5]}...; fit the pipeline on a pandas DataFrame")
+        _refuse(
+            step,
+            ct,
+            "ColumnTransformer was fitted on columns "
+            f"{names_in[:5]}... but receives {current[:5]}...; fit the pipeline on a pandas DataFrame",
+        )
     by_name = {c.name: c for c in channels}
     out = []
     with warnings.catch_warnings():
@@ -149,7 +157,9 @@ def _imputer(step, est, channels):
     for c, stat in zip(channels, stats):
         stat = _py(stat)
         if c.imputer or c.scaler or c.encoder:
-            _refuse(step, est, f"a SimpleImputer after another step on column '{c.column}' is not supported; impute first")
+            _refuse(
+                step, est, f"a SimpleImputer after another step on column '{c.column}' is not supported; impute first"
+            )
         if is_missing_category(stat):
             _refuse(step, est, f"column '{c.column}' had no values in training, so SimpleImputer drops it")
         out.append(replace(c, imputer=(est.strategy, stat)))
@@ -160,7 +170,11 @@ def _scaler(step, est, channels):
     out = []
     for i, c in enumerate(channels):
         if c.scaler or c.encoder:
-            _refuse(step, est, f"a StandardScaler after {'a scaler' if c.scaler else 'OneHotEncoder'} on column '{c.column}' is not supported")
+            _refuse(
+                step,
+                est,
+                f"a StandardScaler after {'a scaler' if c.scaler else 'OneHotEncoder'} on column '{c.column}' is not supported",
+            )
         mean = _finite(est.mean_[i], f"step '{step}': mean_ of '{c.column}'") if est.with_mean else 0.0
         scale = _finite(est.scale_[i], f"step '{step}': scale_ of '{c.column}'") if est.with_std else 1.0
         out.append(replace(c, scaler=(bool(est.with_mean), bool(est.with_std), mean, scale)))
@@ -171,8 +185,12 @@ def _one_hot(step, est, channels):
     if not (est.drop is None or (isinstance(est.drop, str) and est.drop in ("first", "if_binary"))):
         _refuse(step, est, f"OneHotEncoder(drop={est.drop!r}) is not supported; use None, 'first' or 'if_binary'")
     if est.handle_unknown not in ("ignore", "error"):
-        _refuse(step, est, f"OneHotEncoder(handle_unknown={est.handle_unknown!r}) is not supported "
-                "(infrequent categories are not implemented); use 'ignore' or 'error'")
+        _refuse(
+            step,
+            est,
+            f"OneHotEncoder(handle_unknown={est.handle_unknown!r}) is not supported "
+            "(infrequent categories are not implemented); use 'ignore' or 'error'",
+        )
     if getattr(est, "max_categories", None) is not None or getattr(est, "min_frequency", None) is not None:
         _refuse(step, est, "OneHotEncoder with max_categories/min_frequency (infrequent categories) is not supported")
     drop_idx = getattr(est, "drop_idx_", None)
@@ -184,17 +202,28 @@ def _one_hot(step, est, channels):
         missing_category = bool(cats) and is_missing_category(cats[-1])
         levels = cats[:-1] if missing_category else cats
         if any(is_missing_category(v) for v in levels):
-            _refuse(step, est, f"column '{c.column}' has two kinds of missing value (None and NaN) among its categories")
+            _refuse(
+                step, est, f"column '{c.column}' has two kinds of missing value (None and NaN) among its categories"
+            )
         texts = [category_text(v) for v in levels]
         if len(set(texts)) != len(texts):
-            _refuse(step, est, f"column '{c.column}' has levels with the same text form {texts}; "
-                    "the database compares categories by their text")
+            _refuse(
+                step,
+                est,
+                f"column '{c.column}' has levels with the same text form {texts}; "
+                "the database compares categories by their text",
+            )
         dropped = None if drop_idx is None or drop_idx[i] is None else int(drop_idx[i])
         expected = {None: None, "first": 0, "if_binary": 0 if len(cats) == 2 else None}[est.drop]
         if dropped != expected:
             _refuse(step, est, f"OneHotEncoder dropped category {dropped} of '{c.column}', expected {expected}")
-        encoder = {"levels": texts, "missing_category": missing_category, "drop": est.drop,
-                   "handle_unknown": est.handle_unknown, "features": []}
+        encoder = {
+            "levels": texts,
+            "missing_category": missing_category,
+            "drop": est.drop,
+            "handle_unknown": est.handle_unknown,
+            "features": [],
+        }
         for k in range(len(cats)):
             if k != dropped:
                 out.append(replace(c, encoder=encoder, level=k))
@@ -211,7 +240,11 @@ def _logistic(step, est, n_features):
         _refuse(step, est, f"the last step must be a LogisticRegression, not {type(est).__name__}")
     classes = list(getattr(est, "classes_", []))
     if len(classes) != 2:
-        _refuse(step, est, f"LogisticRegression has {len(classes)} classes {classes[:5]}; pg_purchase scores binary models only")
+        _refuse(
+            step,
+            est,
+            f"LogisticRegression has {len(classes)} classes {classes[:5]}; pg_purchase scores binary models only",
+        )
     if getattr(est, "multi_class", "auto") == "multinomial":
         _refuse(step, est, "LogisticRegression(multi_class='multinomial') on two classes is not supported")
     coef = np.asarray(est.coef_, dtype=float)
@@ -249,12 +282,14 @@ def prepare_frame(sample: pd.DataFrame, columns, numeric, categories) -> pd.Data
         raise ExportError(f"the sample lacks the column(s) {missing} the pipeline was fitted on")
     frame = sample.loc[:, list(columns)].copy()
     for c in numeric:
+
         def clean(v, column=c):
             try:
                 x = clean_number(_py(v))
             except ValueError as e:
                 raise ExportError(f"sample column '{column}': {e}") from None
             return np.nan if x is None else x
+
         frame[c] = frame[c].map(clean).astype(float)
     for c in categories:
         frame[c] = frame[c].map(lambda v: np.nan if is_missing_category(_py(v)) else v)
@@ -274,9 +309,12 @@ def training_profile(frame: pd.DataFrame, numeric, categories) -> dict:
         if len(present):
             edges = np.quantile(present, np.linspace(0.1, 0.9, 9))
             bins = np.bincount(np.searchsorted(edges, present, side="left"), minlength=10)
-            item.update(mean=float(present.mean()), std=float(present.std()),
-                        bin_edges=[float(e) for e in edges],
-                        bin_fractions=[float(b / len(present)) for b in bins])
+            item.update(
+                mean=float(present.mean()),
+                std=float(present.std()),
+                bin_edges=[float(e) for e in edges],
+                bin_fractions=[float(b / len(present)) for b in bins],
+            )
         columns.append(item)
     for c in categories:
         values = [v for v in frame[c] if not is_missing_category(_py(v))]
@@ -288,8 +326,7 @@ def training_profile(frame: pd.DataFrame, numeric, categories) -> dict:
     return {"rows": int(len(frame)), "columns": columns}
 
 
-def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None,
-                    training_rows=None) -> dict:
+def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None, training_rows=None) -> dict:
     """A fitted Pipeline ending in a binary LogisticRegression -> the artifact (a dict).
 
     `sample` holds raw rows exactly as they sit in the table; `money`/`percent` name the raw
@@ -306,8 +343,10 @@ def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, na
         raise ExportError(f"threshold {threshold} must lie strictly between 0 and 1")
     columns = [str(c) for c in getattr(pipeline, "feature_names_in_", [])]
     if not columns:
-        raise ExportError("the pipeline was fitted without column names (feature_names_in_); "
-                          "fit it on a pandas DataFrame so columns are matched by name, never by position")
+        raise ExportError(
+            "the pipeline was fitted without column names (feature_names_in_); "
+            "fit it on a pandas DataFrame so columns are matched by name, never by position"
+        )
     for label, named in (("money", money), ("percent", percent)):
         unknown = [c for c in named if c not in columns]
         if unknown:
@@ -328,8 +367,10 @@ def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, na
         if entry is None:
             inputs[ch.column] = entry = {"chain": ch.chain, "channel": ch}
         elif entry["chain"] != ch.chain:
-            raise ExportError(f"column '{ch.column}' feeds two transformers; pg_purchase supports one "
-                              "transformer chain per raw column")
+            raise ExportError(
+                f"column '{ch.column}' feeds two transformers; pg_purchase supports one "
+                "transformer chain per raw column"
+            )
         if ch.encoder is not None:
             ch.encoder["features"].append(ch.name)
     categories = [c for c in columns if c in inputs and inputs[c]["channel"].encoder is not None]
@@ -348,21 +389,37 @@ def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, na
             item["kind"] = "money" if c in money else "percent" if c in percent else "number"
             item["feature"] = ch.name
             if ch.imputer:
-                item["imputer"] = {"class": "sklearn.impute.SimpleImputer", "strategy": ch.imputer[0],
-                                   "fill": _finite(ch.imputer[1], f"imputer fill value of '{c}'")}
+                item["imputer"] = {
+                    "class": "sklearn.impute.SimpleImputer",
+                    "strategy": ch.imputer[0],
+                    "fill": _finite(ch.imputer[1], f"imputer fill value of '{c}'"),
+                }
             if ch.scaler:
                 with_mean, with_std, mean, scale = ch.scaler
-                item["scaler"] = {"class": "sklearn.preprocessing.StandardScaler", "with_mean": with_mean,
-                                  "with_std": with_std, "mean": mean, "scale": scale}
+                item["scaler"] = {
+                    "class": "sklearn.preprocessing.StandardScaler",
+                    "with_mean": with_mean,
+                    "with_std": with_std,
+                    "mean": mean,
+                    "scale": scale,
+                }
         else:
             item["kind"] = "category"
             if ch.imputer:
-                item["imputer"] = {"class": "sklearn.impute.SimpleImputer", "strategy": ch.imputer[0],
-                                   "fill": category_text(ch.imputer[1])}
+                item["imputer"] = {
+                    "class": "sklearn.impute.SimpleImputer",
+                    "strategy": ch.imputer[0],
+                    "fill": category_text(ch.imputer[1]),
+                }
             e = ch.encoder
-            item["encoder"] = {"class": "sklearn.preprocessing.OneHotEncoder", "categories": e["levels"],
-                               "missing_category": e["missing_category"], "drop": e["drop"],
-                               "handle_unknown": e["handle_unknown"], "features": e["features"]}
+            item["encoder"] = {
+                "class": "sklearn.preprocessing.OneHotEncoder",
+                "categories": e["levels"],
+                "missing_category": e["missing_category"],
+                "drop": e["drop"],
+                "handle_unknown": e["handle_unknown"],
+                "features": e["features"],
+            }
         doc_inputs.append(item)
 
     frame = prepare_frame(sample, columns, numeric, categories)
@@ -385,19 +442,27 @@ def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, na
         "inputs": doc_inputs,
         # Every column the pipeline was fitted on: JSON rows may carry the ones it drops.
         "raw_columns": columns,
-        "model": {"class": "sklearn.linear_model.LogisticRegression",
-                  "features": [ch.name for ch in channels],
-                  "coefficients": coefficients, "intercept": intercept},
+        "model": {
+            "class": "sklearn.linear_model.LogisticRegression",
+            "features": [ch.name for ch in channels],
+            "coefficients": coefficients,
+            "intercept": intercept,
+        },
         "threshold": threshold,
-        "training": {"name": name, "positive_class": category_text(_py(classes[1])),
-                     "sample_rows": len(sample), "sklearn_version": sklearn.__version__},
+        "training": {
+            "name": name,
+            "positive_class": category_text(_py(classes[1])),
+            "sample_rows": len(sample),
+            "sklearn_version": sklearn.__version__,
+        },
         "checks": checks,
     }
     if training_rows is not None:
         if not isinstance(training_rows, pd.DataFrame) or len(training_rows) == 0:
             raise ExportError("training_rows must be a non-empty pandas DataFrame of raw rows")
-        doc["profile"] = training_profile(prepare_frame(training_rows, columns, numeric, categories),
-                                          [c for c in numeric if c in inputs], categories)
+        doc["profile"] = training_profile(
+            prepare_frame(training_rows, columns, numeric, categories), [c for c in numeric if c in inputs], categories
+        )
     doc = _json(doc)
     _verify(doc)
     doc["sha256"] = artifact_sha256(doc)
@@ -447,5 +512,7 @@ def _verify(doc):
     rows = [c["row"] for c in doc["checks"]]
     for i, (got, check) in enumerate(zip(score_rows(doc, rows), doc["checks"])):
         if not abs(got - check["p_hat"]) <= CHECK_TOLERANCE:
-            raise ExportError(f"sample row {i}: the exported artifact scores {got!r} but predict_proba gives "
-                              f"{check['p_hat']!r}; the pipeline does something the exporter did not capture")
+            raise ExportError(
+                f"sample row {i}: the exported artifact scores {got!r} but predict_proba gives "
+                f"{check['p_hat']!r}; the pipeline does something the exporter did not capture"
+            )

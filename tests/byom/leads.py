@@ -6,17 +6,17 @@ an integer always present (`company_size`), text categories with missing values 
 `plan`), integer category codes (`region_code`) and a two-level text category (`channel`).
 `pipelines()` gives the four fitted scikit-learn pipelines the parity tests export.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pg_purchase import prepare_frame
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-from pg_purchase import prepare_frame
 
 MONEY = ["annual_revenue"]
 PERCENT = ["discount"]
@@ -24,9 +24,18 @@ NUMERIC = ["annual_revenue", "discount", "visits", "tenure_months", "company_siz
 CATEGORIES = ["industry", "plan", "region_code", "channel"]
 INDUSTRIES = ["retail", "finance", "health", "software", "logistics"]
 PLANS = ["basic", "pro", "team"]
-SQL_TYPES = {"lead_id": "int PRIMARY KEY", "annual_revenue": "text", "discount": "text", "visits": "float8",
-             "tenure_months": "numeric", "company_size": "int", "industry": "text", "plan": "text",
-             "region_code": "int", "channel": "varchar(16)"}
+SQL_TYPES = {
+    "lead_id": "int PRIMARY KEY",
+    "annual_revenue": "text",
+    "discount": "text",
+    "visits": "float8",
+    "tenure_months": "numeric",
+    "company_size": "int",
+    "industry": "text",
+    "plan": "text",
+    "region_code": "int",
+    "channel": "varchar(16)",
+}
 
 
 def _money(x):
@@ -46,18 +55,33 @@ def raw_leads(n, seed):
     plan = rng.choice(PLANS, n, p=[0.5, 0.3, 0.2])
     region = rng.integers(1, 6, n)
     channel = rng.choice(["web", "partner"], n)
-    z = (0.4 * (np.log(np.abs(revenue)) - 11) - 0.03 * discount + 0.15 * (visits - 6)
-         + 0.02 * (tenure - 18) + 0.8 * (plan == "team") + 0.3 * (plan == "pro") - 0.5 * (industry == "retail")
-         + 0.2 * (region == 3) + 0.4 * (channel == "partner") - 0.2)
+    z = (
+        0.4 * (np.log(np.abs(revenue)) - 11)
+        - 0.03 * discount
+        + 0.15 * (visits - 6)
+        + 0.02 * (tenure - 18)
+        + 0.8 * (plan == "team")
+        + 0.3 * (plan == "pro")
+        - 0.5 * (industry == "retail")
+        + 0.2 * (region == 3)
+        + 0.4 * (channel == "partner")
+        - 0.2
+    )
     y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
-    frame = pd.DataFrame({
-        "lead_id": np.arange(n),
-        "annual_revenue": [_money(x) for x in revenue],
-        "discount": [f"{d}%" for d in discount],
-        "visits": visits, "tenure_months": tenure, "company_size": size,
-        "industry": industry.astype(object), "plan": plan.astype(object),
-        "region_code": region, "channel": channel.astype(object),
-    })
+    frame = pd.DataFrame(
+        {
+            "lead_id": np.arange(n),
+            "annual_revenue": [_money(x) for x in revenue],
+            "discount": [f"{d}%" for d in discount],
+            "visits": visits,
+            "tenure_months": tenure,
+            "company_size": size,
+            "industry": industry.astype(object),
+            "plan": plan.astype(object),
+            "region_code": region,
+            "channel": channel.astype(object),
+        }
+    )
     # About 3% missing in the columns that may be missing; blank text is missing too.
     for column in ["annual_revenue", "discount", "visits", "tenure_months", "industry", "plan"]:
         holes = rng.random(n) < 0.03
@@ -78,47 +102,119 @@ def training_frame(raw):
 def pipelines():
     """Four fitted pipelines of different shapes, each with its own column subset."""
     num = ["annual_revenue", "discount", "visits", "tenure_months"]
-    p1 = Pipeline([
-        ("prep", ColumnTransformer([
-            ("num", Pipeline([("impute", SimpleImputer(strategy="mean")), ("scale", StandardScaler())]), num),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), ["industry", "plan"]),
-        ], remainder="drop")),
-        ("clf", LogisticRegression(C=1.0, max_iter=2000)),
-    ])
-    p2 = Pipeline([
-        ("prep", ColumnTransformer([
-            ("num", Pipeline([("impute", SimpleImputer(strategy="median")),
-                              ("scale", StandardScaler(with_mean=False))]), ["annual_revenue", "visits"]),
-            ("cat", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
-                              ("onehot", OneHotEncoder(drop="first", handle_unknown="error"))]),
-             ["industry", "region_code"]),
-            ("drop_these", "drop", ["discount", "plan", "tenure_months"]),
-        ], remainder="passthrough")),  # company_size and channel... channel is refused below
-        ("clf", LogisticRegression(fit_intercept=False, C=0.1, max_iter=5000)),
-    ])
-    p3 = Pipeline([
-        ("prep", ColumnTransformer([
-            ("visits", SimpleImputer(strategy="constant", fill_value=0.0), ["visits"]),
-            ("size", StandardScaler(with_std=False), ["company_size"]),
-            ("tenure", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
-                                 ("scale", StandardScaler())]), ["tenure_months"]),
-            ("cat", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="none")),
-                              ("onehot", OneHotEncoder(drop="if_binary", handle_unknown="ignore"))]),
-             ["plan", "channel"]),
-        ])),
-        ("clf", LogisticRegression(class_weight="balanced", C=10.0, max_iter=5000)),
-    ])
-    p4 = Pipeline([
-        ("features", Pipeline([
-            ("columns", ColumnTransformer([
-                ("money", Pipeline([("impute", SimpleImputer(strategy="mean")), ("scale", StandardScaler())]),
-                 ["annual_revenue", "discount"]),
-                # plan's missing values are a category of their own (OneHotEncoder learns NaN).
-                ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan", "region_code"]),
-            ], remainder="drop")),
-        ])),
-        ("clf", LogisticRegression(C=0.5, class_weight={0: 1.0, 1: 2.0}, max_iter=5000)),
-    ])
+    p1 = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        (
+                            "num",
+                            Pipeline([("impute", SimpleImputer(strategy="mean")), ("scale", StandardScaler())]),
+                            num,
+                        ),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["industry", "plan"]),
+                    ],
+                    remainder="drop",
+                ),
+            ),
+            ("clf", LogisticRegression(C=1.0, max_iter=2000)),
+        ]
+    )
+    p2 = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        (
+                            "num",
+                            Pipeline(
+                                [
+                                    ("impute", SimpleImputer(strategy="median")),
+                                    ("scale", StandardScaler(with_mean=False)),
+                                ]
+                            ),
+                            ["annual_revenue", "visits"],
+                        ),
+                        (
+                            "cat",
+                            Pipeline(
+                                [
+                                    ("impute", SimpleImputer(strategy="most_frequent")),
+                                    ("onehot", OneHotEncoder(drop="first", handle_unknown="error")),
+                                ]
+                            ),
+                            ["industry", "region_code"],
+                        ),
+                        ("drop_these", "drop", ["discount", "plan", "tenure_months"]),
+                    ],
+                    remainder="passthrough",
+                ),
+            ),  # company_size and channel... channel is refused below
+            ("clf", LogisticRegression(fit_intercept=False, C=0.1, max_iter=5000)),
+        ]
+    )
+    p3 = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("visits", SimpleImputer(strategy="constant", fill_value=0.0), ["visits"]),
+                        ("size", StandardScaler(with_std=False), ["company_size"]),
+                        (
+                            "tenure",
+                            Pipeline(
+                                [("impute", SimpleImputer(strategy="most_frequent")), ("scale", StandardScaler())]
+                            ),
+                            ["tenure_months"],
+                        ),
+                        (
+                            "cat",
+                            Pipeline(
+                                [
+                                    ("impute", SimpleImputer(strategy="constant", fill_value="none")),
+                                    ("onehot", OneHotEncoder(drop="if_binary", handle_unknown="ignore")),
+                                ]
+                            ),
+                            ["plan", "channel"],
+                        ),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression(class_weight="balanced", C=10.0, max_iter=5000)),
+        ]
+    )
+    p4 = Pipeline(
+        [
+            (
+                "features",
+                Pipeline(
+                    [
+                        (
+                            "columns",
+                            ColumnTransformer(
+                                [
+                                    (
+                                        "money",
+                                        Pipeline(
+                                            [("impute", SimpleImputer(strategy="mean")), ("scale", StandardScaler())]
+                                        ),
+                                        ["annual_revenue", "discount"],
+                                    ),
+                                    # plan's missing values are a category of their own (OneHotEncoder learns NaN).
+                                    ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan", "region_code"]),
+                                ],
+                                remainder="drop",
+                            ),
+                        ),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression(C=0.5, class_weight={0: 1.0, 1: 2.0}, max_iter=5000)),
+        ]
+    )
     return {"leads_p1": p1, "leads_p2": p2, "leads_p3": p3, "leads_p4": p4}
 
 

@@ -5,6 +5,7 @@ exercise's (tests/byom/leads.py), exported with the pg_purchase package, loaded,
 Needs PGHOST/PGPORT of a cluster with pg_purchase installed and the package installed as README
 says (pip install ./python); creates its own database.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,11 @@ import math
 import os
 import tempfile
 
+import leads
 import numpy as np
+import pg_purchase
 import psycopg
 import pytest
-
-import leads
-import pg_purchase
 
 TOLERANCE = 1e-9
 DB = "byom_parity"
@@ -27,8 +27,9 @@ COLUMNS = list(leads.SQL_TYPES)
 
 def expected_p(pipe, raw):
     cols = [str(c) for c in pipe.feature_names_in_]
-    frame = pg_purchase.prepare_frame(raw, cols, [c for c in leads.NUMERIC if c in cols],
-                                      [c for c in leads.CATEGORIES if c in cols])
+    frame = pg_purchase.prepare_frame(
+        raw, cols, [c for c in leads.NUMERIC if c in cols], [c for c in leads.CATEGORIES if c in cols]
+    )
     return pipe.predict_proba(frame)[:, 1]
 
 
@@ -51,8 +52,7 @@ def world():
     docs = {}
     for name, pipe in pipes.items():
         sample = train.head(400).drop(columns=["channel"]) if name == "leads_p2" else train.head(400)
-        docs[name] = pg_purchase.export_pipeline(pipe, sample, money=leads.MONEY, percent=leads.PERCENT,
-                                                 name=name)
+        docs[name] = pg_purchase.export_pipeline(pipe, sample, money=leads.MONEY, percent=leads.PERCENT, name=name)
     with psycopg.connect(dbname="postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {DB}")
@@ -69,8 +69,13 @@ def world():
             conn.execute("SELECT load_purchase_model_file(%s, %s)", (server_file(json.dumps(doc)), name))
         else:
             conn.execute("SELECT load_purchase_model(%s::jsonb, %s)", (json.dumps(doc), name))
-    yield {"conn": conn, "pipes": pipes, "docs": docs, "score": score,
-           "expected": {n: expected_p(p, score) for n, p in pipes.items()}}
+    yield {
+        "conn": conn,
+        "pipes": pipes,
+        "docs": docs,
+        "score": score,
+        "expected": {n: expected_p(p, score) for n, p in pipes.items()},
+    }
     conn.close()
 
 
@@ -104,27 +109,38 @@ def test_predict_purchase_json(world, model):
     # Each object carries exactly the pipeline's raw columns (strict keys: not the table's
     # lead_id); integer category codes travel as JSON numbers, compared by their text form.
     columns = world["docs"][model]["raw_columns"]
-    (answer,) = world["conn"].execute(
-        "SELECT predict_purchase_json(jsonb_agg((SELECT jsonb_object_agg(e.key, e.value)"
-        "   FROM jsonb_each(to_jsonb(l)) e WHERE e.key = ANY(%s)) ORDER BY lead_id), %s) FROM leads l",
-        (columns, model)).fetchone()
+    (answer,) = (
+        world["conn"]
+        .execute(
+            "SELECT predict_purchase_json(jsonb_agg((SELECT jsonb_object_agg(e.key, e.value)"
+            "   FROM jsonb_each(to_jsonb(l)) e WHERE e.key = ANY(%s)) ORDER BY lead_id), %s) FROM leads l",
+            (columns, model),
+        )
+        .fetchone()
+    )
     assert_parity(f"{model} predict_purchase_json", [a["p_hat"] for a in answer], world["expected"][model])
 
 
 def test_parallel_workers_and_four_models_in_one_statement(world):
     conn = world["conn"]
     with conn.transaction():
-        for setting in ["force_parallel_mode = on", "max_parallel_workers_per_gather = 2",
-                        "parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0"]:
+        for setting in [
+            "force_parallel_mode = on",
+            "max_parallel_workers_per_gather = 2",
+            "parallel_setup_cost = 0",
+            "parallel_tuple_cost = 0",
+            "min_parallel_table_scan_size = 0",
+        ]:
             conn.execute(f"SET LOCAL {setting}")
-        sql = ("SELECT lead_id, predict_purchase(l, 'leads_p1'), predict_purchase(l, 'leads_p2'), "
-               "predict_purchase(l, 'leads_p3'), predict_purchase(l, 'leads_p4') FROM leads l")
+        sql = (
+            "SELECT lead_id, predict_purchase(l, 'leads_p1'), predict_purchase(l, 'leads_p2'), "
+            "predict_purchase(l, 'leads_p3'), predict_purchase(l, 'leads_p4') FROM leads l"
+        )
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql).fetchall())
         assert "Gather" in plan, plan
         rows = sorted(conn.execute(sql).fetchall())
     for k, model in enumerate(["leads_p1", "leads_p2", "leads_p3", "leads_p4"], start=1):
-        assert_parity(f"{model} parallel, four models in one statement", [r[k] for r in rows],
-                      world["expected"][model])
+        assert_parity(f"{model} parallel, four models in one statement", [r[k] for r in rows], world["expected"][model])
 
 
 def sqlstate_and_message(conn, sql, params=()):
@@ -138,19 +154,26 @@ def sqlstate_and_message(conn, sql, params=()):
 def test_handle_unknown_error_and_missing_without_imputer(world):
     conn = world["conn"]
     state, message, hint = sqlstate_and_message(
-        conn, "SELECT predict_purchase(l, 'leads_p2') FROM (SELECT lead_id, annual_revenue, discount, visits, "
-              "tenure_months, company_size, 'mining'::text AS industry, plan, region_code, channel "
-              "FROM leads ORDER BY lead_id LIMIT 1) l")
+        conn,
+        "SELECT predict_purchase(l, 'leads_p2') FROM (SELECT lead_id, annual_revenue, discount, visits, "
+        "tenure_months, company_size, 'mining'::text AS industry, plan, region_code, channel "
+        "FROM leads ORDER BY lead_id LIMIT 1) l",
+    )
     assert state == "22023" and '"mining"' in message and '"industry"' in message and hint, message
     # company_size is passed through with no imputer: NULL is an error, as in scikit-learn.
     state, message, _ = sqlstate_and_message(
-        conn, "SELECT predict_purchase_json('{\"company_size\": null, \"annual_revenue\": \"$1.00\", "
-              "\"industry\": \"retail\", \"region_code\": \"1\", \"visits\": 1}', 'leads_p2')")
+        conn,
+        'SELECT predict_purchase_json(\'{"company_size": null, "annual_revenue": "$1.00", '
+        '"industry": "retail", "region_code": "1", "visits": 1}\', \'leads_p2\')',
+    )
     assert state == "22023" and '"company_size"' in message, message
     # Unknown levels under handle_unknown='ignore' score like scikit-learn (all zeros).
-    (p,) = conn.execute("SELECT predict_purchase_json('{\"plan\": \"gold\", \"channel\": \"fax\", "
-                        "\"visits\": 3, \"tenure_months\": 5, \"company_size\": 10}', 'leads_p3')").fetchone()[0][0:1]
+    (p,) = conn.execute(
+        'SELECT predict_purchase_json(\'{"plan": "gold", "channel": "fax", '
+        '"visits": 3, "tenure_months": 5, "company_size": 10}\', \'leads_p3\')'
+    ).fetchone()[0][0:1]
     import pandas as pd
+
     row = pd.DataFrame([{c: None for c in leads.SQL_TYPES if c != "lead_id"}])
     row.loc[0, ["plan", "channel", "visits", "tenure_months", "company_size"]] = ["gold", "fax", 3, 5, 10]
     assert abs(p["p_hat"] - expected_p(world["pipes"]["leads_p3"], row)[0]) <= TOLERANCE
@@ -161,8 +184,9 @@ def test_checks_are_required_and_purchase_models_shows_them(world):
     doc = dict(world["docs"]["leads_p1"])
     doc.pop("checks")
     doc["sha256"] = pg_purchase.artifact_sha256(doc)
-    state, message, hint = sqlstate_and_message(conn, "SELECT load_purchase_model(%s::jsonb, 'unchecked')",
-                                                (json.dumps(doc),))
+    state, message, hint = sqlstate_and_message(
+        conn, "SELECT load_purchase_model(%s::jsonb, 'unchecked')", (json.dumps(doc),)
+    )
     assert state == "22023" and "no reference checks" in message and "allow_unchecked" in hint
     conn.execute("SELECT load_purchase_model(%s::jsonb, 'unchecked', allow_unchecked => true)", (json.dumps(doc),))
     rows = dict(conn.execute("SELECT name, checks FROM purchase_models() WHERE active").fetchall())
@@ -173,12 +197,14 @@ def test_checks_are_required_and_purchase_models_shows_them(world):
 def test_a_model_edited_after_export_is_refused(world):
     doc = json.loads(json.dumps(world["docs"]["leads_p4"]))
     doc["model"]["coefficients"][0] += 0.5
-    state, message, _ = sqlstate_and_message(world["conn"], "SELECT load_purchase_model(%s::jsonb, 'edited')",
-                                             (json.dumps(doc),))
+    state, message, _ = sqlstate_and_message(
+        world["conn"], "SELECT load_purchase_model(%s::jsonb, 'edited')", (json.dumps(doc),)
+    )
     assert state == "22023" and '"sha256"' in message
     doc["sha256"] = pg_purchase.artifact_sha256(doc)  # re-hashed: the reference rows still catch it
-    state, message, _ = sqlstate_and_message(world["conn"], "SELECT load_purchase_model(%s::jsonb, 'edited')",
-                                             (json.dumps(doc),))
+    state, message, _ = sqlstate_and_message(
+        world["conn"], "SELECT load_purchase_model(%s::jsonb, 'edited')", (json.dumps(doc),)
+    )
     assert state == "22023" and "model check failed" in message
 
 
@@ -203,8 +229,10 @@ def test_awkward_numbers_load_by_both_paths_and_export_reload(world):
     # Every exported leads model reloads and scores identically.
     for name in ["leads_p1", "leads_p2", "leads_p4"]:
         conn.execute("SELECT load_purchase_model(export_purchase_model(%s), %s)", (name, name + "_again"))
-        same = conn.execute(f"SELECT count(*) FILTER (WHERE predict_purchase(l, %s) = predict_purchase(l, %s)) "
-                            f"FROM leads l", (name, name + "_again")).fetchone()[0]
+        same = conn.execute(
+            "SELECT count(*) FILTER (WHERE predict_purchase(l, %s) = predict_purchase(l, %s)) FROM leads l",
+            (name, name + "_again"),
+        ).fetchone()[0]
         assert same == N_SCORE, name
 
 
@@ -213,15 +241,25 @@ def test_drift_of_an_imported_pipeline_with_a_training_profile(world):
     like the training rows (nothing flagged); the same rows shifted are flagged."""
     conn = world["conn"]
     train, y = leads.raw_leads(N_TRAIN, 11)
-    doc = pg_purchase.export_pipeline(world["pipes"]["leads_p1"], train.head(50), money=leads.MONEY,
-                                      percent=leads.PERCENT, name="profiled", training_rows=train)
+    doc = pg_purchase.export_pipeline(
+        world["pipes"]["leads_p1"],
+        train.head(50),
+        money=leads.MONEY,
+        percent=leads.PERCENT,
+        name="profiled",
+        training_rows=train,
+    )
     conn.execute("SELECT load_purchase_model(%s::jsonb, 'profiled')", (json.dumps(doc),))
     rows = conn.execute("SELECT column_name, psi, flagged FROM purchase_drift('leads', 'profiled')").fetchall()
     numeric = [r for r in rows if r[1] is not None]
     assert numeric and all(not flagged for _, _, flagged in rows), rows
     conn.execute("CREATE TABLE leads_shifted AS SELECT * FROM leads")
     conn.execute("UPDATE leads_shifted SET visits = visits * 3 + 10")
-    flagged = {r[0] for r in conn.execute(
-        "SELECT column_name FROM purchase_drift('leads_shifted', 'profiled') WHERE flagged").fetchall()}
+    flagged = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM purchase_drift('leads_shifted', 'profiled') WHERE flagged"
+        ).fetchall()
+    }
     assert "visits" in flagged, flagged
     conn.execute("SELECT drop_purchase_model('profiled')")

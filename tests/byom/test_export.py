@@ -1,5 +1,6 @@
 """The exporter alone (no database): what it refuses, in one line naming the step; what it
 keeps (column names, integer category levels, scaler options); its CLI; its RFC 8785 hash."""
+
 from __future__ import annotations
 
 import json
@@ -8,19 +9,17 @@ import subprocess
 import sys
 
 import joblib
+import leads
 import numpy as np
-import pandas as pd
+import pg_purchase
 import pytest
+from pg_purchase import ExportError, export_pipeline
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-
-import leads
-import pg_purchase
-from pg_purchase import ExportError, export_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -46,26 +45,68 @@ NUM = ["visits", "tenure_months", "company_size"]
 
 def test_unsupported_steps_are_refused_naming_the_step(data):
     raw, frame, y = data
-    pipe = fit([("prep", ColumnTransformer([("num", SimpleImputer(), NUM)])),
-                ("forest", RandomForestClassifier(n_estimators=3))], frame, y)
+    pipe = fit(
+        [
+            ("prep", ColumnTransformer([("num", SimpleImputer(), NUM)])),
+            ("forest", RandomForestClassifier(n_estimators=3)),
+        ],
+        frame,
+        y,
+    )
     assert "step 'forest'" in refusal(pipe, raw) and "LogisticRegression" in refusal(pipe, raw)
-    pipe = fit([("prep", ColumnTransformer([("log", Pipeline([("fill", SimpleImputer()),
-                                                              ("f", FunctionTransformer(np.log1p))]), NUM)])),
-                ("clf", LogisticRegression())], frame, y)
+    pipe = fit(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [("log", Pipeline([("fill", SimpleImputer()), ("f", FunctionTransformer(np.log1p))]), NUM)]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ],
+        frame,
+        y,
+    )
     assert "step 'prep.log.f': FunctionTransformer is not supported" in refusal(pipe, raw)
     three = np.asarray(y) + (frame["company_size"].to_numpy() > 4000)
-    pipe = fit([("prep", ColumnTransformer([("num", SimpleImputer(), NUM)])), ("clf", LogisticRegression())],
-               frame, three)
+    pipe = fit(
+        [("prep", ColumnTransformer([("num", SimpleImputer(), NUM)])), ("clf", LogisticRegression())], frame, three
+    )
     assert "3 classes" in refusal(pipe, raw)
-    pipe = fit([("prep", ColumnTransformer([("cat", OneHotEncoder(handle_unknown="infrequent_if_exist"),
-                                             ["industry"])])), ("clf", LogisticRegression())], frame.fillna({"industry": "x"}), y)
+    pipe = fit(
+        [
+            ("prep", ColumnTransformer([("cat", OneHotEncoder(handle_unknown="infrequent_if_exist"), ["industry"])])),
+            ("clf", LogisticRegression()),
+        ],
+        frame.fillna({"industry": "x"}),
+        y,
+    )
     assert "infrequent_if_exist" in refusal(pipe, raw)
-    pipe = fit([("prep", ColumnTransformer([("cat", OneHotEncoder(drop=["retail"]), ["industry"])])),
-                ("clf", LogisticRegression())], frame.fillna({"industry": "retail"}), y)
+    pipe = fit(
+        [
+            ("prep", ColumnTransformer([("cat", OneHotEncoder(drop=["retail"]), ["industry"])])),
+            ("clf", LogisticRegression()),
+        ],
+        frame.fillna({"industry": "retail"}),
+        y,
+    )
     assert "drop=" in refusal(pipe, raw)
-    pipe = fit([("prep", ColumnTransformer([("a", SimpleImputer(), ["visits"]),
-                                            ("b", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]),
-                                             ["visits"])])), ("clf", LogisticRegression())], frame, y)
+    pipe = fit(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("a", SimpleImputer(), ["visits"]),
+                        ("b", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]), ["visits"]),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ],
+        frame,
+        y,
+    )
     assert "column 'visits' feeds two transformers" in refusal(pipe, raw)
 
 
@@ -79,9 +120,19 @@ def test_column_order_comes_from_the_fitted_pipeline(data):
     """A model fitted with another column order still reads each column by its name."""
     raw, frame, y = data
     shuffled = frame[list(reversed(frame.columns))]
-    pipe = fit([("prep", ColumnTransformer([("num", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]),
-                                             ["tenure_months", "visits"])])), ("clf", LogisticRegression())],
-               shuffled, y)
+    pipe = fit(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [("num", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]), ["tenure_months", "visits"])]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ],
+        shuffled,
+        y,
+    )
     doc = export_pipeline(pipe, raw.head(200))
     assert [i["column"] for i in doc["inputs"]] == ["tenure_months", "visits"]
     got = pg_purchase.score_rows(doc, [c["row"] for c in doc["checks"]])
@@ -91,13 +142,36 @@ def test_column_order_comes_from_the_fitted_pipeline(data):
 
 def test_what_the_artifact_keeps(data):
     raw, frame, y = data
-    pipe = fit([("prep", ColumnTransformer([
-        ("num", Pipeline([("i", SimpleImputer(strategy="median")), ("s", StandardScaler(with_mean=False))]),
-         ["visits"]),
-        ("cat", OneHotEncoder(drop=None, handle_unknown="error"), ["region_code"]),
-        ("plan", Pipeline([("i", SimpleImputer(strategy="constant", fill_value="none")),
-                           ("o", OneHotEncoder(drop="first"))]), ["plan"]),
-    ])), ("clf", LogisticRegression(fit_intercept=False))], frame, y)
+    pipe = fit(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        (
+                            "num",
+                            Pipeline([("i", SimpleImputer(strategy="median")), ("s", StandardScaler(with_mean=False))]),
+                            ["visits"],
+                        ),
+                        ("cat", OneHotEncoder(drop=None, handle_unknown="error"), ["region_code"]),
+                        (
+                            "plan",
+                            Pipeline(
+                                [
+                                    ("i", SimpleImputer(strategy="constant", fill_value="none")),
+                                    ("o", OneHotEncoder(drop="first")),
+                                ]
+                            ),
+                            ["plan"],
+                        ),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression(fit_intercept=False)),
+        ],
+        frame,
+        y,
+    )
     doc = export_pipeline(pipe, raw.head(100), threshold=0.3, name="leads")
     by_column = {i["column"]: i for i in doc["inputs"]}
     visits, region, plan = by_column["visits"], by_column["region_code"], by_column["plan"]
@@ -113,12 +187,12 @@ def test_what_the_artifact_keeps(data):
 
 
 def test_rfc8785_hash_matches_the_rust_side():
-    # The same text src/pipeline/canonical.rs asserts for serde_json_canonicalizer.
+    # The same text crates/purchase_model/src/canonical.rs asserts for serde_json_canonicalizer.
     import rfc8785
+
     text = rfc8785.dumps({"z": [-0.0, 1e16, float(2**64), 1e-05], "sha256": "x"} | {})
     assert text == b'{"sha256":"x","z":[0,10000000000000000,18446744073709552000,0.00001]}'
-    assert pg_purchase.artifact_sha256({"z": [-0.0], "sha256": "ignored"}) == \
-        pg_purchase.artifact_sha256({"z": [0]})
+    assert pg_purchase.artifact_sha256({"z": [-0.0], "sha256": "ignored"}) == pg_purchase.artifact_sha256({"z": [0]})
 
 
 def run_cli(*args, cwd):
@@ -127,21 +201,51 @@ def run_cli(*args, cwd):
 
 def test_cli_exports_and_refuses_in_one_line(data, tmp_path):
     raw, frame, y = data
-    pipe = fit([("prep", ColumnTransformer([
-        ("num", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]), ["annual_revenue", "discount"]),
-        ("cat", OneHotEncoder(handle_unknown="ignore"), ["industry"])])),
-        ("clf", LogisticRegression())], frame, y)
+    pipe = fit(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        (
+                            "num",
+                            Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]),
+                            ["annual_revenue", "discount"],
+                        ),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["industry"]),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ],
+        frame,
+        y,
+    )
     joblib.dump(pipe, tmp_path / "pipe.joblib")
     raw.head(300).to_csv(tmp_path / "rows.csv", index=False)
-    done = run_cli("export", "pipe.joblib", "--sample", "rows.csv", "--out", "model.json",
-                   "--money", "annual_revenue", "--percent", "discount", "--threshold", "0.6", cwd=tmp_path)
+    done = run_cli(
+        "export",
+        "pipe.joblib",
+        "--sample",
+        "rows.csv",
+        "--out",
+        "model.json",
+        "--money",
+        "annual_revenue",
+        "--percent",
+        "discount",
+        "--threshold",
+        "0.6",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "model.json").read_text())
     assert doc["format_version"] == 2 and doc["threshold"] == 0.6 and len(doc["checks"]) == 300
     assert [i["kind"] for i in doc["inputs"]] == ["money", "percent", "category"]
     # A one-hot encoded column named as money: one line, no traceback.
-    done = run_cli("export", "pipe.joblib", "--sample", "rows.csv", "--out", "bad.json", "--money", "industry",
-                   cwd=tmp_path)
+    done = run_cli(
+        "export", "pipe.joblib", "--sample", "rows.csv", "--out", "bad.json", "--money", "industry", cwd=tmp_path
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1 and "industry" in done.stderr, done.stderr
     done = run_cli("export", "missing.joblib", "--sample", "rows.csv", "--out", "bad.json", cwd=tmp_path)
@@ -153,8 +257,14 @@ def test_boolean_category_codes_keep_their_levels(data):
     raw, frame, y = data
     raw = raw.assign(partner=raw["channel"] == "partner")
     frame = frame.assign(partner=raw["partner"])
-    pipe = fit([("prep", ColumnTransformer([("flag", OneHotEncoder(drop="if_binary"), ["partner"])])),
-                ("clf", LogisticRegression())], frame, y)
+    pipe = fit(
+        [
+            ("prep", ColumnTransformer([("flag", OneHotEncoder(drop="if_binary"), ["partner"])])),
+            ("clf", LogisticRegression()),
+        ],
+        frame,
+        y,
+    )
     doc = export_pipeline(pipe, raw.head(60))
     (partner,) = doc["inputs"]
     assert partner["encoder"]["categories"] == ["false", "true"]
@@ -164,10 +274,22 @@ def test_boolean_category_codes_keep_their_levels(data):
 
 def test_training_rows_become_the_drift_profile(data):
     raw, frame, y = data
-    pipe = fit([("prep", ColumnTransformer([
-        ("num", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]), ["visits"]),
-        ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
-    ])), ("clf", LogisticRegression())], frame, y)
+    pipe = fit(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("num", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]), ["visits"]),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ],
+        frame,
+        y,
+    )
     doc = export_pipeline(pipe, raw.head(20), training_rows=raw)
     profile = {c["column"]: c for c in doc["profile"]["columns"]}
     assert doc["profile"]["rows"] == len(raw) and set(profile) == {"visits", "plan"}

@@ -1,5 +1,6 @@
 """Large artifacts: validation and compilation are linear in the number of features, can be
 cancelled, and leave no memory behind in the backend."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,9 @@ import random
 import tempfile
 import time
 
+import pg_purchase
 import psycopg
 import pytest
-
-import pg_purchase
 
 DB = "byom_limits"
 
@@ -23,16 +23,35 @@ def wide_artifact(n):
     features = [f"cat__segment_{level}" for level in levels]
     rng = random.Random(n)
     coefs = [rng.uniform(-1, 1) for _ in range(n)]
-    checks = [{"row": {"segment": levels[i]}, "p_hat": 1 / (1 + math.exp(-coefs[i]))}
-              for i in range(0, n, max(1, n // 50))]
-    doc = {"format": "pg_purchase.logistic_pipeline", "format_version": 2,
-           "inputs": [{"column": "segment", "kind": "category",
-                       "encoder": {"class": "sklearn.preprocessing.OneHotEncoder", "categories": levels,
-                                   "missing_category": False, "drop": None, "handle_unknown": "ignore",
-                                   "features": features}}],
-           "model": {"class": "sklearn.linear_model.LogisticRegression", "features": features,
-                     "coefficients": coefs, "intercept": 0.0},
-           "threshold": 0.5, "checks": checks}
+    checks = [
+        {"row": {"segment": levels[i]}, "p_hat": 1 / (1 + math.exp(-coefs[i]))} for i in range(0, n, max(1, n // 50))
+    ]
+    doc = {
+        "format": "pg_purchase.logistic_pipeline",
+        "format_version": 2,
+        "inputs": [
+            {
+                "column": "segment",
+                "kind": "category",
+                "encoder": {
+                    "class": "sklearn.preprocessing.OneHotEncoder",
+                    "categories": levels,
+                    "missing_category": False,
+                    "drop": None,
+                    "handle_unknown": "ignore",
+                    "features": features,
+                },
+            }
+        ],
+        "model": {
+            "class": "sklearn.linear_model.LogisticRegression",
+            "features": features,
+            "coefficients": coefs,
+            "intercept": 0.0,
+        },
+        "threshold": 0.5,
+        "checks": checks,
+    }
     doc["sha256"] = pg_purchase.artifact_sha256(doc)
     return json.dumps(doc)
 
@@ -67,8 +86,10 @@ def test_loading_is_linear_in_features_and_frees_its_memory(conn):
     t_small = load_seconds(conn, small, "wide_small")
     t_large = load_seconds(conn, large, "wide_large")
     left = rss_anon_mb(pid)
-    print(f"40k features {t_small:.2f}s, 160k features {t_large:.2f}s (ratio {t_large / t_small:.1f}); "
-          f"backend private memory after the loads {left:.0f} MB")
+    print(
+        f"40k features {t_small:.2f}s, 160k features {t_large:.2f}s (ratio {t_large / t_small:.1f}); "
+        f"backend private memory after the loads {left:.0f} MB"
+    )
     # Linear: 4x the features takes about 4x the time (a quadratic step would take 16x).
     assert t_large / t_small < 8
     assert left < 100

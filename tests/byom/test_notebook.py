@@ -2,6 +2,7 @@
 get_dummies(drop_first=True, dummy_na=True), a statsmodels Logit result) with the published
 figures of ../shared/data: it scores the 1000 real rows like the notebook and like the bundled
 artifact, within 1e-9, in the database."""
+
 from __future__ import annotations
 
 import csv
@@ -11,13 +12,12 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pg_purchase
 import psycopg
 import pytest
 import statsmodels.api as sm
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
-
-import pg_purchase
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.environ.get("SHARED_DATA", os.path.join(ROOT, "..", "shared", "data"))
@@ -28,8 +28,20 @@ DB = "byom_notebook"
 LEVELS = {  # get_dummies order; the first level is the dropped reference
     "x5": ["friday", "monday", "saturday", "sunday", "thursday", "tuesday", "wednesday"],
     "x31": ["america", "asia", "germany", "japan"],
-    "x81": ["April", "August", "December", "February", "January", "July", "June",
-            "March", "May", "November", "October", "September"],
+    "x81": [
+        "April",
+        "August",
+        "December",
+        "February",
+        "January",
+        "July",
+        "June",
+        "March",
+        "May",
+        "November",
+        "October",
+        "September",
+    ],
     "x82": ["Female", "Male"],
 }
 
@@ -57,8 +69,7 @@ def notebook():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The published coefficients as a statsmodels result (no iterations: params = start).
-        result = sm.Logit(rng.integers(0, 2, 60), design).fit(start_params=coefs, method="newton",
-                                                              maxiter=0, disp=0)
+        result = sm.Logit(rng.integers(0, 2, 60), design).fit(start_params=coefs, method="newton", maxiter=0, disp=0)
     with open(os.path.join(DATA, "exercise_26_test_first1000rows_raw.json"), encoding="utf-8") as handle:
         rows = pd.DataFrame(json.load(handle))
     return imputer, scaler, numeric, result, rows
@@ -66,11 +77,22 @@ def notebook():
 
 def test_the_shipped_model_reexported_from_the_notebook(notebook):
     imputer, scaler, numeric, result, rows = notebook
-    doc = pg_purchase.export_notebook(imputer, scaler, numeric, LEVELS, result, rows.head(200),
-                                      money=["x12"], percent=["x63"], threshold=0.75, name="notebook")
+    doc = pg_purchase.export_notebook(
+        imputer,
+        scaler,
+        numeric,
+        LEVELS,
+        result,
+        rows.head(200),
+        money=["x12"],
+        percent=["x63"],
+        threshold=0.75,
+        name="notebook",
+    )
     assert doc["model"]["class"] == "statsmodels.discrete.discrete_model.Logit"
     assert sorted(i["column"] for i in doc["inputs"]) == sorted(
-        ["x12", "x31", "x44", "x5", "x53", "x56", "x58", "x62", "x81", "x91"])
+        ["x12", "x31", "x44", "x5", "x53", "x56", "x58", "x62", "x81", "x91"]
+    )
     expected = pg_purchase.notebook_predict(imputer, scaler, numeric, LEVELS, result, rows)
     used = [i["column"] for i in doc["inputs"]]
     with psycopg.connect(dbname="postgres", autocommit=True) as admin:
@@ -82,20 +104,28 @@ def test_the_shipped_model_reexported_from_the_notebook(notebook):
         with open(ARTIFACT, encoding="utf-8") as handle:
             conn.execute("SELECT load_purchase_model(%s::jsonb)", (handle.read(),))
         kinds = {i["column"]: i["kind"] for i in doc["inputs"]}
-        conn.execute("CREATE TABLE real_rows (row_no int PRIMARY KEY, " + ", ".join(
-            f"{c} {'float8' if kinds[c] == 'number' else 'text'}" for c in used) + ")")
+        conn.execute(
+            "CREATE TABLE real_rows (row_no int PRIMARY KEY, "
+            + ", ".join(f"{c} {'float8' if kinds[c] == 'number' else 'text'}" for c in used)
+            + ")"
+        )
         with conn.cursor().copy(f"COPY real_rows (row_no, {', '.join(used)}) FROM STDIN") as copy:
             for i, row in enumerate(rows[used].itertuples(index=False)):
                 copy.write_row([i] + [None if pg_purchase.is_missing_category(v) else v for v in row])
-        got = conn.execute("SELECT predict_purchase(r, 'notebook'), predict_purchase(r) FROM real_rows r "
-                           "ORDER BY row_no").fetchall()
-        (answer,) = conn.execute("SELECT predict_purchase_json(%s::jsonb, 'notebook')",
-                                 (rows.to_json(orient="records"),)).fetchone()
+        got = conn.execute(
+            "SELECT predict_purchase(r, 'notebook'), predict_purchase(r) FROM real_rows r ORDER BY row_no"
+        ).fetchall()
+        (answer,) = conn.execute(
+            "SELECT predict_purchase_json(%s::jsonb, 'notebook')", (rows.to_json(orient="records"),)
+        ).fetchone()
     notebook_db = np.array([g[0] for g in got])
     bundled_db = np.array([g[1] for g in got])
     json_db = np.array([a["p_hat"] for a in answer])
-    for label, values in [("table rows", notebook_db), ("predict_purchase_json", json_db),
-                          ("bundled artifact", bundled_db)]:
+    for label, values in [
+        ("table rows", notebook_db),
+        ("predict_purchase_json", json_db),
+        ("bundled artifact", bundled_db),
+    ]:
         delta = float(np.max(np.abs(values - expected)))
         print(f"notebook form vs {label}: rows={len(values)} max|dp|={delta:.3e}")
         assert len(values) == 1000 and delta <= 1e-9, label

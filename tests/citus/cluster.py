@@ -1,5 +1,6 @@
 """A throwaway Citus cluster on local ports: PostgreSQL instances under /tmp/citus-*, each with
 citus preloaded. Used by tests/citus and bench/citus.sh; every node started is stopped by stop_all()."""
+
 import os
 import shutil
 import socket
@@ -39,8 +40,19 @@ class Node:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
             shutil.chown(self.socket, "postgres")
-        as_postgres([f"{PG_BIN}/initdb", "-D", f"{self.dir}/data", "-U", "postgres", "--auth=trust",
-                     "-E", "UTF8", "--locale=C.UTF-8"])
+        as_postgres(
+            [
+                f"{PG_BIN}/initdb",
+                "-D",
+                f"{self.dir}/data",
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
         conf = [
             f"port = {self.port}",
             f"unix_socket_directories = '{self.socket}'",

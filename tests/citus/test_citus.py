@@ -1,18 +1,19 @@
-#!/usr/bin/env python3
 """pg_purchase on a real Citus cluster: a coordinator and two workers on local ports (cluster.py),
 a third worker added later. Checks that models reach every node atomically, that distributed
 scoring equals single-node scoring exactly (with the planner's column rewrite in the shard
 queries), co-located INSERT ... SELECT, refresh on a distributed source, a worker stopped during
-a load, and a node added after models were loaded."""
+a load, and a node added after models were loaded.
+
+The cluster is a module fixture (stopped at the end); before each test every model is dropped and
+the bundled one loaded (version 1, active, on every node), so no test depends on another.
+Run by tests/citus/run.sh (builds Citus into PG_BIN's PostgreSQL when missing)."""
+
 import json
 import os
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lifecycle"))
-import cluster  # noqa: E402
-from common import bundled, check, finish, load, make_customers, variant  # noqa: E402
+import cluster
+import pytest
+from common import bundled, load, make_customers, variant
 
 ROWS = int(os.environ.get("CITUS_TEST_ROWS", "3000"))
 
@@ -20,8 +21,9 @@ ROWS = int(os.environ.get("CITUS_TEST_ROWS", "3000"))
 def versions_on(node):
     """(version, active) pairs of model 'default' as this node's own copy holds them."""
     with node.connect() as c:
-        return c.execute("SELECT version, active FROM purchase.model_versions WHERE name = 'default'"
-                         " ORDER BY version").fetchall()
+        return c.execute(
+            "SELECT version, active FROM purchase.model_versions WHERE name = 'default' ORDER BY version"
+        ).fetchall()
 
 
 def same_rows(conn, query):
@@ -29,6 +31,34 @@ def same_rows(conn, query):
     dist = dict(conn.execute(query.format(t="customers")).fetchall())
     local = dict(conn.execute(query.format(t="customers_local")).fetchall())
     return dist, local
+
+
+@pytest.fixture(scope="module")
+def nodes():
+    """A coordinator and two workers; customers distributed, customers_local its single-node copy."""
+    started = cluster.citus_cluster(2)
+    try:
+        setup(started[0]).close()
+        yield started
+    finally:
+        cluster.stop_all()
+
+
+@pytest.fixture
+def coordinator(nodes):
+    """A coordinator connection with no model loaded (every model dropped on every node)."""
+    c = nodes[0].connect()
+    for (name,) in c.execute("SELECT DISTINCT name FROM purchase.model_versions").fetchall():
+        c.execute("SELECT drop_purchase_model(%s)", (name,))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def c(coordinator):
+    """A coordinator connection with the bundled model loaded as version 1 of 'default'."""
+    load(coordinator, bundled())
+    return coordinator
 
 
 def setup(coord):
@@ -43,46 +73,66 @@ def setup(coord):
     return c
 
 
-def models_on_every_node(c, nodes):
+def test_models_on_every_node(coordinator, nodes, check):
+    c = coordinator
     v = load(c, bundled())
     check("load on the coordinator returns version 1", v == 1)
     for n in nodes:
         check(f"{n.name} holds version 1 active", versions_on(n) == [(1, True)], str(versions_on(n)))
-    kind = c.execute("SELECT partmethod, repmodel FROM pg_dist_partition"
-                     " WHERE logicalrelid = 'purchase.model_versions'::regclass").fetchone()
+    kind = c.execute(
+        "SELECT partmethod, repmodel FROM pg_dist_partition WHERE logicalrelid = 'purchase.model_versions'::regclass"
+    ).fetchone()
     check("the catalog is a Citus reference table", kind == ("n", "t"), str(kind))
 
 
-def scoring_equals_single_node(c):
+def test_scoring_equals_single_node(c, check):
     dist, local = same_rows(c, "SELECT customer_id, predict_purchase(c) FROM {t} c")
-    check("predict_purchase(c) on the distributed table equals single-node, bit for bit",
-          len(dist) == ROWS and dist == local, f"{len(dist)} rows")
+    check(
+        "predict_purchase(c) on the distributed table equals single-node, bit for bit",
+        len(dist) == ROWS and dist == local,
+        f"{len(dist)} rows",
+    )
     dist, local = same_rows(c, "SELECT customer_id, score_purchase(c)::text FROM {t} c")
     check("score_purchase(c) equal", dist == local and len(dist) == ROWS)
     dist, local = same_rows(c, "SELECT customer_id, purchase_features(c)::text FROM {t} c")
     check("purchase_features(c) equal", dist == local and len(dist) == ROWS)
     dist, local = same_rows(c, "SELECT customer_id, purchase_outcome(c) FROM {t} c")
     check("purchase_outcome(c) equal", dist == local and len(dist) == ROWS)
-    dist, local = same_rows(c, "SELECT customer_id, predict_purchase_json(to_jsonb(c) - 'customer_id' - 'bought')::text FROM {t} c")
+    dist, local = same_rows(
+        c, "SELECT customer_id, predict_purchase_json(to_jsonb(c) - 'customer_id' - 'bought')::text FROM {t} c"
+    )
     check("predict_purchase_json(to_jsonb(c) - key - outcome) equal", dist == local and len(dist) == ROWS)
     # A set-returning function in the select list (Citus pushes down only immutable functions
     # as table expressions, so explain_purchase(c) goes there, not in FROM).
-    dist, local = (sorted(c.execute(f"SELECT customer_id, explain_purchase(c)::text FROM {t} c"
-                                    " WHERE customer_id % 97 = 1").fetchall())
-                   for t in ("customers", "customers_local"))
+    dist, local = (
+        sorted(
+            c.execute(f"SELECT customer_id, explain_purchase(c)::text FROM {t} c WHERE customer_id % 97 = 1").fetchall()
+        )
+        for t in ("customers", "customers_local")
+    )
     check("explain_purchase(c) equal (in the select list)", dist == local and len(dist) > 100, f"{len(dist)} rows")
-    ev = [c.execute(f"SELECT evaluate_purchase_model('{t}', 'bought')").fetchone()[0]
-          for t in ("customers", "customers_local")]
-    check("evaluate_purchase_model on a distributed source equals single-node (to 1e-12; rows arrive"
-          " in another order)", close(ev[0], ev[1]), json.dumps(ev[0])[:80])
+    ev = [
+        c.execute(f"SELECT evaluate_purchase_model('{t}', 'bought')").fetchone()[0]
+        for t in ("customers", "customers_local")
+    ]
+    check(
+        "evaluate_purchase_model on a distributed source equals single-node (to 1e-12; rows arrive in another order)",
+        close(ev[0], ev[1]),
+        json.dumps(ev[0])[:80],
+    )
 
-    plan = "\n".join(r[0] for r in c.execute(
-        "EXPLAIN (VERBOSE, COSTS OFF) SELECT customer_id, predict_purchase(c) FROM customers c").fetchall())
+    plan = "\n".join(
+        r[0]
+        for r in c.execute(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT customer_id, predict_purchase(c) FROM customers c"
+        ).fetchall()
+    )
     check("EXPLAIN VERBOSE: pushed down to every shard", "Task Count: 32" in plan)
-    check("EXPLAIN VERBOSE: the shard query carries the column rewrite",
-          "predict_purchase_columns('default'::text" in plan and "FROM public.customers_" in plan)
-    check("EXPLAIN VERBOSE: no whole-row value is built in the shard query",
-          "predict_purchase(c" not in plan)
+    check(
+        "EXPLAIN VERBOSE: the shard query carries the column rewrite",
+        "predict_purchase_columns('default'::text" in plan and "FROM public.customers_" in plan,
+    )
+    check("EXPLAIN VERBOSE: no whole-row value is built in the shard query", "predict_purchase(c" not in plan)
 
 
 def close(a, b):
@@ -95,30 +145,38 @@ def close(a, b):
     return a == b
 
 
-def insert_select_colocated(c):
+def test_insert_select_colocated(c, check):
+    c.execute("DROP TABLE IF EXISTS targets")
     c.execute("CREATE TABLE targets (customer_id bigint, p_hat float8, version int)")
     c.execute("SELECT create_distributed_table('targets', 'customer_id', colocate_with => 'customers')")
-    q = ("INSERT INTO targets SELECT customer_id, (s).p_hat, (s).version"
-         " FROM (SELECT customer_id, score_purchase(c) AS s FROM customers c) x")
+    q = (
+        "INSERT INTO targets SELECT customer_id, (s).p_hat, (s).version"
+        " FROM (SELECT customer_id, score_purchase(c) AS s FROM customers c) x"
+    )
     plan = "\n".join(r[0] for r in c.execute("EXPLAIN (VERBOSE, COSTS OFF) " + q).fetchall())
-    check("INSERT ... SELECT score_purchase(c) is pushed down shard to shard",
-          "INSERT INTO public.targets_" in plan and "pull to coordinator" not in plan.lower()
-          and "repartition" not in plan.lower(), plan.splitlines()[0])
+    check(
+        "INSERT ... SELECT score_purchase(c) is pushed down shard to shard",
+        "INSERT INTO public.targets_" in plan
+        and "pull to coordinator" not in plan.lower()
+        and "repartition" not in plan.lower(),
+        plan.splitlines()[0],
+    )
     c.execute(q)
     got = dict(c.execute("SELECT customer_id, p_hat FROM targets").fetchall())
     want = dict(c.execute("SELECT customer_id, predict_purchase(c) FROM customers_local c").fetchall())
     check("the co-located INSERT ... SELECT wrote the single-node scores", got == want, f"{len(got)} rows")
 
 
-def activation_and_caches(c, nodes):
+def test_activation_and_caches(c, nodes, check):
     # A second version with other scores; a worker backend that already cached version 1 (Citus
     # keeps its connections) must follow the activation at commit.
     before = dict(c.execute("SELECT customer_id, predict_purchase(c) FROM customers c").fetchall())
     v2 = load(c, variant(0.5))
     after = dict(c.execute("SELECT customer_id, predict_purchase(c) FROM customers c").fetchall())
     local2 = dict(c.execute("SELECT customer_id, predict_purchase(c) FROM customers_local c").fetchall())
-    check("a new version is in force on every worker at the next statement",
-          after == local2 and after != before, f"v{v2}")
+    check(
+        "a new version is in force on every worker at the next statement", after == local2 and after != before, f"v{v2}"
+    )
     versions = {r[0] for r in c.execute("SELECT (score_purchase(c)).version FROM customers c").fetchall()}
     check("every shard scored with version 2", versions == {2}, str(versions))
     c.execute("SELECT activate_purchase_model('default', 1)")
@@ -137,7 +195,7 @@ def activation_and_caches(c, nodes):
     c.execute("SELECT activate_purchase_model('default', 1)")
 
 
-def drop_and_reload(c, nodes):
+def test_drop_and_reload(c, nodes, check):
     load(c, bundled(), name="spring")
     c.execute("SELECT drop_purchase_model('spring')")
     for n in nodes:
@@ -148,22 +206,30 @@ def drop_and_reload(c, nodes):
         c.execute("SELECT sum(predict_purchase(c, 'spring')) FROM customers c")
         check("scoring a dropped model on the workers fails", False)
     except Exception as e:  # noqa: BLE001
-        check("scoring a dropped model on the workers fails with 42704",
-              getattr(e, "sqlstate", None) == "42704", str(e).splitlines()[0])
+        check(
+            "scoring a dropped model on the workers fails with 42704",
+            getattr(e, "sqlstate", None) == "42704",
+            str(e).splitlines()[0],
+        )
 
 
-def refused_on_a_worker(worker):
-    with worker.connect() as w:
+def test_refused_on_a_worker(nodes, check):
+    with nodes[1].connect() as w:
         try:
             w.execute("SELECT load_purchase_model(%s::jsonb, 'from_worker')", (json.dumps(bundled()),))
             check("load_purchase_model on a worker is refused", False)
         except Exception as e:  # noqa: BLE001
-            check("load_purchase_model on a worker is refused (0A000, names the coordinator)",
-                  e.sqlstate == "0A000" and "coordinator" in str(e), str(e).splitlines()[0])
+            check(
+                "load_purchase_model on a worker is refused (0A000, names the coordinator)",
+                e.sqlstate == "0A000" and "coordinator" in str(e),
+                str(e).splitlines()[0],
+            )
 
 
-def worker_down_during_load(c, nodes):
+def test_worker_down_during_load(c, nodes, check):
     coord, w1, w2 = nodes
+    # Versions 1 (active) and 2, as after the activation test: the loads that fail take no number.
+    load(c, variant(0.5), activate=False)
     state = {n.name: versions_on(n) for n in nodes}
     # (a) the worker is already down when the load starts
     w2.stop("immediate")
@@ -171,10 +237,15 @@ def worker_down_during_load(c, nodes):
         load(c, variant(2.0))
         check("a load with a worker down fails", False)
     except Exception as e:  # noqa: BLE001
-        check("a load with a worker down fails, naming the unreachable node",
-              str(w2.port) in str(e), str(e).splitlines()[0])
-    check("... and nothing changed on the coordinator or the live worker",
-          versions_on(coord) == state["coordinator"] and versions_on(w1) == state["worker1"])
+        check(
+            "a load with a worker down fails, naming the unreachable node",
+            str(w2.port) in str(e),
+            str(e).splitlines()[0],
+        )
+    check(
+        "... and nothing changed on the coordinator or the live worker",
+        versions_on(coord) == state["coordinator"] and versions_on(w1) == state["worker1"],
+    )
     w2.start()
     check("... nor on the stopped worker once it is back", versions_on(w2) == state["worker2"])
     # (b) the worker dies after the load wrote to it, before COMMIT: the PREPARE fails everywhere
@@ -189,15 +260,18 @@ def worker_down_during_load(c, nodes):
             check("COMMIT of a load whose worker died fails", not t.closed, str(e).splitlines()[0])
     w2.start()
     cluster.wait_until(lambda: versions_on(w2) is not None)
-    check("... and all three nodes still hold exactly what they held before",
-          all(versions_on(n) == state[n.name] for n in nodes), str({n.name: versions_on(n) for n in nodes}))
+    check(
+        "... and all three nodes still hold exactly what they held before",
+        all(versions_on(n) == state[n.name] for n in nodes),
+        str({n.name: versions_on(n) for n in nodes}),
+    )
     with coord.connect() as fresh:
         ok = load(fresh, variant(2.0))
         check("with every worker up the load succeeds", ok == 3)
         fresh.execute("SELECT activate_purchase_model('default', 1)")
 
 
-def node_added_later(c, nodes):
+def test_node_added_later(c, nodes, check):
     w3 = cluster.Node("worker3")
     cluster.prepare_node(w3)
     c.execute("SELECT citus_add_node('127.0.0.1', %s)", (w3.port,))
@@ -205,50 +279,33 @@ def node_added_later(c, nodes):
     check("sync_purchase_models() puts the catalog on all 4 nodes", n == 4, str(n))
     check("the added worker holds every version", versions_on(w3) == versions_on(nodes[0]), str(versions_on(w3)))
     # A table distributed now places shards on worker3 too; its scores equal single-node ones.
+    c.execute("DROP TABLE IF EXISTS customers2")
     c.execute("CREATE TABLE customers2 AS SELECT * FROM customers_local")
     c.execute("SELECT create_distributed_table('customers2', 'customer_id', colocate_with => 'none')")
-    on_w3 = c.execute("SELECT count(*) FROM citus_shards WHERE table_name = 'customers2'::regclass"
-                      " AND nodeport = %s", (w3.port,)).fetchone()[0]
+    on_w3 = c.execute(
+        "SELECT count(*) FROM citus_shards WHERE table_name = 'customers2'::regclass AND nodeport = %s", (w3.port,)
+    ).fetchone()[0]
     got = dict(c.execute("SELECT customer_id, predict_purchase(c) FROM customers2 c").fetchall())
     want = dict(c.execute("SELECT customer_id, predict_purchase(c) FROM customers_local c").fetchall())
     check("shards on the added worker score exactly as single-node", on_w3 > 0 and got == want, f"{on_w3} shards there")
     v = load(c, variant(0.25), activate=False)
     check("a later load reaches the added worker too", (v, False) in versions_on(w3))
-    return w3
 
 
-def refresh_on_distributed_source(c):
+def test_refresh_on_distributed_source(c, check):
     c.execute("CALL refresh_purchase_targets('customers', 'to_target')")
     c.execute("CALL refresh_purchase_targets('customers_local', 'to_target_local')")
     got = c.execute("SELECT customer_id, p_hat, version FROM to_target ORDER BY customer_id").fetchall()
     want = c.execute("SELECT customer_id, p_hat, version FROM to_target_local ORDER BY customer_id").fetchall()
-    check("refresh_purchase_targets on a distributed source equals single-node", got == want and len(got) > 0,
-          f"{len(got)} targeted")
+    check(
+        "refresh_purchase_targets on a distributed source equals single-node",
+        got == want and len(got) > 0,
+        f"{len(got)} targeted",
+    )
     kind = c.execute("SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = 'to_target'::regclass").fetchone()[0]
     check("the target list is a local table on the coordinator (documented)", kind == 0)
-    run = c.execute("SELECT status, rows_scored FROM purchase.refresh_runs WHERE source = 'public.customers'"
-                    " ORDER BY run_id DESC LIMIT 1").fetchone()
+    run = c.execute(
+        "SELECT status, rows_scored FROM purchase.refresh_runs WHERE source = 'public.customers'"
+        " ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
     check("the run is logged", run == ("succeeded", ROWS), str(run))
-
-
-def main():
-    nodes = cluster.citus_cluster(2)
-    try:
-        c = setup(nodes[0])
-        models_on_every_node(c, nodes)
-        scoring_equals_single_node(c)
-        insert_select_colocated(c)
-        activation_and_caches(c, nodes)
-        drop_and_reload(c, nodes)
-        refused_on_a_worker(nodes[1])
-        refresh_on_distributed_source(c)
-        worker_down_during_load(c, nodes)
-        c = nodes[0].connect()
-        node_added_later(c, nodes)
-    finally:
-        cluster.stop_all()
-    finish()
-
-
-if __name__ == "__main__":
-    main()

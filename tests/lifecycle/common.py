@@ -1,4 +1,5 @@
 """Helpers for the lifecycle tests: connections, databases, the bundled artifact and variants."""
+
 import json
 import os
 import subprocess
@@ -12,12 +13,14 @@ ARTIFACT_PATH = os.path.join(ROOT, "artifacts", "purchase_model.json")
 def server_readable_artifact():
     """A copy of the artifact the server process (user postgres) can read."""
     import shutil
+
     os.makedirs("/tmp/pg_purchase_files", exist_ok=True)
     path = shutil.copy(ARTIFACT_PATH, "/tmp/pg_purchase_files/purchase_model_for_tests.json")
     os.chmod(path, 0o644)
     return path
+
+
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
-RESULTS = []
 
 
 def bundled():
@@ -52,19 +55,23 @@ def fresh_db(name, version=None):
 def make_customers(conn, rows=1000, table="customers"):
     """A small customers table of the raw schema (the synthetic generator's SQL)."""
     import sys
+
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     from synthetic_customers import customers_table_sql
+
     conn.execute(customers_table_sql(bundled(), rows, table))
 
 
 def load(conn, doc, name="default", activate=True):
     # Variants carry no reference checks: such a load must say so (allow_unchecked, from 0.3.0;
     # releases before it loaded anything).
-    takes_it = conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'load_purchase_model' "
-                            "AND 'allow_unchecked' = ANY (proargnames)").fetchone()[0]
+    takes_it = conn.execute(
+        "SELECT count(*) FROM pg_proc WHERE proname = 'load_purchase_model' AND 'allow_unchecked' = ANY (proargnames)"
+    ).fetchone()[0]
     unchecked = ", allow_unchecked => true" if "checks" not in doc and takes_it else ""
-    return conn.execute(f"SELECT load_purchase_model(%s::jsonb, %s, %s{unchecked})",
-                        (json.dumps(doc), name, activate)).fetchone()[0]
+    return conn.execute(
+        f"SELECT load_purchase_model(%s::jsonb, %s, %s{unchecked})", (json.dumps(doc), name, activate)
+    ).fetchone()[0]
 
 
 def scores(conn, model="default", table="customers"):
@@ -83,14 +90,3 @@ def sqlstate_of(conn, sql, params=None):
     except psycopg.Error as e:
         return e.sqlstate
     return None
-
-
-def check(label, ok, detail=""):
-    print(f"{'ok  ' if ok else 'FAIL'} {label}{'  (' + detail + ')' if detail else ''}", flush=True)
-    RESULTS.append((label, ok))
-
-
-def finish():
-    failed = [label for label, ok in RESULTS if not ok]
-    if failed:
-        raise SystemExit(f"{len(failed)} lifecycle check(s) failed: {failed}")

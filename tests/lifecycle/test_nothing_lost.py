@@ -1,21 +1,24 @@
-#!/usr/bin/env python3
 """Nothing lost: pg_dump/pg_restore, ALTER EXTENSION UPDATE from the first release, and a
-streaming-replication standby that follows activations made on the primary."""
+streaming-replication standby that follows activations made on the primary. Each test makes the
+databases it needs.
+
+Needs PGHOST/PGPORT of a cluster with pg_purchase installed and wal_level = replica (scripts/test.sh)."""
+
 import os
 import shutil
 import socket
 import tempfile
 import time
 
-from common import (PG_BIN, bundled, check, connect, finish, fresh_db, load, make_customers, run,
-                    scores, variant)
+from common import PG_BIN, bundled, connect, load, make_customers, run, scores, variant
 
 FIRST_RELEASE = "0.1.0"
 
 
 def catalog_rows(conn):
-    return conn.execute("SELECT name, version, active, sha256, loaded_by, artifact "
-                        "FROM purchase.model_versions ORDER BY 1, 2").fetchall()
+    return conn.execute(
+        "SELECT name, version, active, sha256, loaded_by, artifact FROM purchase.model_versions ORDER BY 1, 2"
+    ).fetchall()
 
 
 def extension_objects(conn):
@@ -33,8 +36,8 @@ def extension_objects(conn):
          ORDER BY 1""").fetchall()
 
 
-def upgrade():
-    fresh_db("pg_purchase_upgrade", version=FIRST_RELEASE)
+def test_upgrade(fresh_database, check):
+    fresh_database("pg_purchase_upgrade", version=FIRST_RELEASE)
     with connect("pg_purchase_upgrade") as conn:
         make_customers(conn)
         load(conn, variant(1.2))
@@ -43,23 +46,30 @@ def upgrade():
         conn.execute("ALTER EXTENSION pg_purchase UPDATE")
         version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_purchase'").fetchone()[0]
         after_rows, after_scores = catalog_rows(conn), scores(conn)
-        check(f"ALTER EXTENSION UPDATE {FIRST_RELEASE} -> {version} keeps every model",
-              version != FIRST_RELEASE and before_rows == after_rows)
+        check(
+            f"ALTER EXTENSION UPDATE {FIRST_RELEASE} -> {version} keeps every model",
+            version != FIRST_RELEASE and before_rows == after_rows,
+        )
         check("scores are identical after the upgrade", before_scores == after_scores)
         conn.execute("SELECT activate_purchase_model('default', 1)")
-        check("the new lifecycle functions work on the upgraded catalog",
-              scores(conn) != after_scores and conn.execute("SELECT count(*) FROM purchase_models()").fetchone()[0] == 2)
+        check(
+            "the new lifecycle functions work on the upgraded catalog",
+            scores(conn) != after_scores and conn.execute("SELECT count(*) FROM purchase_models()").fetchone()[0] == 2,
+        )
         upgraded = extension_objects(conn)
-    fresh_db("pg_purchase_fresh")
+    fresh_database("pg_purchase_fresh")
     with connect("pg_purchase_fresh") as conn:
         fresh = extension_objects(conn)
     diff = set(upgraded) ^ set(fresh)
-    check("an upgraded extension has exactly the objects, grants and settings of a fresh install",
-          not diff, str(sorted(diff))[:400])
+    check(
+        "an upgraded extension has exactly the objects, grants and settings of a fresh install",
+        not diff,
+        str(sorted(diff))[:400],
+    )
 
 
-def dump_restore():
-    fresh_db("pg_purchase_dump")
+def test_dump_restore(fresh_database, check, request):
+    fresh_database("pg_purchase_dump")
     with connect("pg_purchase_dump") as conn:
         make_customers(conn)
         load(conn, bundled())
@@ -72,11 +82,19 @@ def dump_restore():
     with connect("postgres") as admin:
         admin.execute("DROP DATABASE IF EXISTS pg_purchase_restored WITH (FORCE)")
         admin.execute("CREATE DATABASE pg_purchase_restored")
+
+    def drop_restored():
+        with connect("postgres") as admin:
+            admin.execute("DROP DATABASE IF EXISTS pg_purchase_restored WITH (FORCE)")
+
+    request.addfinalizer(drop_restored)
     run([f"{PG_BIN}/pg_restore", "-d", "pg_purchase_restored", "--exit-on-error", dump])
     with connect("pg_purchase_restored") as conn:
         check("pg_dump/pg_restore keeps every version, its hash, author and active flag", catalog_rows(conn) == rows)
-        check("a restored database scores identically",
-              scores(conn) == default_scores and scores(conn, "spring") == spring_scores)
+        check(
+            "a restored database scores identically",
+            scores(conn) == default_scores and scores(conn, "spring") == spring_scores,
+        )
     shutil.rmtree(os.path.dirname(dump))
 
 
@@ -98,8 +116,8 @@ def wait_for_replay(primary, standby, timeout=30):
     return False
 
 
-def replica():
-    fresh_db("pg_purchase_replica")
+def test_replica(fresh_database, check):
+    fresh_database("pg_purchase_replica")
     with connect("pg_purchase_replica") as conn:
         make_customers(conn)
         load(conn, bundled())
@@ -108,22 +126,41 @@ def replica():
     os.chmod(base, 0o777)
     data, port = os.path.join(base, "data"), free_port()
     host, primary_port = os.environ["PGHOST"], os.environ["PGPORT"]
-    run([f"{PG_BIN}/pg_basebackup", "-h", host, "-p", primary_port, "-U", "postgres", "-D", data, "-R",
-         "-X", "stream", "-c", "fast"], as_postgres=True)
+    run(
+        [
+            f"{PG_BIN}/pg_basebackup",
+            "-h",
+            host,
+            "-p",
+            primary_port,
+            "-U",
+            "postgres",
+            "-D",
+            data,
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        ],
+        as_postgres=True,
+    )
     with open(os.path.join(data, "postgresql.conf"), "a") as conf:
-        conf.write(f"\nport = {port}\nunix_socket_directories = '{base}'\nhot_standby = on\n"
-                   "shared_preload_libraries = ''\n")
+        conf.write(
+            f"\nport = {port}\nunix_socket_directories = '{base}'\nhot_standby = on\nshared_preload_libraries = ''\n"
+        )
     run([f"{PG_BIN}/pg_ctl", "-D", data, "-l", os.path.join(base, "log"), "-w", "start"], as_postgres=True)
     try:
-        with connect("pg_purchase_replica") as primary, \
-                connect("pg_purchase_replica", host=base, port=port) as standby:
+        with connect("pg_purchase_replica") as primary, connect("pg_purchase_replica", host=base, port=port) as standby:
             check("the standby is in recovery", standby.execute("SELECT pg_is_in_recovery()").fetchone()[0])
             check("the standby scores with the model loaded on the primary", scores(standby) == s_bundled)
             load(primary, variant(1.3))
             s_new = scores(primary)
             replayed = wait_for_replay(primary, standby)
-            check("the same standby session picks up a new version after replay",
-                  replayed and scores(standby) == s_new and s_new != s_bundled)
+            check(
+                "the same standby session picks up a new version after replay",
+                replayed and scores(standby) == s_new and s_new != s_bundled,
+            )
             primary.execute("BEGIN")
             primary.execute("SELECT activate_purchase_model('default', 1)")
             primary.execute("ROLLBACK")
@@ -133,14 +170,3 @@ def replica():
     finally:
         run([f"{PG_BIN}/pg_ctl", "-D", data, "-m", "fast", "stop"], as_postgres=True)
         shutil.rmtree(base, ignore_errors=True)
-
-
-def main():
-    upgrade()
-    dump_restore()
-    replica()
-    finish()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,13 +1,29 @@
-#!/usr/bin/env python3
 """Which version scores, when activations commit while a statement or transaction runs:
 one statement sees one version even after its transaction has written (CTAS, INSERT ... SELECT),
-and a session never keeps a superseded version after a REPEATABLE READ transaction or a cursor."""
+and a session never keeps a superseded version after a REPEATABLE READ transaction or a cursor.
+Each test activates version 1 first: no test depends on another.
+
+Needs PGHOST/PGPORT of a cluster with pg_purchase installed (scripts/test.sh)."""
+
 import threading
 import time
 
-from common import bundled, check, connect, finish, fresh_db, load, make_customers, variant
+import pytest
+from common import bundled, connect, load, make_customers, variant
 
 DB = "pg_purchase_snapshots"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def snapshots_db(fresh_database):
+    """50 customers; version 1 (bundled) and version 2 (coefficients x1.3) of 'default'."""
+    fresh_database(DB)
+    with connect(DB) as conn:
+        make_customers(conn, rows=50)
+        load(conn, bundled())
+        load(conn, variant(1.3))
+    return DB
+
 
 # Three call sites that start at different times in one statement: `a` before a 3 s pause,
 # `b` after it. The CTEs are materialized, so `b` scores only after `w` (the pause) has run.
@@ -23,12 +39,13 @@ def activate_later(version, delay=1.0):
         time.sleep(delay)
         with connect(DB) as other:
             other.execute("SELECT activate_purchase_model('default', %s)", (version,))
+
     t = threading.Thread(target=run)
     t.start()
     return t
 
 
-def one_version_per_statement_after_a_write():
+def test_one_version_per_statement_after_a_write(check):
     with connect(DB) as conn:
         conn.execute("SELECT activate_purchase_model('default', 1)")
         for label, setup, statement in [
@@ -58,23 +75,27 @@ def one_version_per_statement_after_a_write():
             conn.execute("DROP TABLE IF EXISTS seen, seen2, scratch")
 
 
-def no_superseded_version_after_repeatable_read():
+def test_no_superseded_version_after_repeatable_read(check):
     with connect(DB) as a:
         a.execute("SELECT activate_purchase_model('default', 1)")
         a.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         first = a.execute("SELECT (score_purchase(c)).version FROM customers c LIMIT 1").fetchone()[0]
         with connect(DB) as b:
             b.execute("SELECT activate_purchase_model('default', 2)")
-        inside = [a.execute("SELECT (score_purchase(c)).version FROM customers c LIMIT 1").fetchone()[0]
-                  for _ in range(2)]
+        inside = [
+            a.execute("SELECT (score_purchase(c)).version FROM customers c LIMIT 1").fetchone()[0] for _ in range(2)
+        ]
         a.execute("COMMIT")
         after = a.execute("SELECT (score_purchase(c)).version FROM customers c LIMIT 1").fetchone()[0]
-        check("REPEATABLE READ keeps its snapshot's version inside the transaction",
-              (first, inside) == (1, [1, 1]), str((first, inside)))
+        check(
+            "REPEATABLE READ keeps its snapshot's version inside the transaction",
+            (first, inside) == (1, [1, 1]),
+            str((first, inside)),
+        )
         check("after COMMIT the next statement uses the version activated meanwhile", after == 2, str(after))
 
 
-def no_superseded_version_after_a_cursor():
+def test_no_superseded_version_after_a_cursor(check):
     with connect(DB) as a:
         a.execute("SELECT activate_purchase_model('default', 1)")
         a.execute("BEGIN")
@@ -86,19 +107,3 @@ def no_superseded_version_after_a_cursor():
         after = a.execute("SELECT (score_purchase(c)).version FROM customers c LIMIT 1").fetchone()[0]
         check("a cursor scores with its snapshot's version", fetched == {1}, str(fetched))
         check("after the cursor's transaction the new version is used", after == 2, str(after))
-
-
-def main():
-    fresh_db(DB)
-    with connect(DB) as conn:
-        make_customers(conn, rows=50)
-        load(conn, bundled())
-        load(conn, variant(1.3))
-    one_version_per_statement_after_a_write()
-    no_superseded_version_after_repeatable_read()
-    no_superseded_version_after_a_cursor()
-    finish()
-
-
-if __name__ == "__main__":
-    main()

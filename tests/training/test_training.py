@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """train_purchase_model against scikit-learn and statsmodels on the same rows and split.
 
 Generates a 40,000-row raw customers table with a known true model (the bundled model's 25
@@ -10,31 +9,38 @@ and standard errors equal statsmodels' Logit Newton fit within 1e-6, the log-lik
 gets its SQLSTATE and a message naming the problem. Prints the timings of both sides.
 
 Needs PGHOST/PGPORT/PGUSER of a cluster with pg_purchase installed (scripts/test.sh).
+SKIP_PARITY=1 skips the 40,000-row parity and the cancellation (the bad-data tests still run).
 """
-import io
+
 import json
 import os
-import sys
+import threading
 import time
 
 import numpy as np
 import psycopg
+import pytest
 import sklearn
 import statsmodels.api as sm
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ARTIFACT = json.load(open(os.path.join(ROOT, "artifacts", "purchase_model.json"), encoding="utf-8"))
+with open(os.path.join(ROOT, "artifacts", "purchase_model.json"), encoding="utf-8") as _handle:
+    ARTIFACT = json.load(_handle)
 DB = "pg_purchase_training"
 ROWS = int(os.environ.get("TRAINING_ROWS", "40000"))
-FAILURES = []
 
 
-def check(ok, what):
-    print(("ok    " if ok else "FAIL  ") + what)
-    if not ok:
-        FAILURES.append(what)
+@pytest.fixture(scope="module")
+def training_db(fresh_database):
+    return fresh_database(DB)
+
+
+@pytest.fixture
+def conn(training_db):
+    with psycopg.connect(dbname=training_db, autocommit=True) as connection:
+        yield connection
 
 
 def money_text(v, style):
@@ -130,7 +136,12 @@ def l1_model():
     return LogisticRegression(penalty="l1", solver="liblinear", fit_intercept=False, tol=1e-10, C=1.0)
 
 
-def parity(conn):
+@pytest.fixture(scope="module")
+def trained(training_db):
+    """customers_train trained in the database, and the same fit by scikit-learn + statsmodels."""
+    if os.environ.get("SKIP_PARITY") == "1":
+        pytest.skip("SKIP_PARITY=1")
+    conn = psycopg.connect(dbname=training_db, autocommit=True)
     cols, y, validation = generate(ROWS)
     create_table(conn, "customers_train", cols, y, validation)
     conn.execute("ANALYZE customers_train")
@@ -145,7 +156,7 @@ def parity(conn):
         "SELECT metrics FROM purchase_models() WHERE name = 'trained' AND version = %s", (version,)
     ).fetchone()[0]
     active = conn.execute("SELECT active FROM purchase_models() WHERE name = 'trained'").fetchone()[0]
-    check(active is False, "a trained version is not activated unless options.activate")
+    conn.close()
 
     # The Python side, on the same rows and split (data already in memory).
     start = time.perf_counter()
@@ -153,47 +164,96 @@ def parity(conn):
     names, x = design(cols, train)
     l1 = l1_model().fit(x[train], y[train])
     w = l1.coef_[0]
-    order = sorted(range(len(names)), key=lambda j: -w[j] ** 2)
+    order = sorted(range(len(names)), key=lambda j: -(w[j] ** 2))
     top = [j for j in order if w[j] != 0][:25]
     logit = sm.Logit(y[train], x[train][:, top]).fit(method="newton", tol=1e-12, maxiter=100, disp=0)
     py_seconds = time.perf_counter() - start
     p_val = 1 / (1 + np.exp(-(x[~train][:, top] @ logit.params)))
-    auc = roc_auc_score(y[~train], p_val)
+    print(
+        f"timing: train_purchase_model {db_seconds:.3f} s, scikit-learn + statsmodels {py_seconds:.3f} s "
+        f"(ratio {db_seconds / py_seconds:.2f}); L1 iterations {metrics['iterations']}"
+    )
+    return {
+        "version": version, "artifact": artifact, "metrics": metrics, "active": active, "train": train,
+        "names": names, "w": w, "top": top, "logit": logit, "p_val": p_val, "auc": roc_auc_score(y[~train], p_val),
+    }  # fmt: skip
 
-    got = artifact["model"]["features"]
-    check(got == [names[j] for j in top], f"selected features equal scikit-learn's top 25 in order ({got[:5]}...)")
-    ranking = {r["feature"]: r["l1_coefficient"] for r in metrics["ranking"]}
-    l1_gap = max(abs(ranking.get(names[j], 0.0) - w[j]) for j in range(len(names)))
-    check(l1_gap < 1e-6, f"L1 coefficients equal liblinear's (largest difference {l1_gap:.2e})")
-    coef_gap = float(np.max(np.abs(np.array(artifact["model"]["coefficients"]) - logit.params)))
-    check(coef_gap < 1e-6, f"refit coefficients equal statsmodels within 1e-6 (largest difference {coef_gap:.2e})")
-    se_gap = float(np.max(np.abs(np.array(artifact["model"]["std_errors"]) - logit.bse)))
-    check(se_gap < 1e-6, f"standard errors equal statsmodels' bse within 1e-6 ({se_gap:.2e})")
-    ll_gap = abs(metrics["log_likelihood"] - logit.llf)
-    check(ll_gap < 1e-6, f"log-likelihood equals statsmodels' llf ({ll_gap:.2e})")
-    auc_gap = abs(metrics["validation_auc"] - auc)
-    check(auc_gap < 1e-9, f"validation AUC {metrics['validation_auc']:.12f} equals roc_auc_score within 1e-9 ({auc_gap:.1e})")
-    check(metrics["training_rows"] == int(train.sum()) and metrics["validation_rows"] == int((~train).sum()),
-          f"row counts {metrics['training_rows']} + {metrics['validation_rows']}")
-    true = set(ARTIFACT["model"]["features"])
-    check(len(true & set(got)) >= 20, f"{len(true & set(got))} of the true model's 25 features recovered")
-    # Every scoring path works unchanged: the stored model scores its own table.
-    conn.execute("SELECT activate_purchase_model('trained', %s)", (version,))
+
+def test_trained_version_not_activated(trained):
+    """A trained version is not activated unless options.activate."""
+    assert trained["active"] is False
+
+
+def test_selected_features_equal_sklearn_top_25(trained):
+    names, top = trained["names"], trained["top"]
+    assert trained["artifact"]["model"]["features"] == [names[j] for j in top]
+
+
+def test_l1_coefficients_equal_liblinear(trained):
+    """L1 coefficients equal liblinear's (within 1e-6)."""
+    ranking = {r["feature"]: r["l1_coefficient"] for r in trained["metrics"]["ranking"]}
+    got = [ranking.get(name, 0.0) for name in trained["names"]]
+    np.testing.assert_allclose(got, trained["w"], rtol=0, atol=1e-6, equal_nan=False)
+
+
+def test_refit_coefficients_equal_statsmodels(trained):
+    """Refit coefficients equal statsmodels' Logit Newton fit within 1e-6."""
+    np.testing.assert_allclose(
+        trained["artifact"]["model"]["coefficients"], trained["logit"].params, rtol=0, atol=1e-6, equal_nan=False
+    )
+
+
+def test_standard_errors_equal_statsmodels(trained):
+    """Standard errors equal statsmodels' bse within 1e-6."""
+    np.testing.assert_allclose(
+        trained["artifact"]["model"]["std_errors"], trained["logit"].bse, rtol=0, atol=1e-6, equal_nan=False
+    )
+
+
+def test_log_likelihood_equals_statsmodels(trained):
+    np.testing.assert_allclose(
+        trained["metrics"]["log_likelihood"], trained["logit"].llf, rtol=0, atol=1e-6, equal_nan=False
+    )
+
+
+def test_validation_auc_equals_roc_auc_score(trained):
+    np.testing.assert_allclose(trained["metrics"]["validation_auc"], trained["auc"], rtol=0, atol=1e-9, equal_nan=False)
+
+
+def test_row_counts(trained):
+    train, metrics = trained["train"], trained["metrics"]
+    assert (metrics["training_rows"], metrics["validation_rows"]) == (int(train.sum()), int((~train).sum()))
+
+
+def test_true_features_recovered(trained):
+    """At least 20 of the true model's 25 features are recovered."""
+    got = set(trained["artifact"]["model"]["features"])
+    assert len(set(ARTIFACT["model"]["features"]) & got) >= 20
+
+
+def test_stored_model_scores_its_table(trained, conn):
+    """Every scoring path works unchanged: the stored model scores its own validation rows."""
+    conn.execute("SELECT activate_purchase_model('trained', %s)", (trained["version"],))
     n, mean_p = conn.execute(
         "SELECT count(*), avg(predict_purchase(c, 'trained')) FROM customers_train c WHERE is_validation"
     ).fetchone()
-    check(abs(mean_p - p_val.mean()) < 1e-12, f"predict_purchase on the validation rows averages {mean_p:.12f} (Python {p_val.mean():.12f})")
+    assert n == len(trained["p_val"])
+    np.testing.assert_allclose(mean_p, trained["p_val"].mean(), rtol=0, atol=1e-12, equal_nan=False)
+
+
+def test_weights_show_standard_errors(trained, conn):
     weights = conn.execute("SELECT count(std_error) FROM purchase_model_weights('trained')").fetchone()[0]
-    check(weights == 25, "purchase_model_weights shows the 25 standard errors")
+    assert weights == 25
+
+
+def test_drift_reads_the_profile(trained, conn):
     drift = conn.execute("SELECT count(psi) FROM purchase_drift('customers_train', 'trained')").fetchone()[0]
-    check(drift > 0, f"purchase_drift reads the profile ({drift} columns with a PSI)")
-    print(f"timing: train_purchase_model {db_seconds:.3f} s, scikit-learn + statsmodels {py_seconds:.3f} s "
-          f"(ratio {db_seconds / py_seconds:.2f}); L1 iterations {metrics['iterations']}")
+    assert drift > 0, "no column with a PSI"
 
 
-def cancellation(conn):
+def test_cancellation(trained, conn):
     """A long training (200,000 rows) cancelled mid-way stops within a second and stores nothing."""
-    import threading
+    conn.execute("DROP TABLE IF EXISTS customers_5x")
     conn.execute("CREATE TABLE customers_5x AS SELECT * FROM customers_train, generate_series(1, 5) k")
     before = conn.execute("SELECT count(*) FROM purchase_models()").fetchone()[0]
     outcome = {}
@@ -217,72 +277,88 @@ def cancellation(conn):
     thread.join()
     after = conn.execute("SELECT count(*) FROM purchase_models()").fetchone()[0]
     delay = outcome["end"] - cancelled_at
-    check(outcome["error"] == "canceled" and delay < 1.0 and after == before,
-          f"a cancelled training stops {delay:.3f} s after pg_cancel_backend and stores nothing")
+    conn.execute("DROP TABLE customers_5x")
+    assert outcome["error"] == "canceled"
+    assert delay < 1.0, f"a cancelled training stops {delay:.3f} s after pg_cancel_backend"
+    assert after == before, "a cancelled training stores nothing"
 
 
-def expect_error(conn, sql, sqlstate, words, what):
-    try:
+def expect_error(conn, sql, sqlstate, words):
+    """sql fails with sqlstate and a message containing every one of words."""
+    with pytest.raises(psycopg.Error) as caught:
         conn.execute(sql)
-    except psycopg.Error as e:
-        msg = e.diag.message_primary or ""
-        ok = e.sqlstate == sqlstate and all(w in msg for w in words)
-        check(ok, f"{what}: {e.sqlstate} {msg}" + ("" if ok else f" (expected {sqlstate} {words})"))
-        return
-    check(False, f"{what}: no error")
+    e = caught.value
+    msg = e.diag.message_primary or ""
+    assert (e.sqlstate, [w for w in words if w not in msg]) == (sqlstate, []), f"{e.sqlstate} {msg}"
 
 
-def bad_data(conn):
-    conn.execute("DROP TABLE IF EXISTS bad")
+@pytest.fixture
+def bad(conn):
+    """A table of 3000 rows with a constant, an all-NULL, a key-like, a category and a leaking column."""
+    conn.execute("DROP TABLE IF EXISTS bad, tiny")
     conn.execute("""CREATE TABLE bad AS
         SELECT g AS id, (g % 2) AS y, (g % 2 = 0) AS v, sin(g) AS a, cos(g * 1.7) AS b,
                7.0::float8 AS constant, NULL::float8 AS empty, 'k' || g AS customer_key,
                CASE WHEN g % 3 = 0 THEN 'mon' ELSE 'tue' END AS day,
                (g % 2) * 2 - 1 + 0.5 * sin(g) AS leak
           FROM generate_series(1, 3000) g""")
-    base = "SELECT train_purchase_model('bad', '{t}', 'bad', '{o}'::jsonb)"
-    expect_error(conn, base.format(t="nope", o="{}"), "42703", ['"nope"'], "a missing target column")
-    expect_error(conn, base.format(t="y", o='{"exclude": ["nope"]}'), "42703", ['"nope"'], "a missing excluded column")
-    conn.execute("UPDATE bad SET y = 2 WHERE id = 10")
-    expect_error(conn, base.format(t="y", o='{"exclude": ["customer_key", "v"]}'), "22023", ['"y"', "0/1"], "a target that is not 0/1")
-    conn.execute("UPDATE bad SET y = NULL WHERE id = 10")
-    expect_error(conn, base.format(t="y", o='{"exclude": ["customer_key", "v"]}'), "22004", ['"y"', "NULL"], "a NULL target")
-    conn.execute("UPDATE bad SET y = 0 WHERE id = 10")
-    expect_error(conn, base.format(t="y", o='{"exclude": ["v"]}'), "54000", ['"customer_key"', "distinct values"], "a category with thousands of levels")
-    expect_error(conn, base.format(t="y", o='{"exclude": ["customer_key", "v"], "max_rows": 1000}'), "54000", ["max_rows"], "more rows than max_rows")
-    expect_error(conn, base.format(t="y", o='{"exclude": ["customer_key", "v"]}'), "22000",
-                 ["separable", '"leak"'], "perfectly separable data (leak determines y)")
-    expect_error(conn, base.format(t="y", o='{"tpo_k": 3}'), "22023", ['"tpo_k"'], "an unknown option")
-    expect_error(conn, base.format(t="y", o='{"l1_c": -1}'), "22023", ['"l1_c"'], "a negative l1_c")
+    yield "bad"
+    conn.execute("DROP TABLE IF EXISTS bad, tiny")
+
+
+BASE = "SELECT train_purchase_model('bad', '{t}', 'bad', '{o}'::jsonb)"
+BAD_DATA = {
+    # id: (set-up statement, target, options, SQLSTATE, words of the message)
+    "a missing target column": (None, "nope", "{}", "42703", ['"nope"']),
+    "a missing excluded column": (None, "y", '{"exclude": ["nope"]}', "42703", ['"nope"']),
+    "a target that is not 0/1": (
+        "UPDATE bad SET y = 2 WHERE id = 10", "y", '{"exclude": ["customer_key", "v"]}', "22023", ['"y"', "0/1"],
+    ),
+    "a NULL target": (
+        "UPDATE bad SET y = NULL WHERE id = 10", "y", '{"exclude": ["customer_key", "v"]}', "22004", ['"y"', "NULL"],
+    ),
+    "a category with thousands of levels": (
+        None, "y", '{"exclude": ["v"]}', "54000", ['"customer_key"', "distinct values"],
+    ),
+    "more rows than max_rows": (
+        None, "y", '{"exclude": ["customer_key", "v"], "max_rows": 1000}', "54000", ["max_rows"],
+    ),
+    "perfectly separable data (leak determines y)": (
+        None, "y", '{"exclude": ["customer_key", "v"]}', "22000", ["separable", '"leak"'],
+    ),
+    "an unknown option": (None, "y", '{"tpo_k": 3}', "22023", ['"tpo_k"']),
+    "a negative l1_c": (None, "y", '{"l1_c": -1}', "22023", ['"l1_c"']),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_training_data(conn, bad, case):
+    setup, target, options, sqlstate, words = BAD_DATA[case]
+    if setup:
+        conn.execute(setup)
+    expect_error(conn, BASE.format(t=target, o=options), sqlstate, words)
+
+
+def test_constant_and_empty_columns_left_out(conn, bad):
+    """Constant and all-NULL columns are left out with a NOTICE and training goes on."""
     conn.execute("UPDATE bad SET y = (a + b > 0)::int")
     conn.execute("UPDATE bad SET y = 1 - y WHERE id % 5 = 0")  # noise: no longer separable
     notices = []
     conn.add_notice_handler(lambda d: notices.append(d.message_primary))
-    version = conn.execute(base.format(t="y", o='{"exclude": ["customer_key", "id", "v", "leak"], "top_k": 3}')).fetchone()[0]
-    check(version >= 1 and any('"constant" left out' in n for n in notices) and any('"empty" left out' in n for n in notices),
-          "constant and all-NULL columns are left out with a NOTICE and training goes on")
+    options = '{"exclude": ["customer_key", "id", "v", "leak"], "top_k": 3}'
+    version = conn.execute(BASE.format(t="y", o=options)).fetchone()[0]
+    assert version >= 1
+    assert any('"constant" left out' in n for n in notices), notices
+    assert any('"empty" left out' in n for n in notices), notices
+
+
+def test_fewer_rows_than_features(conn, bad):
     conn.execute("CREATE TABLE tiny AS SELECT * FROM bad WHERE id <= 4")
     conn.execute("UPDATE tiny SET y = id % 2")
-    expect_error(conn, "SELECT train_purchase_model('tiny', 'y', 'tiny', "
-                 "'{\"exclude\": [\"customer_key\", \"id\", \"v\"], \"validation_fraction\": 0}')",
-                 "22023", ["training rows for"], "fewer rows than features")
-
-
-def main():
-    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DB}")
-    with psycopg.connect(dbname=DB, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION pg_purchase")
-        if os.environ.get("SKIP_PARITY") != "1":
-            parity(conn)
-            cancellation(conn)
-        bad_data(conn)
-    if FAILURES:
-        print(f"{len(FAILURES)} check(s) failed", file=sys.stderr)
-        sys.exit(1)
-    print("training: all checks passed")
-
-
-if __name__ == "__main__":
-    main()
+    expect_error(
+        conn,
+        "SELECT train_purchase_model('tiny', 'y', 'tiny', "
+        '\'{"exclude": ["customer_key", "id", "v"], "validation_fraction": 0}\')',
+        "22023",
+        ["training rows for"],
+    )

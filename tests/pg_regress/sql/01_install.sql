@@ -7,14 +7,3 @@ SELECT name, version, active, length(sha256) AS sha_len, loaded_by = current_use
   FROM purchase.model_versions;
 -- The artifact's own hash is what the catalog records.
 SELECT sha256 = artifact->>'sha256' AS hash_matches FROM purchase.model_versions;
-
--- Test helper: run a statement and show SQLSTATE, message and hint of its error.
-CREATE FUNCTION error_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE state text; msg text; hint text;
-BEGIN
-  EXECUTE statement;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
-  RETURN state || ': ' || msg || CASE WHEN hint <> '' THEN E'\nHINT: ' || hint ELSE '' END;
-END $$;

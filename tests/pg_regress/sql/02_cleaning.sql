@@ -1,4 +1,5 @@
 -- clean_number: the cleaning rule for money, percent and numbers sent as text.
+\ir setup/common.sql
 SELECT v AS raw, clean_number(v) AS cleaned
   FROM unnest(ARRAY['$6,882.34', '$6,882.34 ', '$-5,032.58', '($5,032.58)', '($5,483.24)',
                     '36.29%', '14.75731742', ' -3.5e-2 ', '', '   ']) AS v;

@@ -1,5 +1,6 @@
 -- Scoring rows in place: predict_purchase, purchase_outcome, score_purchase, purchase_features.
 -- A customers table shaped like the raw data: money/percent/categories as text, numbers float8.
+\ir setup/common.sql
 CREATE TABLE customers (customer_id int PRIMARY KEY, x5 text, x12 text, x31 text, x44 float8,
   x53 float8, x56 float8, x58 float8, x62 float8, x63 text, x81 text, x82 text, x91 float8, x99 float8);
 INSERT INTO customers VALUES

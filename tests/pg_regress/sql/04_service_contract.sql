@@ -1,5 +1,7 @@
 -- predict_purchase_json: the old web service's contract, 1..N raw rows in, answers out in order.
 -- Empty input: empty answer.
+\ir setup/common.sql
+\ir setup/customers.sql
 SELECT predict_purchase_json('[]');
 -- One object (not in an array) is one row. strict => false: absent columns are missing values.
 SELECT jsonb_array_length(predict_purchase_json('{"x5": "monday"}', strict => false)) AS answers;

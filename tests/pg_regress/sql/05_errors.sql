@@ -1,5 +1,7 @@
 -- Bad input gets a clear error: SQLSTATE, the column/field/value, and a hint.
 -- A row type without a column the model reads.
+\ir setup/common.sql
+\ir setup/customers.sql
 CREATE TABLE thin (customer_id int, x5 text);
 INSERT INTO thin VALUES (1, 'monday');
 SELECT error_of('SELECT predict_purchase(t) FROM thin t');

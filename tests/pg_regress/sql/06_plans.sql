@@ -1,5 +1,8 @@
 -- Plans stay correct when the model is replaced after they were made.
 -- A second model that reads other columns (x99, x82) than the bundled one.
+\ir setup/common.sql
+\ir setup/customers.sql
+\ir setup/many.sql
 \getenv artifact_path PG_PURCHASE_ARTIFACT
 CREATE TABLE other_model AS
 SELECT jsonb_set(jsonb_set(pg_read_file(:'artifact_path')::jsonb - 'sha256' - 'checks' #- '{model,std_errors}',

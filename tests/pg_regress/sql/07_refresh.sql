@@ -1,5 +1,8 @@
 -- refresh_purchase_targets: score a source table into a targeting list, swapped in atomically,
 -- every run logged in purchase.refresh_runs. It is a procedure: CALL it outside BEGIN/COMMIT.
+\ir setup/common.sql
+\ir setup/many.sql
+\ir setup/thin.sql
 \set SHOW_CONTEXT never
 CALL refresh_purchase_targets('many', 'ad_targets');
 SELECT count(*) AS targets, min(version) AS version, bool_and(p_hat > 0.75) AS all_above_threshold,

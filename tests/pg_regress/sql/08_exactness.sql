@@ -1,5 +1,7 @@
 -- Exactness: query shapes and inputs that once gave a wrong score without a word.
--- (Uses the customers table and error_of from the earlier files.)
+-- (The customers table and error_of come from setup/, like in every file.)
+\ir setup/common.sql
+\ir setup/customers.sql
 \getenv artifact_path PG_PURCHASE_ARTIFACT
 CREATE TABLE bundled8 AS SELECT pg_read_file(:'artifact_path')::jsonb - 'sha256' AS doc;
 -- Model "doubled": the bundled model with every coefficient doubled (different scores, same columns).

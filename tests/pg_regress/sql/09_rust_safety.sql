@@ -1,6 +1,8 @@
 -- Safety: NULL arguments, JSON rows with unknown or missing keys, element indexes in errors,
 -- the binary jsonb answer, malformed calls of the internal *_columns functions, privileges of
 -- rewritten calls, and server-file loads that cannot hang.
+\ir setup/common.sql
+\ir setup/customers.sql
 \getenv artifact_path PG_PURCHASE_ARTIFACT
 
 -- A NULL model name is an error (22004) on every scoring path; a NULL row or document is NULL.

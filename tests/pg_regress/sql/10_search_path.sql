@@ -1,5 +1,7 @@
 -- No function or procedure of pg_purchase resolves a name through its caller's search_path, so a
 -- role that can create objects in a schema on that path cannot get its code run by the caller.
+\ir setup/common.sql
+\ir setup/many.sql
 \set SHOW_CONTEXT never
 
 -- 1. Every member of the extension (through pg_depend), by kind:
@@ -108,7 +110,7 @@ SELECT schedule_purchase_refresh('nightly', '0 3 * * *', 'many', 'safe_targets')
 SELECT unschedule_purchase_refresh('nightly');
 SELECT count(*) AS versions FROM purchase_models();
 SELECT export_purchase_model('default') IS NOT NULL AS exported;
-SELECT activate_purchase_model('default', 3) AS active;
+SELECT activate_purchase_model('default', 1) AS active;
 BEGIN;
 CALL refresh_purchase_targets('many', 'safe_targets');
 ROLLBACK;

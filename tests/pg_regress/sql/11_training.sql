@@ -1,5 +1,6 @@
 -- Training inside the database (README "Retraining"): train a new version from a table, compare
 -- its metrics, activate it, roll back; and what bad training data gets.
+\ir setup/common.sql
 SET client_min_messages = warning;  -- the progress NOTICEs carry timings
 CREATE TABLE train_src AS
 SELECT g AS id,
