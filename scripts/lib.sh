@@ -25,7 +25,8 @@ export SHARED_DATA="${SHARED_DATA:-$ROOT/../shared/data}"
 server_readable() {
   local dir=/tmp/pg_purchase_files
   mkdir -p "$dir"
-  cp -r "$ROOT/artifacts" "$ROOT/tools" "$dir/"
+  # tools/purchase_pipeline.py imports the cleaning rule from python/pg_purchase beside it.
+  cp -r "$ROOT/artifacts" "$ROOT/tools" "$ROOT/python" "$dir/"
   chmod -R a+rX "$dir"
   echo "$dir"
 }
