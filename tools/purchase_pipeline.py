@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import decimal
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -28,8 +29,22 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
-from pg_purchase import cleaning as _rule  # noqa: E402  (the one Python copy of the cleaning rule)
+
+def _cleaning_rule():
+    """python/pg_purchase/cleaning.py, the one Python copy of the cleaning rule, loaded by path
+    rather than through the package: the benchmark's PL/Python peer runs this file in the
+    server's Python, which has scikit-learn but not the package's export dependencies."""
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python", "pg_purchase", "cleaning.py"
+    )
+    spec = importlib.util.spec_from_file_location("pg_purchase_cleaning_rule", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_rule = _cleaning_rule()
 
 FORMAT = "pg_purchase.logistic_pipeline"
 FORMAT_VERSION = 1
