@@ -7,8 +7,9 @@
 //! SERIALIZABLE transaction or a cursor, whose snapshot is older still). A model read under that
 //! snapshot may be the superseded version, and no further invalidation would ever evict it. So
 //! an entry read in a transaction that has processed an invalidation is provisional: it serves
-//! only the statement that read it, and the next statement reads the catalog again (compiling
-//! only when the version actually differs). From the next transaction on, entries are final.
+//! only reads under the same snapshot ([`SnapshotKey`]), and a statement with another snapshot
+//! reads the catalog again (compiling only when the version actually differs). From the next
+//! transaction on, entries are final.
 
 use crate::pg::errors::{raise, OrRaise};
 use crate::pg::models::catalog;
@@ -27,12 +28,32 @@ pub struct LoadedModel {
     pub model: CompiledModel,
 }
 
-/// Identifies the current top-level statement: (local transaction id, statement start).
-pub type StatementId = (u32, i64);
+/// What the catalog looks like to the current statement: two equal keys mean the same
+/// transaction, no command of its own in between, and no other transaction completed in
+/// between (a commit either moves `xmax` or leaves the in-progress list, `xcnt`), so a catalog
+/// read under either sees the same versions.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SnapshotKey {
+    lxid: u32,
+    xmin: pg_sys::TransactionId,
+    xmax: pg_sys::TransactionId,
+    xcnt: u32,
+    curcid: u32,
+}
+
+/// How long a cache entry may serve.
+enum Validity {
+    /// Until the next invalidation of the catalog.
+    Final,
+    /// Only reads under this snapshot (see the module comment).
+    Provisional(SnapshotKey),
+    /// Read with no active snapshot: not reused.
+    Once,
+}
 
 struct Entry {
     model: Rc<LoadedModel>,
-    provisional_for: Option<StatementId>,
+    validity: Validity,
 }
 
 #[derive(Default)]
@@ -40,7 +61,8 @@ struct Cache {
     entries: HashMap<String, Entry>,
     callback_registered: bool,
     catalog_relid: Option<pg_sys::Oid>,
-    last_invalidation: Option<StatementId>,
+    /// The local transaction that last processed an invalidation of the catalog.
+    last_invalidation: Option<u32>,
 }
 
 thread_local! {
@@ -57,28 +79,47 @@ pub fn relcache_generation() -> u64 {
 }
 
 unsafe extern "C" {
-    /// xact.c's statement start time: it only returns a backend global (it cannot raise an
-    /// ERROR), so it is bound directly rather than through pgrx's guarded wrapper, whose
-    /// sigsetjmp would cost more than the rest of a call site's per-row check.
-    #[link_name = "GetCurrentStatementStartTimestamp"]
-    fn statement_start_timestamp() -> pg_sys::TimestampTz;
+    // snapmgr.c's accessors of the active snapshot: they only read a backend global (they
+    // cannot raise an ERROR), so they are bound directly rather than through pgrx's guarded
+    // wrappers, whose sigsetjmp would cost more than the rest of a call site's per-row check.
+    #[link_name = "ActiveSnapshotSet"]
+    fn active_snapshot_set() -> bool;
+    #[link_name = "GetActiveSnapshot"]
+    fn active_snapshot() -> pg_sys::Snapshot;
 }
 
-/// The current top-level statement. Call sites compare it on every row, so it reads two
-/// backend globals and nothing else.
-#[inline]
-pub fn statement_id() -> StatementId {
+/// This backend's local transaction id (0 before it has a PGPROC).
+fn local_transaction() -> u32 {
     // SAFETY: MyProc is this backend's PGPROC (checked for NULL before the read) and lxid is
-    // written only by this backend; the timestamp function reads a backend global and cannot
-    // fail.
+    // written only by this backend.
     unsafe {
-        let lxid = if pg_sys::MyProc.is_null() {
+        if pg_sys::MyProc.is_null() {
             0
         } else {
             (*pg_sys::MyProc).lxid
-        };
-        (lxid, statement_start_timestamp())
+        }
     }
+}
+
+/// The key of the active snapshot, None without one. Call sites compare it on every row, so it
+/// reads backend globals and nothing else.
+#[inline]
+pub fn snapshot_key() -> Option<SnapshotKey> {
+    // SAFETY: both functions only read snapmgr.c's ActiveSnapshot; GetActiveSnapshot is called
+    // only when one is set, and its fields are plain values.
+    let snapshot = unsafe {
+        if !active_snapshot_set() {
+            return None;
+        }
+        &*active_snapshot()
+    };
+    Some(SnapshotKey {
+        lxid: local_transaction(),
+        xmin: snapshot.xmin,
+        xmax: snapshot.xmax,
+        xcnt: snapshot.xcnt,
+        curcid: snapshot.curcid,
+    })
 }
 
 /// PostgreSQL's relcache invalidation callback (registered once per backend). Not `unsafe`:
@@ -90,7 +131,7 @@ extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys
         let mut cache = c.borrow_mut();
         if relid == pg_sys::InvalidOid || Some(relid) == cache.catalog_relid {
             cache.entries.clear();
-            cache.last_invalidation = Some(statement_id());
+            cache.last_invalidation = Some(local_transaction());
             // The catalog may have been dropped (DROP EXTENSION): look its OID up again.
             cache.catalog_relid = None;
         }
@@ -136,12 +177,16 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     // SAFETY: processes queued invalidations, which may run on_relcache_invalidation; that
     // callback borrows CACHE mutably, and no borrow of CACHE is held across this call.
     unsafe { pg_sys::AcceptInvalidationMessages() };
-    let now = statement_id();
+    let now = snapshot_key();
     let (cached, usable) = CACHE.with(|c| {
         let cache = c.borrow();
         match cache.entries.get(name) {
             Some(e) => {
-                let usable = e.provisional_for.is_none_or(|stmt| stmt == now);
+                let usable = match e.validity {
+                    Validity::Final => true,
+                    Validity::Provisional(key) => Some(key) == now,
+                    Validity::Once => false,
+                };
                 (Some(e.model.clone()), usable)
             }
             None => (None, false),
@@ -159,12 +204,18 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     };
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
-        let same_transaction = cache.last_invalidation.map(|(lxid, _)| lxid) == Some(now.0);
+        let validity = if cache.last_invalidation != Some(local_transaction()) {
+            Validity::Final
+        } else if let Some(key) = now {
+            Validity::Provisional(key)
+        } else {
+            Validity::Once
+        };
         cache.entries.insert(
             name.to_string(),
             Entry {
                 model: loaded.clone(),
-                provisional_for: same_transaction.then_some(now),
+                validity,
             },
         );
     });

@@ -3,7 +3,7 @@
 //! later rows do no lookups.
 
 use crate::pg::datum::text::text_str;
-use crate::pg::models::cache::{resolve, statement_id, LoadedModel, StatementId};
+use crate::pg::models::cache::{resolve, snapshot_key, LoadedModel, SnapshotKey};
 use pgrx::prelude::*;
 use std::ffi::c_void;
 use std::marker::PhantomData;
@@ -165,20 +165,21 @@ pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> (pg_sys::Datum,
 /// The model a call site scores with, resolved from its `model` argument.
 ///
 /// When the argument is a plan constant (`Const`), the name is read once and the resolved model
-/// kept for the rest of the statement. Otherwise (`lower(seg)`, a column, a PL/pgSQL variable)
-/// the name's bytes are compared on every row: a per-row datum's address says nothing, since
-/// per-tuple memory reuses addresses. Resolving (backend cache, catalog) happens only when the
-/// name or the statement changes: a call site can outlive its statement (PL/pgSQL keeps simple
-/// expressions' state for the whole transaction), and each statement scores with the version
-/// active when it starts.
+/// kept while the snapshot stays the same. Otherwise (`lower(seg)`, a column, a PL/pgSQL
+/// variable) the name's bytes are compared on every row: a per-row datum's address says
+/// nothing, since per-tuple memory reuses addresses. Resolving (backend cache, catalog) happens
+/// only when the name or the snapshot changes: a call site can outlive its statement (PL/pgSQL
+/// keeps simple expressions' state for the whole transaction, and statements sent in one query
+/// string share a start time), and each statement scores with the version its snapshot sees.
+/// Within one snapshot, which a plain statement keeps for all its rows, nothing changes.
 #[derive(Default)]
 pub struct ModelArgument {
     /// Whether the argument was found to be a `Const` on the first row.
     constant: Option<bool>,
     name: String,
     model: Option<Rc<LoadedModel>>,
-    /// The statement `model` was resolved in.
-    statement: StatementId,
+    /// The snapshot `model` was resolved under (None: none was active, so never reused).
+    snapshot: Option<SnapshotKey>,
 }
 
 impl ModelArgument {
@@ -192,8 +193,8 @@ impl ModelArgument {
         let constant = *self
             .constant
             .get_or_insert_with(|| arg_is_const(call, argno));
-        let statement = statement_id();
-        let same_statement = self.statement == statement;
+        let snapshot = snapshot_key();
+        let same_statement = snapshot.is_some() && self.snapshot == snapshot;
         if let (true, true, Some(model)) = (constant, same_statement, &self.model) {
             return (model.clone(), false);
         }
@@ -212,7 +213,7 @@ impl ModelArgument {
         self.name.clear();
         self.name.push_str(name);
         self.model = Some(model.clone());
-        self.statement = statement;
+        self.snapshot = snapshot;
         (model, changed)
     }
 }

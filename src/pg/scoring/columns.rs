@@ -90,14 +90,21 @@ fn bind_columns(call: Call<'_>, site: &mut ColumnsSite, model: &LoadedModel) {
     let available = names.iter().enumerate().map(|(pos, n)| (n.as_str(), pos));
     let positions = match bind_inputs(&inputs, available) {
         Ok(positions) => positions,
-        Err(missing) => raise(
-            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            format!(
-                "purchase model \"{}\" (version {}) reads column \"{}\", which this statement's plan does not pass",
-                model.name, model.version, missing.column
-            ),
-            Some("The model was replaced while the statement was being planned; run the statement again.".into()),
-        ),
+        Err(missing) => {
+            let column = missing.column.to_string();
+            // Leave the site as if never bound, so a later call binds again instead of
+            // reading positions that were never set.
+            site.names = Some(names);
+            site.model = ModelArgument::default();
+            raise(
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "purchase model \"{}\" (version {}) reads column \"{}\", which this statement's plan does not pass",
+                    model.name, model.version, column
+                ),
+                Some("The model was replaced while the statement was being planned; run the statement again.".into()),
+            )
+        }
     };
     for (input, pos) in model.model.inputs.iter().zip(positions) {
         let argno = FIXED_ARGS + pos;

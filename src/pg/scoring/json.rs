@@ -290,7 +290,7 @@ pub(crate) struct OutputLayout {
     key_bytes: Vec<u8>,
     /// Numerics for the values that recur in every answer (0, 1 and 0.0, 1.0 of the one-hot
     /// features), converted once.
-    common: Vec<(u64, Vec<u8>)>,
+    common: Vec<((bool, u64), Vec<u8>)>,
 }
 
 /// jsonb's object key order.
@@ -429,9 +429,10 @@ impl OutputLayout {
     }
 }
 
-/// Identifies a value among `OutputLayout::common`.
-fn key_of(integer: bool, v: f64) -> u64 {
-    v.to_bits() ^ u64::from(integer)
+/// Identifies a value among `OutputLayout::common`: whether it is written as an integer, and
+/// its exact bits (a pair, so no float's bits can pass for another entry's).
+fn key_of(integer: bool, v: f64) -> (bool, u64) {
+    (integer, v.to_bits())
 }
 
 unsafe extern "C-unwind" {

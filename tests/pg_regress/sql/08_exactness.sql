@@ -127,6 +127,12 @@ SELECT activate_purchase_model('swapped', 1) AS rolled_back;
 SELECT min(swapped_version(c)) AS v_min, max(swapped_version(c)) AS v_max,
        bool_and(swapped_p(c) = predict_purchase(c, 'default')) AS scores_as_v1 FROM customers c;
 COMMIT;
+-- The same sent as one query string (\; joins statements into one message): the statements
+-- share their start time, and each must still score with what its own snapshot sees.
+BEGIN;
+SELECT min(swapped_version(c)) AS v_min, bool_and(swapped_p(c) = predict_purchase(c, 'default')) AS scores_as_v1
+  FROM customers c \; SELECT activate_purchase_model('swapped', 2) AS activated \; SELECT min(swapped_version(c)) AS v_min, max(swapped_version(c)) AS v_max, bool_and(swapped_p(c) = predict_purchase(c, 'doubled')) AS scores_as_v2 FROM customers c;
+ROLLBACK;
 DROP FUNCTION swapped_p(customers), swapped_version(customers);
 SELECT drop_purchase_model('swapped') AS dropped_swapped;
 

@@ -71,9 +71,29 @@ expected AS (
               || jsonb_build_object('p_hat', predict_purchase(r, 'wide'), 'business_outcome', purchase_outcome(r, 'wide')) AS answer
     FROM wide_rows w, LATERAL jsonb_populate_record(NULL::wide_row, w.obj) r)
 SELECT count(*) AS answers, count(*) FILTER (WHERE a.answer::text = e.answer::text) AS same_text,
-       count(*) FILTER (WHERE a.answer = e.answer) AS equal, min(jsonb_array_length(jsonb_path_query_array(a.answer, '$.*'))) AS keys
+       count(*) FILTER (WHERE a.answer = e.answer) AS equal, min(jsonb_array_length(jsonb_path_query_array(a.answer, '$.*'))) AS keys,
+       -- Both sides now come from the same writer, so also check it against PostgreSQL's own
+       -- encoding of the same text: byte for byte.
+       count(*) FILTER (WHERE jsonb_send(a.answer) = jsonb_send(a.answer::text::jsonb)
+                          AND jsonb_send(e.answer) = jsonb_send(e.answer::text::jsonb)) AS same_bytes_as_jsonb_in
   FROM answers a JOIN expected e ON e.g = a.ord;
 SELECT drop_purchase_model('wide') AS dropped;
+
+-- Feature values next to the writer's pre-encoded 0 and 1 keep their exact value (1 + 2^-52 was
+-- written as the integer 1, and 5e-324 as 0, when a float's bits could pass for an integer's).
+SELECT load_purchase_model('{"format": "pg_purchase.logistic_pipeline", "format_version": 1,
+  "inputs": [{"column": "x", "kind": "number"}],
+  "imputer": {"columns": ["x"], "statistics": [0.0]}, "scaler": {"columns": ["x"], "mean": [0.0], "scale": [1.0]},
+  "encoder": {"columns": []},
+  "model": {"features": ["x"], "coefficients": [1e-300], "intercept": 0.0}, "threshold": 0.5}', 'edge', allow_unchecked => true) AS edge_version;
+CREATE TYPE edge_row AS (x float8);
+SELECT v, purchase_features(ROW(v)::edge_row, 'edge')->'x' = to_jsonb(v) AS features_exact,
+       predict_purchase_json(jsonb_build_array(jsonb_build_object('x', v)), 'edge')->0->'x' = to_jsonb(v) AS json_exact,
+       jsonb_send(purchase_features(ROW(v)::edge_row, 'edge'))
+         = jsonb_send(purchase_features(ROW(v)::edge_row, 'edge')::text::jsonb) AS same_bytes_as_jsonb_in
+  FROM unnest(ARRAY[1.0000000000000002, 0.9999999999999999, 5e-324, 1e-7, 0, 1, -0.0, 123456789.125]::float8[]) v;
+DROP TYPE edge_row;
+SELECT drop_purchase_model('edge') AS dropped_edge;
 
 -- The internal *_columns functions refuse malformed direct calls with named errors.
 SELECT error_of($$SELECT predict_purchase_columns('default', '{x5,x12,x31,x44,x53,x56,x58,x62,x81,x91}', 'monday')$$);
