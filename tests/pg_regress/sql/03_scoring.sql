@@ -1,14 +1,8 @@
 -- Scoring rows in place: predict_purchase, purchase_outcome, score_purchase, purchase_features.
--- A customers table shaped like the raw data: money/percent/categories as text, numbers float8.
+-- A customers table shaped like the raw data (setup/customers.sql): money/percent/categories as
+-- text, numbers float8; and typed, the same columns as other SQL types.
 \ir setup/common.sql
-CREATE TABLE customers (customer_id int PRIMARY KEY, x5 text, x12 text, x31 text, x44 float8,
-  x53 float8, x56 float8, x58 float8, x62 float8, x63 text, x81 text, x82 text, x91 float8, x99 float8);
-INSERT INTO customers VALUES
-  (1, 'saturday', '($1,000.00)', 'japan', 0.25, NULL, -1, 0, 1, '36.29%', 'July', 'Male', 0.5, 1),
-  (2, 'friday', '$6,882.34 ', 'america', 0.9, 0.1, 0.3, 1.2, -0.4, '50%', 'April', 'Female', 0.1, 2),
-  (3, 'monday', '$-5,032.58', 'germany', 0.4, 0.6, 0.0, -0.3, 0.2, '10.5%', 'December', 'Male', 0.9, 3),
-  (4, 'sunday', '$0.00', NULL, 0.5, 0.4, 0.0, 0.0, 0.0, NULL, 'October', NULL, 0.25, 4),
-  (5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 5);
+\ir setup/customers.sql
 
 -- The same p_hat, hand-computed for row 1 from the artifact's figures (imputed x53 scales to 0).
 SELECT round(predict_purchase(c)::numeric, 12) AS p_hat,
@@ -47,10 +41,9 @@ SELECT customer_id,
        predict_purchase(c) = predict_purchase(jsonb_populate_record(NULL::customers, to_jsonb(c))) AS from_jsonb
   FROM customers c ORDER BY 1;
 
--- Numbers may be float8, float4, numeric, integer or text; categories text, varchar or char(n).
-CREATE TABLE typed (x5 varchar(12), x12 numeric, x31 char(10), x44 float4, x53 numeric(10,4),
-  x56 integer, x58 bigint, x62 text, x81 text, x91 smallint);
-INSERT INTO typed VALUES ('saturday', -1000, 'japan', 0.25, NULL, -1, 0, '1', 'July', 0);
+-- Numbers may be float8, float4, numeric, integer or text; categories text, varchar or char(n)
+-- (table typed of setup/customers.sql: varchar(12), numeric, char(10), float4, numeric(10,4),
+-- integer, bigint, text, text, smallint).
 SELECT round(predict_purchase(t)::numeric, 12) AS p_typed,
        predict_purchase(t) = predict_purchase(ROW(1, 'saturday', '($1,000.00)', 'japan', 0.25, NULL, -1, 0, 1,
                                                   NULL, 'July', NULL, 0, NULL)::customers) AS same_as_text,

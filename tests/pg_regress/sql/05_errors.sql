@@ -2,8 +2,7 @@
 -- A row type without a column the model reads.
 \ir setup/common.sql
 \ir setup/customers.sql
-CREATE TABLE thin (customer_id int, x5 text);
-INSERT INTO thin VALUES (1, 'monday');
+\ir setup/thin.sql
 SELECT error_of('SELECT predict_purchase(t) FROM thin t');
 SELECT error_of('SELECT predict_purchase(ROW(1, ''monday'')) ');
 -- Unparseable money / percent / number text names the column and quotes the value.

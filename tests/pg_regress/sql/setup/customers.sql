@@ -1,5 +1,5 @@
 \set ECHO none
--- The customers and typed tables of 03_scoring.sql, for the files that use them (included with
+-- The customers and typed tables, for the files that use them (included with
 -- \ir after setup/common.sql, which removed any earlier copy).
 SET client_min_messages = warning;
 CREATE TABLE customers (customer_id int PRIMARY KEY, x5 text, x12 text, x31 text, x44 float8,

@@ -1,5 +1,5 @@
 \set ECHO none
--- The 10,000 synthetic rows (table many) of 04_service_contract.sql, for the files that use them
+-- The 10,000 synthetic rows (table many), for the files that use them
 -- (included with \ir after setup/common.sql, which removed any earlier copy).
 SET client_min_messages = warning;
 CREATE TABLE many AS
