@@ -13,7 +13,6 @@
 
 import json
 import os
-import shutil
 import sys
 
 import pytest
@@ -23,7 +22,8 @@ for _path in (os.path.join(ROOT, "tools"), os.path.join(ROOT, "python"), os.path
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-ARTIFACT_PATH = os.path.join(ROOT, "artifacts", "purchase_model.json")
+from common import ARTIFACT_PATH, bundled, connect, server_readable_artifact  # noqa: E402
+
 DATA_DIR = os.environ.get("SHARED_DATA", os.path.join(ROOT, "..", "shared", "data"))
 
 
@@ -81,17 +81,13 @@ def artifact_path():
 @pytest.fixture
 def artifact():
     """The bundled artifact (a fresh copy per test: tests may change it)."""
-    with open(ARTIFACT_PATH, encoding="utf-8") as handle:
-        return json.load(handle)
+    return bundled()
 
 
 @pytest.fixture(scope="session")
 def server_artifact_path():
     """A copy of the bundled artifact that the server process (user postgres) can read."""
-    os.makedirs("/tmp/pg_purchase_files", exist_ok=True)
-    path = shutil.copy(ARTIFACT_PATH, "/tmp/pg_purchase_files/purchase_model_for_tests.json")
-    os.chmod(path, 0o644)
-    return path
+    return server_readable_artifact()
 
 
 @pytest.fixture(scope="session")
@@ -139,12 +135,6 @@ def pg():
     with psycopg.connect(dbname="postgres", autocommit=True) as conn:
         conn.execute("SELECT 1")
     return {"host": os.environ["PGHOST"], "port": os.environ["PGPORT"]}
-
-
-def connect(db, **kw):
-    import psycopg
-
-    return psycopg.connect(dbname=db, autocommit=True, **kw)
 
 
 def create_database(name, version=None):

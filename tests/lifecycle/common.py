@@ -41,17 +41,6 @@ def connect(db, **kw):
     return psycopg.connect(dbname=db, autocommit=True, **kw)
 
 
-def fresh_db(name, version=None):
-    with connect("postgres") as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    with connect(name) as conn:
-        if version:
-            conn.execute(f"CREATE EXTENSION pg_purchase VERSION '{version}'")
-        else:
-            conn.execute("CREATE EXTENSION pg_purchase")
-
-
 def make_customers(conn, rows=1000, table="customers"):
     """A small customers table of the raw schema (the synthetic generator's SQL)."""
     import sys
