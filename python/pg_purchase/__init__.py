@@ -9,7 +9,7 @@ from .cleaning import category_text, clean_number, is_missing_category
 from .export import ExportError, artifact_sha256, export_pipeline, prepare_frame, score_rows
 from .notebook import export_notebook, notebook_predict
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 __all__ = [
     "export_pipeline",
     "export_notebook",
