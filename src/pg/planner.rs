@@ -11,7 +11,7 @@
 //! which invalidates every cached plan built this way (prepared statements, PL/pgSQL, pg_cron).
 //! Anything not provably safe to rewrite is left alone and takes the generic row path.
 
-use crate::pg::models::cache::{catalog_relid, try_resolve};
+use crate::pg::models::cache::{catalog_relid, is_final, try_resolve};
 use crate::pg::scoring::binder::bind_inputs;
 use crate::pg::scoring::columns::may_execute;
 use pgrx::prelude::*;
@@ -62,6 +62,17 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     unsafe { pg_sys::record_plan_function_dependency(root, funcid) };
     let loaded = try_resolve(&model_name)?;
     let catalog = catalog_relid()?;
+    // A version read in a transaction that has already taken in an activation may be the one
+    // that activation replaced (an older REPEATABLE READ snapshot, a savepoint's re-plan): its
+    // invalidation is spent, so a plan rewritten for it would keep its columns after COMMIT.
+    // Leave such a call on the generic row path, which scores whatever version is in force, and
+    // mark the plan transient, so a later transaction (another TransactionXmin) plans it again
+    // and rewrites it then.
+    if !is_final(&model_name) {
+        // SAFETY: `root` is the valid PlannerInfo with a non-null glob (above).
+        unsafe { (*(*root).glob).transientPlan = true };
+        return None;
+    }
 
     // Where each column comes from: a Var of the same range-table entry, or a RowExpr field.
     // SAFETY: `row` is a valid expression node (an argument of the call), read as a Var or a

@@ -116,6 +116,37 @@ def wait_for_replay(primary, standby, timeout=30):
     return False
 
 
+def replayed_activation_between_statements(primary, standby):
+    """The versions a PL/pgSQL call site on the standby scores with in two statements of one
+    transaction, with version 2's activation replayed in between. The snapshot key once missed it:
+    during recovery in-progress xids sit in subxip (xcnt is 0), so with an older transaction holding
+    xmin and a younger one already committed (holding xmax), the activation's commit left xmin, xmax
+    and xcnt unchanged, and the call site kept version 1."""
+    db = "pg_purchase_replica"
+    primary.execute("CREATE TABLE IF NOT EXISTS xid_holder (x int)")
+    primary.execute(
+        """CREATE OR REPLACE FUNCTION version_of_one() RETURNS int LANGUAGE plpgsql AS $$
+           DECLARE r customers;
+           BEGIN SELECT * INTO r FROM customers WHERE customer_id = 1; RETURN (score_purchase(r)).version; END $$"""
+    )
+    with connect(db) as holder, connect(db) as activator, connect(db) as younger:
+        holder.execute("BEGIN")
+        holder.execute("INSERT INTO xid_holder VALUES (0)")
+        activator.execute("BEGIN")
+        activator.execute("SELECT activate_purchase_model('default', 2)")
+        younger.execute("INSERT INTO xid_holder VALUES (1)")
+        wait_for_replay(primary, standby)
+        standby.execute("BEGIN")
+        first = standby.execute("SELECT version_of_one()").fetchone()[0]
+        activator.execute("COMMIT")
+        wait_for_replay(primary, standby)
+        second = standby.execute("SELECT version_of_one()").fetchone()[0]
+        standby.execute("COMMIT")
+        holder.execute("ROLLBACK")
+    primary.execute("SELECT activate_purchase_model('default', 1)")
+    return first, second
+
+
 def test_replica(fresh_database, check):
     fresh_database("pg_purchase_replica")
     with connect("pg_purchase_replica") as conn:
@@ -167,6 +198,10 @@ def test_replica(fresh_database, check):
             primary.execute("SELECT activate_purchase_model('default', 1)")
             replayed = wait_for_replay(primary, standby)
             check("and a rollback by activation", replayed and scores(standby) == s_bundled)
+            check(
+                "a standby call site that outlives its statement sees a replayed activation",
+                replayed_activation_between_statements(primary, standby) == (1, 2),
+            )
     finally:
         run([f"{PG_BIN}/pg_ctl", "-D", data, "-m", "fast", "stop"], as_postgres=True)
         shutil.rmtree(base, ignore_errors=True)

@@ -30,14 +30,22 @@ pub struct LoadedModel {
 
 /// What the catalog looks like to the current statement: two equal keys mean the same
 /// transaction, no command of its own in between, and no other transaction completed in
-/// between (a commit either moves `xmax` or leaves the in-progress list, `xcnt`), so a catalog
-/// read under either sees the same versions.
+/// between, so a catalog read under either sees the same versions.
+///
+/// "No other transaction completed" is `snapXactCompletionCount` (PostgreSQL 14+: the count of
+/// completed transactions when the snapshot was built, moved by every commit or abort, also
+/// when a standby replays one). The xid fields alone do not say it: during recovery the
+/// in-progress xids sit in `subxip` with `xcnt` 0, so a replayed activation can leave xmin,
+/// xmax and xcnt all unchanged. A snapshot not built by GetSnapshotData (copied or imported)
+/// has a count of 0; the xid fields still tell most changes apart there.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct SnapshotKey {
     lxid: u32,
+    completed: u64,
     xmin: pg_sys::TransactionId,
     xmax: pg_sys::TransactionId,
     xcnt: u32,
+    subxcnt: i32,
     curcid: u32,
 }
 
@@ -115,9 +123,11 @@ pub fn snapshot_key() -> Option<SnapshotKey> {
     };
     Some(SnapshotKey {
         lxid: local_transaction(),
+        completed: snapshot.snapXactCompletionCount,
         xmin: snapshot.xmin,
         xmax: snapshot.xmax,
         xcnt: snapshot.xcnt,
+        subxcnt: snapshot.subxcnt,
         curcid: snapshot.curcid,
     })
 }
@@ -220,6 +230,19 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
         );
     });
     Some(loaded)
+}
+
+/// Whether the cached entry of model `name` is final: read in a transaction that had processed
+/// no invalidation of the catalog, so no later activation can be hidden from it except by an
+/// invalidation still to come (which then reaches every plan built on it). A provisional entry
+/// (see the module comment) may be the superseded version, and a plan built on it would keep it.
+pub fn is_final(name: &str) -> bool {
+    CACHE.with(|c| {
+        matches!(
+            c.borrow().entries.get(name).map(|e| &e.validity),
+            Some(Validity::Final)
+        )
+    })
 }
 
 /// Compiles a stored version (validated, self-checked and hashed when it was loaded).

@@ -99,10 +99,10 @@ fn bind_columns(call: Call<'_>, site: &mut ColumnsSite, model: &LoadedModel) {
             raise(
                 PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                 format!(
-                    "purchase model \"{}\" (version {}) reads column \"{}\", which this statement's plan does not pass",
+                    "purchase model \"{}\" version {} was activated after this statement was planned, and it reads column \"{}\", which the plan does not pass",
                     model.name, model.version, column
                 ),
-                Some("The model was replaced while the statement was being planned; run the statement again.".into()),
+                Some("The plan is made again at the next execution: run the statement again (in a transaction block, after ROLLBACK TO SAVEPOINT or in a new transaction).".into()),
             )
         }
     };
