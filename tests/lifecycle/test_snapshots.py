@@ -131,7 +131,7 @@ PLPGSQL_SCORE_ONE = f"""
 
 
 @pytest.mark.parametrize(
-    "isolation, kind",
+    ("isolation", "kind"),
     [
         ("REPEATABLE READ", "prepared"),
         ("SERIALIZABLE", "prepared"),
