@@ -142,7 +142,7 @@ fn evaluate_purchase_model(
 }
 
 /// A 0/1 outcome as the target column holds it: boolean, integer or text 0/1.
-fn outcome(column: &str, text: &str) -> bool {
+pub(crate) fn outcome(column: &str, text: &str) -> bool {
     match text {
         "1" | "t" | "true" => true,
         "0" | "f" | "false" => false,
@@ -154,7 +154,7 @@ fn outcome(column: &str, text: &str) -> bool {
     }
 }
 
-fn check_column(relid: pg_sys::Oid, column: &str) {
+pub(crate) fn check_column(relid: pg_sys::Oid, column: &str) {
     let name = std::ffi::CString::new(column).unwrap_or_default();
     // SAFETY: a syscache lookup with a NUL-terminated name that outlives the call; a missing
     // column is InvalidAttrNumber.

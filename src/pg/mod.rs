@@ -11,4 +11,6 @@ mod models;
 mod planner;
 mod refresh;
 mod scoring;
+mod source_relation;
+mod targeting;
 mod training;

@@ -53,6 +53,10 @@ pub enum PipelineError {
     #[error("{0}")]
     InvalidInput(String),
 
+    /// A bad argument of a SQL function, named.
+    #[error("argument \"{argument}\" {problem}")]
+    InvalidArgument { argument: String, problem: String },
+
     /// A JSON row (strict mode) carries a key that is none of the artifact's input columns.
     #[error("unknown key \"{0}\": the model has no input column of that name")]
     UnknownKey(String),
@@ -97,7 +101,8 @@ impl PipelineError {
             | PipelineError::UnknownCategory { .. }
             | PipelineError::MissingValue { .. }
             | PipelineError::ChecksRequired
-            | PipelineError::InvalidInput(_) => ErrorKind::InvalidParameter,
+            | PipelineError::InvalidInput(_)
+            | PipelineError::InvalidArgument { .. } => ErrorKind::InvalidParameter,
         }
     }
 
@@ -137,6 +142,10 @@ impl PipelineError {
                     .into(),
             ),
             PipelineError::InvalidInput(_) => None,
+            PipelineError::InvalidArgument { .. } => Some(
+                "value_per_purchase is what one purchase earns (> 0), cost_per_contact what one contact costs (>= 0); the source needs labelled rows of both classes."
+                    .into(),
+            ),
         }
     }
 }

@@ -69,7 +69,7 @@ fn load_purchase_model(
 
 /// The load shared by the jsonb and the file paths: the text is parsed once (a number out of
 /// range or too deep a nesting names its field), validated, checked, then stored as jsonb.
-fn load_text(
+pub(crate) fn load_text(
     text: String,
     name: Option<&str>,
     activate: Option<bool>,

@@ -130,6 +130,27 @@ pub fn stored_version(name: &str, version: i32) -> Option<StoredVersion> {
     })
 }
 
+/// The whole stored document of version `version` of `name`, reference checks included (for a
+/// new version derived from it).
+pub fn full_artifact(name: &str, version: i32) -> Option<String> {
+    let table = crate::pg::citus::catalog_table();
+    Spi::connect(|client| {
+        let rows = client
+            .select(
+                &format!(
+                    "SELECT artifact::pg_catalog.text FROM {table}
+                      WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2"
+                ),
+                Some(1),
+                &[name.into(), version.into()],
+            )
+            .or_raise();
+        rows.into_iter()
+            .next()
+            .and_then(|row| row.get(1).or_raise())
+    })
+}
+
 /// The names that have an active version, for "unknown model" errors.
 pub fn active_names() -> Vec<String> {
     let table = crate::pg::citus::catalog_table();

@@ -58,7 +58,15 @@ GRANT EXECUTE ON FUNCTION predict_purchase(record, text), purchase_outcome(recor
   score_purchase_columns(text, text[], "any"), purchase_features_columns(text, text[], "any"),
   clean_number(text), purchase_models(), export_purchase_model(text, integer),
   explain_purchase(record, text, integer), purchase_model_weights(text, integer),
-  evaluate_purchase_model(regclass, text, text), purchase_drift(regclass, text) TO purchase_scorer;
+  evaluate_purchase_model(regclass, text, text), purchase_drift(regclass, text),
+  optimize_purchase_threshold(regclass, text, text, float8, float8) TO purchase_scorer;
+
+-- Targeting economics (src/pg/targeting.rs): the threshold search reads the source with the
+-- caller's rights; a new threshold is a new version, so it is purchase_admin's like a load.
+ALTER FUNCTION optimize_purchase_threshold(regclass, text, text, float8, float8) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION set_purchase_threshold(text, float8, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) TO purchase_admin;
 
 -- Training (src/pg/training.rs): reads the source with the caller's rights and stores through
 -- load_purchase_model, so it is for the roles that may load models.
