@@ -67,6 +67,13 @@ SELECT (d->>'decile')::int AS decile,
 SELECT round(((:'e'::jsonb)->>'auc')::numeric, 4) AS auc,
        round(((:'e'::jsonb)->>'precision')::numeric, 4) AS precision_at_threshold,
        round(((:'e'::jsonb)->>'recall')::numeric, 4) AS recall_at_threshold;
+-- Whom to contact by money (README "Choosing whom to contact"): for example figures, a purchase
+-- earning 40 and a contact costing 9, the most profitable threshold against today's 0.75.
+\echo 'the most profitable threshold if a purchase earns 40 and a contact costs 9 (optimize_purchase_threshold):'
+SELECT round((a->>'threshold')::numeric, 4) AS best_threshold, round((a->>'profit')::numeric) AS profit,
+       a->'contacts' AS contacts, round((a->>'profit_at_model_threshold')::numeric) AS profit_at_0_75,
+       a->'contacts_at_model_threshold' AS contacts_at_0_75
+  FROM optimize_purchase_threshold('customers', 'bought', value_per_purchase => 40, cost_per_contact => 9) a;
 SQL
 cat <<EOF
 
@@ -78,6 +85,7 @@ What to try next:
   CALL refresh_purchase_targets('customers', 'ad_targets');        the nightly refresh (README)
   SELECT * FROM explain_purchase((SELECT c FROM customers c LIMIT 1), top_k => 5);   why a score
   SELECT * FROM purchase_drift('customers') WHERE flagged;          is today's data still like training?
+  SELECT optimize_purchase_threshold('customers', 'bought', value_per_purchase => 40, cost_per_contact => 9);   whom to contact
 EOF
 if [ -n "$KEEP" ]; then
   echo
