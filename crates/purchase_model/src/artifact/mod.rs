@@ -21,6 +21,7 @@ mod v2;
 
 use super::error::{PipelineError, Result};
 use super::json_fields::{describe, field, object, string};
+use super::json_rows::SCORE_KEYS;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -143,18 +144,37 @@ impl Artifact {
         if version == 1 {
             v1::check_v1_keys(doc)?;
         }
-        Self::parse(doc, version, sha256)
+        Self::parse(doc, version, sha256)?.without_reserved_features()
     }
 
     /// Like `from_json`, consuming the document: format 2's strings move into the artifact
     /// instead of being copied, so a large artifact is not held twice while it is validated.
     pub fn from_value(doc: Value) -> Result<Artifact> {
         let (version, sha256) = hash::verified_hash(&doc)?;
-        if version == 2 {
-            return v2::parse_v2(doc, sha256);
+        let artifact = if version == 2 {
+            v2::parse_v2(doc, sha256)?
+        } else {
+            v1::check_v1_keys(&doc)?;
+            v1::parse_v1(&doc, sha256)?
+        };
+        artifact.without_reserved_features()
+    }
+
+    /// Refuses a feature named like a score key of the JSON answers (`p_hat`,
+    /// `business_outcome`), which would silently take the score's place there. Checked when an
+    /// artifact is loaded, not when a stored one is read back (as format 1's keys are).
+    fn without_reserved_features(self) -> Result<Artifact> {
+        if let Some(index) = self
+            .features
+            .iter()
+            .position(|f| SCORE_KEYS.contains(&f.as_str()))
+        {
+            return Err(PipelineError::ReservedFeature {
+                index,
+                name: self.features[index].clone(),
+            });
         }
-        v1::check_v1_keys(&doc)?;
-        v1::parse_v1(&doc, sha256)
+        Ok(self)
     }
 
     /// Parses an artifact that was verified when it was stored (its hash is known and its
