@@ -124,4 +124,73 @@ mod tests {
         assert_eq!(code, PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION);
         assert_eq!(detail, None);
     }
+
+    /// Every SQL entry point runs under the panic guard: a bug (a panic planted at the start of
+    /// the entry point) reaches the client as XX000 "pg_purchase internal error", without the
+    /// panic's text, location or a backtrace (issue 18, item 3; train_purchase_model,
+    /// purchase_model_weights, evaluate_purchase_model, purchase_drift, sync_purchase_models and
+    /// the refresh helper bypassed it and showed pgrx's "planted panic ..." text).
+    #[pg_test]
+    fn a_panic_in_any_entry_point_is_an_internal_error_without_its_text() {
+        std::env::set_var("RUST_BACKTRACE", "1");
+        load_bundled();
+        Spi::run("CREATE TABLE panic_source (x5 float8, y int)").unwrap();
+        let entries: [(&'static str, &str); 11] = [
+            (
+                "train_purchase_model",
+                "SELECT train_purchase_model('panic_source', 'y', 'p')",
+            ),
+            (
+                "purchase_model_weights",
+                "SELECT count(*) FROM purchase_model_weights()",
+            ),
+            (
+                "evaluate_purchase_model",
+                "SELECT evaluate_purchase_model('panic_source', 'y')",
+            ),
+            (
+                "purchase_drift",
+                "SELECT count(*) FROM purchase_drift('panic_source')",
+            ),
+            ("sync_purchase_models", "SELECT sync_purchase_models()"),
+            (
+                "refresh_in_transaction_block",
+                "SELECT purchase.refresh_in_transaction_block()",
+            ),
+            ("clean_number", "SELECT clean_number('1')"),
+            (
+                "activate_purchase_model",
+                "SELECT activate_purchase_model('default', 1)",
+            ),
+            (
+                "drop_purchase_model",
+                "SELECT drop_purchase_model('nothing')",
+            ),
+            (
+                "predict_purchase_row",
+                "SELECT predict_purchase(s) FROM (SELECT 5.0::float8 AS x5 OFFSET 0) s",
+            ),
+            (
+                "predict_purchase_json_wrapper",
+                "SELECT predict_purchase_json('{}'::jsonb)",
+            ),
+        ];
+        for (entry, sql) in entries {
+            crate::pg::errors::plant_panic(Some(entry));
+            let (code, message, detail) = caught(|| Spi::run(sql).unwrap());
+            crate::pg::errors::plant_panic(None);
+            assert_eq!(
+                code,
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "{entry}: {message}"
+            );
+            assert_eq!(message, "pg_purchase internal error", "{entry}");
+            assert_eq!(detail, None, "{entry}");
+        }
+        // Unplanted, the same calls do their work (the plant fired once and is gone).
+        assert_eq!(
+            Spi::get_one::<f64>("SELECT clean_number('1')").unwrap(),
+            Some(1.0)
+        );
+    }
 }

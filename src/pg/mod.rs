@@ -11,4 +11,5 @@ mod models;
 mod planner;
 mod refresh;
 mod scoring;
+mod source_rows;
 mod training;
