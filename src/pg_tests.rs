@@ -142,7 +142,7 @@ mod tests {
             ),
             (
                 "purchase_model_weights",
-                "SELECT count(*) FROM purchase_model_weights()",
+                "SELECT count(*) FROM purchase_model_weights('default', NULL::int)",
             ),
             (
                 "evaluate_purchase_model",
@@ -175,17 +175,32 @@ mod tests {
                 "SELECT predict_purchase_json('{}'::jsonb)",
             ),
         ];
+        // Each call in a subtransaction of its own (a PL/pgSQL exception block), so that what the
+        // failed call set (a function's search_path) is undone before the next one.
+        Spi::run(
+            "CREATE FUNCTION error_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
+             DECLARE state text; msg text; detail text; hint text;
+             BEGIN
+               EXECUTE statement;
+               RETURN 'no error';
+             EXCEPTION WHEN OTHERS THEN
+               GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                                       detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+               RETURN state || ': ' || msg || ' | ' || detail || ' | ' || hint;
+             END $$",
+        )
+        .unwrap();
         for (entry, sql) in entries {
             crate::pg::errors::plant_panic(Some(entry));
-            let (code, message, detail) = caught(|| Spi::run(sql).unwrap());
+            let error = Spi::get_one_with_args::<String>("SELECT error_of($1)", &[sql.into()])
+                .unwrap()
+                .unwrap();
             crate::pg::errors::plant_panic(None);
             assert_eq!(
-                code,
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                "{entry}: {message}"
+                error,
+                "XX000: pg_purchase internal error |  | This is a bug in pg_purchase; the server log has the details. Please report it.",
+                "{entry}"
             );
-            assert_eq!(message, "pg_purchase internal error", "{entry}");
-            assert_eq!(detail, None, "{entry}");
         }
         // Unplanted, the same calls do their work (the plant fired once and is gone).
         assert_eq!(
