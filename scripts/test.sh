@@ -81,7 +81,7 @@ fi
 log "training inside the database against scikit-learn and statsmodels (40,000 rows)"
 pytest_run tests/training/test_training.py
 
-for t in test_models test_snapshots test_nothing_lost test_concurrency; do
+for t in test_models test_snapshots test_nothing_lost test_concurrency test_entry_points; do
   log "lifecycle: $t"
   pytest_run "tests/lifecycle/$t.py"
 done
