@@ -21,6 +21,17 @@
 #      README says, with the pinned and the newest scikit-learn; parity of four pipelines on
 #      every path and the notebook's form of the shipped model
 #  10. a real Citus cluster (tests/citus): Citus built from ../shared/vendor when missing
+#
+# scripts/test.sh --quick: the inner loop (a few minutes), not the CI gate: steps 1 and 2, a
+# debug build (unless PROFILE is set), the SQL regression suite and the parity tests (step 5's
+# test_parity.py and test_insights.py); no cargo pgrx test, training, lifecycle, refresh,
+# safety, byom or Citus.
+QUICK=0
+case "${1:-}" in
+  --quick) QUICK=1; export PROFILE="${PROFILE:-debug}" ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
+esac
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_all
@@ -36,21 +47,23 @@ log "released SQL scripts unchanged (sql/README.md)"
 log "pure pipeline unit tests"
 cargo test -p purchase_model
 
-log "in-database tests (cargo pgrx test)"
-pgrx_data=$(mktemp -d /tmp/pg_purchase_pgrx.XXXXXX); chown postgres "$pgrx_data"
-cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_data"
-rm -rf "$pgrx_data"
+if [ "$QUICK" = 0 ]; then
+  log "in-database tests (cargo pgrx test)"
+  pgrx_data=$(mktemp -d /tmp/pg_purchase_pgrx.XXXXXX); chown postgres "$pgrx_data"
+  cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_data"
+  rm -rf "$pgrx_data"
+fi
 
 install_extension
 # The pg_cron settings are exactly README's recipe ("Nightly targeting lists"), which
 # tests/refresh checks end to end.
-start_cluster /tmp/pg_purchase_test "shared_preload_libraries = 'pg_cron'" \
+start_cluster "${TEST_CLUSTER_DIR:-/tmp/pg_purchase_test}" "shared_preload_libraries = 'pg_cron'" \
   "cron.database_name = 'pg_purchase_cron'" "cron.use_background_workers = on" \
   "wal_level = replica" "max_wal_senders = 4"
 
 log "SQL regression suite"
 if ! "$ROOT/scripts/regress.sh"; then
-  cat /tmp/pg_purchase_regress/regression.diffs >&2 || true
+  cat "${REGRESS_OUT:-/tmp/pg_purchase_regress}/regression.diffs" >&2 || true
   exit 1
 fi
 
@@ -60,11 +73,15 @@ log "parity with scikit-learn"
 pytest_run tests/parity/test_parity.py
 log "insights (explain, weights, evaluate, drift) against scikit-learn"
 pytest_run tests/parity/test_insights.py
+if [ "$QUICK" = 1 ]; then
+  log "quick run passed (lints, pure crate, SQL regression, parity); scripts/test.sh runs everything"
+  exit 0
+fi
 
 log "training inside the database against scikit-learn and statsmodels (40,000 rows)"
 pytest_run tests/training/test_training.py
 
-for t in test_models test_snapshots test_nothing_lost test_concurrency; do
+for t in test_models test_snapshots test_nothing_lost test_concurrency test_entry_points; do
   log "lifecycle: $t"
   pytest_run "tests/lifecycle/$t.py"
 done

@@ -124,4 +124,88 @@ mod tests {
         assert_eq!(code, PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION);
         assert_eq!(detail, None);
     }
+
+    /// Every SQL entry point runs under the panic guard: a bug (a panic planted at the start of
+    /// the entry point) reaches the client as XX000 "pg_purchase internal error", without the
+    /// panic's text, location or a backtrace (issue 18, item 3; train_purchase_model,
+    /// purchase_model_weights, evaluate_purchase_model, purchase_drift, sync_purchase_models and
+    /// the refresh helper bypassed it and showed pgrx's "planted panic ..." text).
+    #[pg_test]
+    fn a_panic_in_any_entry_point_is_an_internal_error_without_its_text() {
+        std::env::set_var("RUST_BACKTRACE", "1");
+        load_bundled();
+        Spi::run("CREATE TABLE panic_source (x5 float8, y int)").unwrap();
+        let entries: [(&'static str, &str); 11] = [
+            (
+                "train_purchase_model",
+                "SELECT train_purchase_model('panic_source', 'y', 'p')",
+            ),
+            (
+                "purchase_model_weights",
+                "SELECT count(*) FROM purchase_model_weights('default', NULL::int)",
+            ),
+            (
+                "evaluate_purchase_model",
+                "SELECT evaluate_purchase_model('panic_source', 'y')",
+            ),
+            (
+                "purchase_drift",
+                "SELECT count(*) FROM purchase_drift('panic_source')",
+            ),
+            ("sync_purchase_models", "SELECT sync_purchase_models()"),
+            (
+                "refresh_in_transaction_block",
+                "SELECT purchase.refresh_in_transaction_block()",
+            ),
+            ("clean_number", "SELECT clean_number('1')"),
+            (
+                "activate_purchase_model",
+                "SELECT activate_purchase_model('default', 1)",
+            ),
+            (
+                "drop_purchase_model",
+                "SELECT drop_purchase_model('nothing')",
+            ),
+            (
+                "predict_purchase_row",
+                "SELECT predict_purchase(s) FROM (SELECT 5.0::float8 AS x5 OFFSET 0) s",
+            ),
+            (
+                "predict_purchase_json_wrapper",
+                "SELECT predict_purchase_json('{}'::jsonb)",
+            ),
+        ];
+        // Each call in a subtransaction of its own (a PL/pgSQL exception block), so that what the
+        // failed call set (a function's search_path) is undone before the next one.
+        Spi::run(
+            "CREATE FUNCTION error_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
+             DECLARE state text; msg text; detail text; hint text;
+             BEGIN
+               EXECUTE statement;
+               RETURN 'no error';
+             EXCEPTION WHEN OTHERS THEN
+               GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                                       detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+               RETURN state || ': ' || msg || ' | ' || detail || ' | ' || hint;
+             END $$",
+        )
+        .unwrap();
+        for (entry, sql) in entries {
+            crate::pg::errors::plant_panic(Some(entry));
+            let error = Spi::get_one_with_args::<String>("SELECT error_of($1)", &[sql.into()])
+                .unwrap()
+                .unwrap();
+            crate::pg::errors::plant_panic(None);
+            assert_eq!(
+                error,
+                "XX000: pg_purchase internal error |  | This is a bug in pg_purchase; the server log has the details. Please report it.",
+                "{entry}"
+            );
+        }
+        // Unplanted, the same calls do their work (the plant fired once and is gone).
+        assert_eq!(
+            Spi::get_one::<f64>("SELECT clean_number('1')").unwrap(),
+            Some(1.0)
+        );
+    }
 }

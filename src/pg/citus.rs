@@ -11,6 +11,10 @@
 //! queues one for the catalog on that node: every node's model cache and cached plans follow the
 //! change at its commit (COMMIT PREPARED), as on a single node.
 //!
+//! Every query here calls only schema-qualified functions and operators (`OPERATOR(pg_catalog.=)`,
+//! no `USING` join, which looks `=` up by name): the scoring path runs it under the caller's
+//! search_path, where a look-alike operator could be planted.
+//!
 //! Without Citus none of this runs: one `get_extension_oid` lookup per catalog read (a cache
 //! miss, never per row) and per model change.
 
@@ -68,7 +72,7 @@ fn catalog_shard() -> Option<i64> {
         client
             .select(
                 "SELECT shardid FROM pg_catalog.pg_dist_shard
-                  WHERE logicalrelid = 'purchase.model_versions'::pg_catalog.regclass
+                  WHERE logicalrelid OPERATOR(pg_catalog.=) 'purchase.model_versions'::pg_catalog.regclass
                   ORDER BY shardid LIMIT 1",
                 None,
                 &[],
@@ -96,9 +100,9 @@ fn role(client: &pgrx::spi::SpiClient<'_>) -> Role {
     let row = client
         .select(
             "SELECT pg_catalog.citus_is_coordinator(),
-                    EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid <> 0 AND noderole = 'primary'),
+                    EXISTS (SELECT FROM pg_catalog.pg_dist_node WHERE groupid OPERATOR(pg_catalog.<>) 0 AND noderole OPERATOR(pg_catalog.=) 'primary'),
                     EXISTS (SELECT FROM pg_catalog.pg_dist_partition
-                             WHERE logicalrelid = 'purchase.model_versions'::pg_catalog.regclass)",
+                             WHERE logicalrelid OPERATOR(pg_catalog.=) 'purchase.model_versions'::pg_catalog.regclass)",
             None,
             &[],
         )
@@ -166,7 +170,7 @@ fn distribute_catalog(client: &mut pgrx::spi::SpiClient<'_>) {
 fn model_catalog_changed<'a>(
     _trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, pgrx::PgTriggerError> {
-    catalog::announce_change();
+    crate::pg::errors::guard_entry("model_catalog_changed", catalog::announce_change);
     Ok(None)
 }
 
@@ -189,6 +193,10 @@ GRANT EXECUTE ON FUNCTION sync_purchase_models() TO purchase_admin;
 /// nodes that hold the catalog. Without Citus (or without workers) it is 1: this node.
 #[pg_extern(volatile, parallel_unsafe)]
 fn sync_purchase_models() -> i64 {
+    crate::pg::errors::guard_entry("sync_purchase_models", sync_purchase_models_body)
+}
+
+fn sync_purchase_models_body() -> i64 {
     Spi::connect_mut(|client| {
         match role(client) {
             Role::Standalone => return 1,
@@ -214,8 +222,8 @@ fn sync_purchase_models() -> i64 {
         client
             .select(
                 "SELECT count(DISTINCT p.groupid) FROM pg_catalog.pg_dist_placement p
-                   JOIN pg_catalog.pg_dist_shard s USING (shardid)
-                  WHERE s.logicalrelid = 'purchase.model_versions'::pg_catalog.regclass",
+                   JOIN pg_catalog.pg_dist_shard s ON s.shardid OPERATOR(pg_catalog.=) p.shardid
+                  WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'purchase.model_versions'::pg_catalog.regclass",
                 None,
                 &[],
             )

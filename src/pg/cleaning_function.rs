@@ -6,7 +6,7 @@
 //! binds (sql/pg_purchase--0.1.0.sql, --0.2.0.sql).
 
 use crate::pg::datum::text::TextArg;
-use crate::pg::errors::{guard, OrRaise};
+use crate::pg::errors::{guard_entry, OrRaise};
 use pgrx::prelude::*;
 use purchase_model::clean::clean_number as clean;
 
@@ -14,5 +14,7 @@ use purchase_model::clean::clean_number as clean;
 /// '' -> NULL; anything else is an error quoting the value.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn clean_number(value: TextArg<'_>) -> Option<f64> {
-    guard(|| clean("clean_number", value.as_str("clean_number")).or_raise())
+    guard_entry("clean_number", || {
+        clean("clean_number", value.as_str("clean_number")).or_raise()
+    })
 }

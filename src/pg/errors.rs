@@ -116,11 +116,16 @@ pub fn install_panic_hook() {
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     install_panic_hook();
+    // In every backend, not only one that loads a model: a scoring call's first use of a large
+    // model compiles it (cache.rs), and that must be cancellable too.
+    crate::pg::models::artifact_input::install_interrupt_check();
 }
 
-/// Runs the body of a SQL-callable function. Errors (pg_purchase's and PostgreSQL's) pass
-/// through untouched; a genuine Rust panic (a bug) is logged server-side with its message,
-/// location and backtrace, and the client gets `XX000 pg_purchase internal error`.
+/// Runs the body of a SQL-callable function: every entry point (each `#[pg_extern]`, the V1
+/// functions of `scoring/entry_points.rs` and `refresh.rs`, the Citus trigger) goes through it.
+/// Errors (pg_purchase's and PostgreSQL's) pass through untouched; a genuine Rust panic (a bug)
+/// is logged server-side with its message, location and backtrace, and the client gets
+/// `XX000 pg_purchase internal error`.
 #[inline(always)]
 pub fn guard<R>(body: impl FnOnce() -> R) -> R {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
@@ -149,3 +154,36 @@ pub fn guard<R>(body: impl FnOnce() -> R) -> R {
         }
     }
 }
+
+/// `guard`, for an entry point named `entry`: test builds can plant a panic at its start
+/// ([`plant_panic`]) to show that the body runs under the guard.
+#[inline(always)]
+pub fn guard_entry<R>(entry: &'static str, body: impl FnOnce() -> R) -> R {
+    guard(|| {
+        planted_panic(entry);
+        body()
+    })
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+thread_local! {
+    static PLANTED: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// Test builds only: the next call of entry point `entry` panics (a stand-in for a bug there).
+#[cfg(any(test, feature = "pg_test"))]
+pub fn plant_panic(entry: Option<&'static str>) {
+    PLANTED.with(|p| p.set(entry));
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+fn planted_panic(entry: &'static str) {
+    if PLANTED.with(|p| p.get()) == Some(entry) {
+        PLANTED.with(|p| p.set(None));
+        panic!("planted panic in {entry}: index out of bounds, secret internals");
+    }
+}
+
+#[cfg(not(any(test, feature = "pg_test")))]
+#[inline(always)]
+fn planted_panic(_entry: &'static str) {}

@@ -1,14 +1,15 @@
 //! Model insight functions: the published weights of a version and its evaluation on known
 //! outcomes. `explain_purchase` (per-row contributions) is SQL over these, in `insights.sql`.
 
-use crate::pg::errors::{raise, OrRaise};
+use crate::pg::errors::{guard_entry, raise, OrRaise};
 use crate::pg::models::cache::{compile_stored, resolve, LoadedModel};
 use crate::pg::models::catalog::{self, StoredVersion};
+use crate::pg::source_rows::{check_select, for_each_row, SourceTable};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgRelation, PgSqlErrorCode};
+use pgrx::{JsonB, PgSqlErrorCode};
+use purchase_model::artifact::InputKind;
 use purchase_model::evaluate::Evaluation;
 use purchase_model::explain;
-use purchase_model::model::RawValue;
 use std::rc::Rc;
 
 // Model insights in SQL over the Rust functions of this file.
@@ -60,6 +61,26 @@ fn purchase_model_weights(
         name!(scale, Option<f64>),
     ),
 > {
+    guard_entry("purchase_model_weights", || {
+        purchase_model_weights_body(model, version)
+    })
+}
+
+type WeightRow = (
+    String,
+    Option<String>,
+    f64,
+    Option<f64>,
+    f64,
+    i32,
+    Option<f64>,
+    Option<f64>,
+);
+
+fn purchase_model_weights_body(
+    model: Option<&str>,
+    version: Option<i32>,
+) -> TableIterator<'static, WeightRow> {
     let Some(model) = model else {
         raise(
             PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -92,53 +113,51 @@ fn purchase_model_weights(
 /// Scores every row of `source` with the active version of `model` and compares with the 0/1
 /// outcome in `target_column`: AUC, log loss, accuracy/precision/recall at the model's threshold,
 /// and a decile lift table. One pass over the table; rows whose outcome is NULL are left out
-/// (and counted).
+/// (and counted). The model is resolved once and scores in Rust: the version and threshold
+/// reported are the ones that scored, whatever is activated meanwhile.
 #[pg_extern(stable, parallel_safe)]
 fn evaluate_purchase_model(
-    source: PgRelation,
+    source: SourceTable,
     target_column: &str,
     model: default!(&str, "'default'"),
-    fcinfo: pg_sys::FunctionCallInfo,
 ) -> JsonB {
-    let loaded = resolve(model);
-    // SAFETY: pgrx passes this call's own FunctionCallInfo, whose flinfo fmgr has set up.
-    let fn_oid = unsafe { (*(*fcinfo).flinfo).fn_oid };
-    let schema = own_schema(fn_oid);
-    let source = source.oid();
-    let relation = relation_name(source);
-    let query = format!(
-        "SELECT {schema}.predict_purchase(s, $1), s.{target}::pg_catalog.text FROM {relation} s",
-        target = quote_ident(target_column),
-    );
-    check_column(source, target_column);
-    let mut evaluation = Evaluation::with_capacity(1024);
-    let mut without_outcome = 0i64;
-    Spi::connect(|client| {
-        let args = [model.into()];
-        let mut cursor = client.open_cursor(query.as_str(), &args);
-        loop {
-            let batch = cursor.fetch(10_000).or_raise();
-            if batch.is_empty() {
-                break;
-            }
-            for row in batch {
-                let p: Option<f64> = row.get(1).or_raise();
-                let y: Option<String> = row.get(2).or_raise();
-                let (Some(p), Some(y)) = (p, y) else {
-                    without_outcome += 1;
-                    continue;
-                };
-                evaluation.add(p, outcome(target_column, &y));
-            }
-            pgrx::check_for_interrupts!();
+    guard_entry("evaluate_purchase_model", || {
+        let loaded = resolve(model);
+        let relid = source.0;
+        let columns = model_columns(&loaded);
+        let mut read: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
+        read.push(target_column);
+        check_select(relid, &read);
+        for c in &read {
+            check_column(relid, c);
         }
-    });
-    let mut answer = evaluation.finish(loaded.model.threshold).to_json();
-    let obj = answer.as_object_mut().unwrap();
-    obj.insert("rows_without_outcome".into(), without_outcome.into());
-    obj.insert("model".into(), loaded.name.clone().into());
-    obj.insert("version".into(), loaded.version.into());
-    JsonB(answer)
+        let scorer = &loaded.model;
+        let mut evaluation = Evaluation::with_capacity(1024);
+        let mut without_outcome = 0i64;
+        for_each_row(relid, &columns, Some(target_column), |row| {
+            let p = scorer.score_with(|i| Ok(row.value(i))).or_raise().p_hat;
+            match row.text(columns.len()) {
+                Some(y) => evaluation.add(p, outcome(target_column, &y)),
+                None => without_outcome += 1,
+            }
+        });
+        let mut answer = evaluation.finish(scorer.threshold).to_json();
+        let obj = answer.as_object_mut().unwrap();
+        obj.insert("rows_without_outcome".into(), without_outcome.into());
+        obj.insert("model".into(), loaded.name.clone().into());
+        obj.insert("version".into(), loaded.version.into());
+        JsonB(answer)
+    })
+}
+
+/// The columns the model reads, with their kinds, in the model's input order.
+pub(crate) fn model_columns(loaded: &LoadedModel) -> Vec<(String, InputKind)> {
+    loaded
+        .model
+        .inputs
+        .iter()
+        .map(|i| (i.column.clone(), i.kind))
+        .collect()
 }
 
 /// A 0/1 outcome as the target column holds it: boolean, integer or text 0/1.
@@ -206,38 +225,12 @@ pub fn relation_name(relid: pg_sys::Oid) -> String {
     }
 }
 
-/// The schema of function `fn_oid` (the one being called: pg_purchase's own), quoted, so its
-/// functions are called qualified whatever the caller's search_path.
-pub fn own_schema(fn_oid: pg_sys::Oid) -> String {
-    // SAFETY: syscache lookups by OID. get_namespace_name's NULL (no such schema) is checked
-    // before CStr::from_ptr; otherwise it is a palloc'd NUL-terminated name, copied at once.
-    let name = unsafe {
-        let name = pg_sys::get_namespace_name(pg_sys::get_func_namespace(fn_oid));
-        (!name.is_null()).then(|| {
-            std::ffi::CStr::from_ptr(name)
-                .to_string_lossy()
-                .into_owned()
-        })
-    };
-    let name = name.unwrap_or_else(|| {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
-            format!(
-                "the schema of function {} no longer exists",
-                fn_oid.to_u32()
-            ),
-            None,
-        )
-    });
-    quote_ident(&name)
-}
-
 /// Live data of `source` against the training statistics of `model`'s active version, one row
 /// per column the model reads (see `pipeline::drift` for the statistics and the flag rule).
 #[pg_extern(stable, parallel_safe)]
 #[allow(clippy::type_complexity)]
 fn purchase_drift(
-    source: PgRelation,
+    source: SourceTable,
     model: default!(&str, "'default'"),
 ) -> TableIterator<
     'static,
@@ -254,39 +247,39 @@ fn purchase_drift(
         name!(flagged, bool),
     ),
 > {
-    let (loaded, doc) = model_version(model, None);
-    let relid = source.oid();
-    let columns: Vec<&str> = loaded.model.columns().collect();
-    for c in &columns {
-        check_column(relid, c);
-    }
-    let select: Vec<String> = columns
-        .iter()
-        .map(|c| format!("s.{}::pg_catalog.text", quote_ident(c)))
-        .collect();
-    let query = format!(
-        "SELECT {} FROM {} s",
-        select.join(", "),
-        relation_name(relid)
-    );
-    let mut drift = purchase_model::drift::Drift::new(&loaded.model, doc.as_ref());
-    Spi::connect(|client| {
-        let mut cursor = client.open_cursor(query.as_str(), &[]);
-        loop {
-            let batch = cursor.fetch(10_000).or_raise();
-            if batch.is_empty() {
-                break;
-            }
-            for row in batch {
-                for i in 0..columns.len() {
-                    let value: Option<&str> = row.get(i + 1).or_raise();
-                    let raw = value.map_or(RawValue::Missing, RawValue::Text);
-                    drift.add(i, raw).or_raise();
-                }
-            }
-            pgrx::check_for_interrupts!();
+    guard_entry("purchase_drift", || {
+        let (loaded, doc) = model_version(model, None);
+        let relid = source.0;
+        let columns = model_columns(&loaded);
+        let names: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
+        check_select(relid, &names);
+        for c in &names {
+            check_column(relid, c);
         }
-    });
+        let mut drift = purchase_model::drift::Drift::new(&loaded.model, doc.as_ref());
+        for_each_row(relid, &columns, None, |row| {
+            for i in 0..columns.len() {
+                drift.add(i, row.value(i)).or_raise();
+            }
+        });
+        drift_rows(drift)
+    })
+}
+
+type DriftRowTuple = (
+    String,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<Vec<String>>,
+    Option<f64>,
+    bool,
+);
+
+fn drift_rows(drift: purchase_model::drift::Drift<'_>) -> TableIterator<'static, DriftRowTuple> {
     let rows: Vec<_> = drift
         .finish()
         .into_iter()

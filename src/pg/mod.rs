@@ -11,6 +11,6 @@ mod models;
 mod planner;
 mod refresh;
 mod scoring;
-mod source_relation;
+mod source_rows;
 mod targeting;
 mod training;

@@ -39,5 +39,7 @@ pub extern "C" fn pg_finfo_purchase_in_transaction_block() -> &'static pg_sys::P
 pub extern "C-unwind" fn purchase_in_transaction_block(
     _fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    pg_sys::Datum::from(in_transaction_block())
+    crate::pg::errors::guard_entry("refresh_in_transaction_block", || {
+        pg_sys::Datum::from(in_transaction_block())
+    })
 }

@@ -2,14 +2,13 @@
 //! labelled rows; the search itself is `purchase_model::targeting`) and
 //! `set_purchase_threshold` (a new version that differs only in its threshold).
 
-use crate::pg::errors::{guard, raise, OrRaise};
-use crate::pg::insights::{check_column, quote_ident, relation_name};
+use crate::pg::errors::{guard_entry, raise, OrRaise};
+use crate::pg::insights::{check_column, model_columns, outcome};
 use crate::pg::models::cache::resolve;
 use crate::pg::models::catalog;
-use crate::pg::source_relation::SourceRelation;
+use crate::pg::source_rows::{check_select, for_each_row, SourceTable};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
-use purchase_model::model::RawValue;
 use purchase_model::targeting::ProfitSearch;
 
 /// Scores every row of `source` with the active version of `model` (in Rust, with the version
@@ -17,62 +16,41 @@ use purchase_model::targeting::ProfitSearch;
 /// Rows whose outcome is NULL are left out and counted.
 #[pg_extern(stable, parallel_safe)]
 fn optimize_purchase_threshold(
-    source: Option<SourceRelation>,
+    source: Option<SourceTable>,
     target_column: Option<&str>,
     model: default!(Option<&str>, "'default'"),
     value_per_purchase: default!(Option<f64>, "NULL"),
     cost_per_contact: default!(Option<f64>, "NULL"),
 ) -> JsonB {
-    guard(|| {
+    guard_entry("optimize_purchase_threshold", || {
         let source = required(source, "source", OPTIMIZE_EXAMPLE);
         let target_column = required(target_column, "target_column", OPTIMIZE_EXAMPLE);
         let model = required(model, "model", OPTIMIZE_EXAMPLE);
         let value = required(value_per_purchase, "value_per_purchase", OPTIMIZE_EXAMPLE);
         let cost = required(cost_per_contact, "cost_per_contact", OPTIMIZE_EXAMPLE);
-        source.check_select();
         let loaded = resolve(model);
         let relid = source.0;
-        let columns: Vec<&str> = loaded.model.columns().collect();
-        for c in columns.iter().copied().chain([target_column]) {
+        let columns = model_columns(&loaded);
+        let mut read: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
+        read.push(target_column);
+        check_select(relid, &read);
+        for c in &read {
             check_column(relid, c);
         }
-        let select: Vec<String> = columns
-            .iter()
-            .chain([&target_column])
-            .map(|c| format!("s.{}::pg_catalog.text", quote_ident(c)))
-            .collect();
-        let query = format!(
-            "SELECT {} FROM {} s",
-            select.join(", "),
-            relation_name(relid)
-        );
         let mut search = ProfitSearch::with_capacity(1024);
         let mut without_outcome = 0i64;
-        Spi::connect(|client| {
-            let mut cursor = client.open_cursor(query.as_str(), &[]);
-            loop {
-                let batch = cursor.fetch(10_000).or_raise();
-                if batch.is_empty() {
-                    break;
-                }
-                for row in batch {
-                    let y: Option<&str> = row.get(columns.len() + 1).or_raise();
-                    let Some(y) = y else {
-                        without_outcome += 1;
-                        continue;
-                    };
-                    let bought = crate::pg::insights::outcome(target_column, y);
-                    let score = loaded
-                        .model
-                        .score_with(|i| {
-                            let v: Option<&str> = row.get(i + 1).or_raise();
-                            Ok(v.map_or(RawValue::Missing, RawValue::Text))
-                        })
-                        .or_raise();
-                    search.add(score.p_hat, bought);
-                }
-                pgrx::check_for_interrupts!();
-            }
+        for_each_row(relid, &columns, Some(target_column), |row| {
+            let Some(y) = row.text(columns.len()) else {
+                without_outcome += 1;
+                return;
+            };
+            let bought = outcome(target_column, &y);
+            let p = loaded
+                .model
+                .score_with(|i| Ok(row.value(i)))
+                .or_raise()
+                .p_hat;
+            search.add(p, bought);
         });
         let optimum = search
             .optimize(value, cost, loaded.model.threshold)
@@ -110,7 +88,7 @@ fn set_purchase_threshold(
     threshold: Option<f64>,
     activate: default!(Option<bool>, true),
 ) -> i32 {
-    guard(|| {
+    guard_entry("set_purchase_threshold", || {
         let name = required(model, "model", SET_EXAMPLE);
         let activate = required(activate, "activate", SET_EXAMPLE);
         let threshold = match threshold {

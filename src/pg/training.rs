@@ -291,6 +291,17 @@ fn train_purchase_model(
     name: default!(Option<&str>, "'default'"),
     options: default!(Option<JsonB>, "'{}'"),
 ) -> i32 {
+    let body = || train_purchase_model_body(source, target_column, name, options);
+    crate::pg::errors::guard_entry("train_purchase_model", body)
+}
+
+/// `train_purchase_model` under the panic guard (a bug is XX000 without its panic text).
+fn train_purchase_model_body(
+    source: Option<PgRelation>,
+    target_column: Option<&str>,
+    name: Option<&str>,
+    options: Option<JsonB>,
+) -> i32 {
     let null = |what: &str| -> ! {
         raise(
             PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,

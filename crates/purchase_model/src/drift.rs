@@ -9,8 +9,8 @@
 //! A column is flagged when any of these holds (README, "Drift"):
 //! the population stability index exceeds [`PSI_FLAG`]; the live mean moved more than
 //! [`SHIFT_FLAG`] training standard deviations; the null rate changed by more than
-//! [`NULL_RATE_FLAG`]; or more than [`UNSEEN_FLAG`] of the live rows hold a category never seen in
-//! training.
+//! [`NULL_RATE_FLAG`] (or, without a training null rate, every live value is missing); or more
+//! than [`UNSEEN_FLAG`] of the live rows hold a category never seen in training.
 
 use super::model::{CompiledModel, Prepared, RawValue};
 use serde_json::Value;
@@ -143,11 +143,8 @@ impl<'m> Drift<'m> {
         let live = &mut self.live[i];
         live.rows += 1;
         if model.input_scaling(i).is_some() {
-            let value = match raw {
-                RawValue::Missing => None,
-                RawValue::Number(v) => Some(v),
-                RawValue::Text(t) => super::clean::clean_number(&model.inputs[i].column, t)?,
-            };
+            // Scoring's rule for a number (missing, NaN, cleaning of text), before imputation.
+            let value = super::model::number(&model.inputs[i].column, raw)?;
             let Some(x) = value else {
                 live.missing += 1;
                 return Ok(());
@@ -201,10 +198,14 @@ impl<'m> Drift<'m> {
                     .unwrap_or_default();
                 let rate = |k: u64| (live.rows > 0).then(|| k as f64 / live.rows as f64);
                 let live_null_rate = rate(live.missing);
-                let mut flagged = matches!(
-                    (profile.null_rate, live_null_rate),
-                    (Some(t), Some(l)) if (t - l).abs() > NULL_RATE_FLAG
-                );
+                let mut flagged = match (profile.null_rate, live_null_rate) {
+                    (Some(t), Some(l)) => (t - l).abs() > NULL_RATE_FLAG,
+                    // Without a training null rate, a column that is entirely missing is still
+                    // drift: scoring imputes every row (the training mean for a number), so the
+                    // column no longer tells rows apart.
+                    (None, Some(l)) => l == 1.0,
+                    _ => false,
+                };
                 match model.input_scaling(i) {
                     Some((mean, scale)) => {
                         let train_mean = profile.mean.or(Some(mean));
@@ -357,6 +358,54 @@ mod tests {
         let tier = rows.iter().find(|r| r.column == "tier").unwrap();
         assert_eq!(tier.unseen_categories, Some(vec!["bronze".to_string()]));
         assert!((tier.live_null_rate.unwrap() - 1.0 / 3.0).abs() < 1e-15);
+    }
+
+    /// Without a profile there is no training null rate; a column that is now entirely missing
+    /// (imputed on every row) is flagged all the same, a partly missing one is not.
+    #[test]
+    fn an_all_missing_column_is_flagged_without_a_profile() {
+        let (model, _) = model_and_doc();
+        let all_null = |nan: bool| {
+            let mut d = Drift::new(&model, None);
+            for _ in 0..3 {
+                for i in 0..model.inputs.len() {
+                    let raw = if nan && model.inputs[i].column == "spend" {
+                        RawValue::Number(f64::NAN)
+                    } else {
+                        RawValue::Missing
+                    };
+                    d.add(i, raw).unwrap();
+                }
+            }
+            d.finish()
+        };
+        for rows in [all_null(false), all_null(true)] {
+            assert_eq!(rows.len(), 2);
+            for r in &rows {
+                assert_eq!(r.live_null_rate, Some(1.0), "{r:?}");
+                assert_eq!(r.train_null_rate, None);
+                assert!(r.flagged, "{r:?}");
+            }
+        }
+        let mut d = Drift::new(&model, None);
+        let spend = model
+            .inputs
+            .iter()
+            .position(|i| i.column == "spend")
+            .unwrap();
+        for raw in [
+            RawValue::Missing,
+            RawValue::Text("10.0"),
+            RawValue::Number(f64::NAN),
+        ] {
+            d.add(spend, raw).unwrap();
+            d.add(1 - spend, RawValue::Text("gold")).unwrap();
+        }
+        let rows = d.finish();
+        let s = rows.iter().find(|r| r.column == "spend").unwrap();
+        assert_eq!(s.live_null_rate, Some(2.0 / 3.0));
+        assert_eq!(s.live_mean, Some(10.0));
+        assert!(!s.flagged, "{s:?}");
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub enum PipelineError {
     #[error("the artifact has no reference checks")]
     ChecksRequired,
 
+    /// A feature named like a key the JSON answers reserve for the score (p_hat,
+    /// business_outcome): it would replace the score in `predict_purchase_json`'s answer.
+    #[error("invalid model artifact: feature \"{name}\" (model.features[{index}]) has a name reserved for the score in JSON answers")]
+    ReservedFeature { index: usize, name: String },
+
     #[error("{0}")]
     InvalidInput(String),
 
@@ -101,6 +106,7 @@ impl PipelineError {
             | PipelineError::UnknownCategory { .. }
             | PipelineError::MissingValue { .. }
             | PipelineError::ChecksRequired
+            | PipelineError::ReservedFeature { .. }
             | PipelineError::InvalidInput(_)
             | PipelineError::InvalidArgument { .. } => ErrorKind::InvalidParameter,
         }
@@ -139,6 +145,10 @@ impl PipelineError {
             ),
             PipelineError::ChecksRequired => Some(
                 "Export with pg_purchase.export_pipeline(pipeline, sample), which stores scikit-learn's scores of the sample as checks, or pass allow_unchecked => true to load it unchecked."
+                    .into(),
+            ),
+            PipelineError::ReservedFeature { .. } => Some(
+                "p_hat and business_outcome are the score's keys. Rename the column or level that produces the feature (scikit-learn names a one-hot output <column>_<level>: column \"business\" with level \"outcome\" gives business_outcome) and re-export; the model in force before stays in force."
                     .into(),
             ),
             PipelineError::InvalidInput(_) => None,

@@ -192,15 +192,20 @@ impl AnswerSlot {
     }
 }
 
+/// The keys a JSON answer gives the score; no feature may be named like them (refused at load,
+/// `Artifact::from_json`).
+pub const SCORE_KEYS: [&str; 2] = ["business_outcome", "p_hat"];
+
 /// The keys of an answer object and where each value comes from: `business_outcome` and `p_hat`
 /// (when `with_score`), then the features in model order, each key once; a later key replaces
 /// an earlier one of the same name (as building the object key by key does). The one source of
 /// predict_purchase_json's answers, purchase_features' objects and [`service_answer_checked`].
 /// In no particular order (JSON objects and jsonb order keys themselves).
 pub fn answer_keys(model: &CompiledModel, with_score: bool) -> Vec<(&str, AnswerSlot)> {
+    let [outcome, p_hat] = SCORE_KEYS;
     let score = [
-        ("business_outcome", AnswerSlot::BusinessOutcome),
-        ("p_hat", AnswerSlot::PHat),
+        (outcome, AnswerSlot::BusinessOutcome),
+        (p_hat, AnswerSlot::PHat),
     ];
     let all = score.into_iter().filter(|_| with_score).chain(
         model

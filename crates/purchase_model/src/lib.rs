@@ -24,4 +24,7 @@ pub mod vocabulary;
 mod tests;
 
 #[cfg(test)]
+mod one_rule_tests;
+
+#[cfg(test)]
 mod property_tests;

@@ -246,7 +246,9 @@ impl CompiledModel {
                 }),
             },
             InputRule::Category { levels, .. } => match raw {
+                // A float NaN is missing here too (pandas' missing cell), not the level "NaN".
                 RawValue::Missing => input.missing_category(),
+                RawValue::Number(v) if v.is_nan() => input.missing_category(),
                 // Blank text is a missing category (the cleaning rule's blanks).
                 RawValue::Text(t) if t.trim_matches(BLANKS).is_empty() => input.missing_category(),
                 RawValue::Text(t) => match levels.find(t) {
@@ -480,12 +482,15 @@ impl ModelInput {
     }
 }
 
-/// A numeric input's raw value: None when missing; text is cleaned; NaN/inf are errors.
+/// A numeric input's raw value: None when missing; text is cleaned. A floating-point NaN (a
+/// float or numeric column's value) is missing, as scikit-learn's imputer reads np.nan and as
+/// training reads it; +-Infinity is an error (README, "Cleaning rule").
 #[inline]
-fn number(column: &str, raw: RawValue<'_>) -> Result<Option<f64>> {
+pub(crate) fn number(column: &str, raw: RawValue<'_>) -> Result<Option<f64>> {
     match raw {
         RawValue::Missing => Ok(None),
         RawValue::Number(v) if v.is_finite() => Ok(Some(v)),
+        RawValue::Number(v) if v.is_nan() => Ok(None),
         RawValue::Number(v) => Err(PipelineError::InvalidValue {
             column: column.to_string(),
             value: v.to_string(),

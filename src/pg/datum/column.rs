@@ -136,7 +136,8 @@ impl ColumnReader {
 }
 
 /// A numeric (a column's or a jsonb number) as a raw value: its exact decimal text, correctly
-/// rounded to f64 (what numeric_float8 gives). NaN and values beyond f64's range stay text, so
+/// rounded to f64 (what numeric_float8 gives). A numeric NaN is a float NaN, missing like a
+/// float8 NaN (README, "Cleaning rule"); infinities and values beyond f64's range stay text, so
 /// the cleaning error quotes them as written.
 ///
 /// # Safety
@@ -150,6 +151,7 @@ pub unsafe fn numeric_raw<'a>(num: pg_sys::Numeric) -> RawValue<'a> {
         .unwrap_or("NaN");
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() => RawValue::Number(v),
+        _ if text == "NaN" => RawValue::Number(f64::NAN),
         _ => RawValue::Text(text),
     }
 }

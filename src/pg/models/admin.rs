@@ -4,7 +4,7 @@
 //! re-made; a rolled-back change is invisible everywhere. A refused call writes nothing.
 //! These run as SECURITY DEFINER with a pinned search_path (see models/lifecycle.sql for the privileges).
 
-use crate::pg::errors::{guard, raise, OrRaise};
+use crate::pg::errors::{guard_entry, raise, OrRaise};
 use crate::pg::models::artifact_input::{install_interrupt_check, parse_artifact_text, JsonbText};
 use crate::pg::models::catalog;
 use pgrx::prelude::*;
@@ -46,7 +46,7 @@ fn load_purchase_model_checked(
     activate: default!(Option<bool>, true),
     allow_unchecked: default!(Option<bool>, false),
 ) -> i32 {
-    guard(|| {
+    guard_entry("load_purchase_model", || {
         let artifact = required(artifact, "artifact");
         load_text(artifact.0, name, activate, allow_unchecked)
     })
@@ -61,7 +61,7 @@ fn load_purchase_model(
     name: Option<&str>,
     activate: Option<bool>,
 ) -> i32 {
-    guard(|| {
+    guard_entry("load_purchase_model_0_2", || {
         let artifact = required(artifact, "artifact");
         load_text(artifact.0, name, activate, Some(true))
     })
@@ -119,7 +119,7 @@ fn load_purchase_model_file_checked(
     activate: default!(Option<bool>, true),
     allow_unchecked: default!(Option<bool>, false),
 ) -> i32 {
-    guard(|| {
+    guard_entry("load_purchase_model_file", || {
         let path = required(path, "path");
         if !catalog::invoker_may_read_server_files() {
             raise(
@@ -219,7 +219,7 @@ fn read_artifact_file(path: &str) -> Vec<u8> {
 /// Makes `version` the active version of `name` (a rollback or a pin); returns it.
 #[pg_extern(volatile, parallel_unsafe)]
 fn activate_purchase_model(name: Option<&str>, version: Option<i32>) -> i32 {
-    guard(|| activate(name, version))
+    guard_entry("activate_purchase_model", || activate(name, version))
 }
 
 fn activate(name: Option<&str>, version: Option<i32>) -> i32 {
@@ -252,7 +252,7 @@ fn activate(name: Option<&str>, version: Option<i32>) -> i32 {
 /// Removes model `name` and all its versions; returns how many versions were removed.
 #[pg_extern(volatile, parallel_unsafe)]
 fn drop_purchase_model(name: Option<&str>) -> i64 {
-    guard(|| drop_model(name))
+    guard_entry("drop_purchase_model", || drop_model(name))
 }
 
 fn drop_model(name: Option<&str>) -> i64 {

@@ -31,7 +31,7 @@
 //! is therefore written by hand in `scoring.sql`; `v1_function!` below gives each symbol the
 //! same guard (`pg_guard` + `errors::guard`) a #[pg_extern] would.
 
-use crate::pg::errors::{guard, raise};
+use crate::pg::errors::{guard_entry, raise};
 use crate::pg::planner::simplify;
 use crate::pg::scoring::call_site::Call;
 use crate::pg::scoring::columns::score_columns;
@@ -69,7 +69,7 @@ macro_rules! v1_function {
             // SAFETY: fmgr passes this function's own valid fcinfo; the Call lives only for
             // this call.
             let call = unsafe { Call::new(fcinfo) };
-            guard(|| body(call))
+            guard_entry(stringify!($name), || body(call))
         }
     };
 }
