@@ -9,6 +9,7 @@ use pgrx::{JsonB, PgRelation, PgSqlErrorCode};
 use purchase_model::evaluate::Evaluation;
 use purchase_model::explain;
 use purchase_model::model::RawValue;
+use purchase_model::outcome::parse_outcome;
 use std::rc::Rc;
 
 // Model insights in SQL over the Rust functions of this file.
@@ -113,6 +114,7 @@ fn evaluate_purchase_model(
     check_column(source, target_column);
     let mut evaluation = Evaluation::with_capacity(1024);
     let mut without_outcome = 0i64;
+    let mut scanned = 0usize;
     Spi::connect(|client| {
         let args = [model.into()];
         let mut cursor = client.open_cursor(query.as_str(), &args);
@@ -122,13 +124,15 @@ fn evaluate_purchase_model(
                 break;
             }
             for row in batch {
+                scanned += 1;
                 let p: Option<f64> = row.get(1).or_raise();
                 let y: Option<String> = row.get(2).or_raise();
                 let (Some(p), Some(y)) = (p, y) else {
                     without_outcome += 1;
                     continue;
                 };
-                evaluation.add(p, outcome(target_column, &y));
+                // The one outcome rule (training's too): boolean, or a number equal to 0 or 1.
+                evaluation.add(p, parse_outcome(target_column, &y, scanned).or_raise());
             }
             pgrx::check_for_interrupts!();
         }
@@ -139,19 +143,6 @@ fn evaluate_purchase_model(
     obj.insert("model".into(), loaded.name.clone().into());
     obj.insert("version".into(), loaded.version.into());
     JsonB(answer)
-}
-
-/// A 0/1 outcome as the target column holds it: boolean, integer or text 0/1.
-fn outcome(column: &str, text: &str) -> bool {
-    match text {
-        "1" | "t" | "true" => true,
-        "0" | "f" | "false" => false,
-        other => raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("target column \"{column}\" holds {other:?}, not a 0/1 outcome"),
-            Some("The outcome must be boolean or 0/1; NULL leaves the row out.".into()),
-        ),
-    }
 }
 
 fn check_column(relid: pg_sys::Oid, column: &str) {

@@ -53,6 +53,14 @@ pub enum PipelineError {
     #[error("{0}")]
     InvalidInput(String),
 
+    /// A target value that is not an outcome (`crate::outcome`); `row` is 1-based in the scan.
+    #[error("target column \"{column}\" holds \"{value}\" in row {row} of the scan, which is not a 0/1 outcome: outcomes are boolean, or numbers equal to 0 or 1")]
+    InvalidOutcome {
+        column: String,
+        value: String,
+        row: usize,
+    },
+
     /// A JSON row (strict mode) carries a key that is none of the artifact's input columns.
     #[error("unknown key \"{0}\": the model has no input column of that name")]
     UnknownKey(String),
@@ -97,7 +105,8 @@ impl PipelineError {
             | PipelineError::UnknownCategory { .. }
             | PipelineError::MissingValue { .. }
             | PipelineError::ChecksRequired
-            | PipelineError::InvalidInput(_) => ErrorKind::InvalidParameter,
+            | PipelineError::InvalidInput(_)
+            | PipelineError::InvalidOutcome { .. } => ErrorKind::InvalidParameter,
         }
     }
 
@@ -137,6 +146,10 @@ impl PipelineError {
                     .into(),
             ),
             PipelineError::InvalidInput(_) => None,
+            PipelineError::InvalidOutcome { .. } => Some(
+                "Map the outcome to 0/1 or boolean in a view (e.g. SELECT *, status = 'bought' AS bought FROM ...); a NULL outcome leaves the row out of an evaluation."
+                    .into(),
+            ),
         }
     }
 }
