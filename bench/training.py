@@ -7,7 +7,7 @@
 on a fresh backend) against scikit-learn + statsmodels on the same rows with the data already in
 memory (design matrix built; only the two fits timed, as the notebook runs them). The backend's
 peak resident memory (VmHWM) is read from /proc, against a fresh backend's. --million also
-trains on 1,000,000 rows (the 40,000 repeated 25 times, max_rows raised).
+trains on 1,000,000 rows (the 40,000 repeated 25 times, max_rows and max_memory_mb raised).
 """
 
 import os
@@ -76,7 +76,8 @@ def main():
             conn.execute("ALTER TABLE customers_1m DROP COLUMN k")
             conn.execute("VACUUM ANALYZE customers_1m")
         seconds, before, after = train_once(
-            "customers_1m", '{"exclude": ["id"], "validation_column": "is_validation", "max_rows": 1000000}'
+            "customers_1m",
+            '{"exclude": ["id"], "validation_column": "is_validation", "max_rows": 1000000, "max_memory_mb": 4096}',
         )
         print(
             f"| train_purchase_model, 1,000,000 rows | {seconds:.3f} s | {after / 1024:.0f} MB ({before / 1024:.0f} MB) |"

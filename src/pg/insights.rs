@@ -10,6 +10,7 @@ use pgrx::{JsonB, PgSqlErrorCode};
 use purchase_model::artifact::InputKind;
 use purchase_model::evaluate::Evaluation;
 use purchase_model::explain;
+use purchase_model::outcome::parse_outcome;
 use std::rc::Rc;
 
 // Model insights in SQL over the Rust functions of this file.
@@ -134,10 +135,12 @@ fn evaluate_purchase_model(
         let scorer = &loaded.model;
         let mut evaluation = Evaluation::with_capacity(1024);
         let mut without_outcome = 0i64;
+        let mut scanned = 0usize;
         for_each_row(relid, &columns, Some(target_column), |row| {
+            scanned += 1;
             let p = scorer.score_with(|i| Ok(row.value(i))).or_raise().p_hat;
             match row.text(columns.len()) {
-                Some(y) => evaluation.add(p, outcome(target_column, &y)),
+                Some(y) => evaluation.add(p, outcome(target_column, &y, scanned)),
                 None => without_outcome += 1,
             }
         });
@@ -160,17 +163,10 @@ pub(crate) fn model_columns(loaded: &LoadedModel) -> Vec<(String, InputKind)> {
         .collect()
 }
 
-/// A 0/1 outcome as the target column holds it: boolean, integer or text 0/1.
-pub(crate) fn outcome(column: &str, text: &str) -> bool {
-    match text {
-        "1" | "t" | "true" => true,
-        "0" | "f" | "false" => false,
-        other => raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("target column \"{column}\" holds {other:?}, not a 0/1 outcome"),
-            Some("The outcome must be boolean or 0/1; NULL leaves the row out.".into()),
-        ),
-    }
+/// A 0/1 outcome as the target column holds it (the one rule, `purchase_model::outcome`), or
+/// its error naming the column, the value and the 1-based row of the scan.
+pub(crate) fn outcome(column: &str, text: &str, row: usize) -> bool {
+    parse_outcome(column, text, row).or_raise()
 }
 
 pub(crate) fn check_column(relid: pg_sys::Oid, column: &str) {

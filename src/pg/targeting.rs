@@ -39,12 +39,14 @@ fn optimize_purchase_threshold(
         }
         let mut search = ProfitSearch::with_capacity(1024);
         let mut without_outcome = 0i64;
+        let mut scanned = 0usize;
         for_each_row(relid, &columns, Some(target_column), |row| {
+            scanned += 1;
             let Some(y) = row.text(columns.len()) else {
                 without_outcome += 1;
                 return;
             };
-            let bought = outcome(target_column, &y);
+            let bought = outcome(target_column, &y, scanned);
             let p = loaded
                 .model
                 .score_with(|i| Ok(row.value(i)))

@@ -326,6 +326,10 @@ BAD_DATA = {
     "perfectly separable data (leak determines y)": (
         None, "y", '{"exclude": ["customer_key", "v"]}', "22000", ["separable", '"leak"'],
     ),
+    "a column whose variance overflows": (
+        "UPDATE bad SET a = a * 1e300", "y", '{"exclude": ["customer_key", "v", "leak"]}', "22003",
+        ['"a"', "variance overflows"],
+    ),
     "an unknown option": (None, "y", '{"tpo_k": 3}', "22023", ['"tpo_k"']),
     "a negative l1_c": (None, "y", '{"l1_c": -1}', "22023", ['"l1_c"']),
 }  # fmt: skip

@@ -61,6 +61,13 @@ pub enum PipelineError {
     /// A bad argument of a SQL function, named.
     #[error("argument \"{argument}\" {problem}")]
     InvalidArgument { argument: String, problem: String },
+    /// A target value that is not an outcome (`crate::outcome`); `row` is 1-based in the scan.
+    #[error("target column \"{column}\" holds \"{value}\" in row {row} of the scan, which is not a 0/1 outcome: outcomes are boolean, or numbers equal to 0 or 1")]
+    InvalidOutcome {
+        column: String,
+        value: String,
+        row: usize,
+    },
 
     /// A JSON row (strict mode) carries a key that is none of the artifact's input columns.
     #[error("unknown key \"{0}\": the model has no input column of that name")]
@@ -108,7 +115,8 @@ impl PipelineError {
             | PipelineError::ChecksRequired
             | PipelineError::ReservedFeature { .. }
             | PipelineError::InvalidInput(_)
-            | PipelineError::InvalidArgument { .. } => ErrorKind::InvalidParameter,
+            | PipelineError::InvalidArgument { .. }
+            | PipelineError::InvalidOutcome { .. } => ErrorKind::InvalidParameter,
         }
     }
 
@@ -154,6 +162,10 @@ impl PipelineError {
             PipelineError::InvalidInput(_) => None,
             PipelineError::InvalidArgument { .. } => Some(
                 "value_per_purchase is what one purchase earns (> 0), cost_per_contact what one contact costs (>= 0); the source needs labelled rows of both classes."
+                    .into(),
+            ),
+            PipelineError::InvalidOutcome { .. } => Some(
+                "Map the outcome to 0/1 or boolean in a view (e.g. SELECT *, status = 'bought' AS bought FROM ...); a NULL outcome leaves the row out of an evaluation."
                     .into(),
             ),
         }

@@ -3,6 +3,7 @@
 //! every value so far cleans as a number also keeps the numbers, so one pass decides the kind
 //! and memory stays at 12 bytes per text cell at most (8 once the kind is known).
 
+use super::memory::try_grow;
 use super::TrainError;
 use crate::artifact::InputKind;
 use crate::clean::{clean_number, BLANKS};
@@ -30,6 +31,23 @@ pub struct Column {
     pub values: ColumnValues,
 }
 
+/// Heap bytes of a list of levels: each String's header and text.
+fn levels_bytes(levels: &[String]) -> u64 {
+    levels.iter().map(|l| 24 + l.capacity() as u64).sum()
+}
+
+impl Column {
+    /// Heap bytes held, by capacity (the memory estimate's "rows as read").
+    pub fn heap_bytes(&self) -> u64 {
+        match &self.values {
+            ColumnValues::Numbers(v) => 8 * v.capacity() as u64,
+            ColumnValues::Levels { levels, codes } => {
+                4 * codes.capacity() as u64 + levels_bytes(levels)
+            }
+        }
+    }
+}
+
 /// Accumulates a numeric (SQL number type) column.
 pub struct NumberColumn {
     name: String,
@@ -48,7 +66,15 @@ impl NumberColumn {
         &self.name
     }
 
+    pub fn heap_bytes(&self) -> u64 {
+        8 * self.values.capacity() as u64
+    }
+
     pub fn push(&mut self, value: Option<f64>) -> Result<(), TrainError> {
+        let name = &self.name;
+        try_grow(&mut self.values, || {
+            format!("the values of column \"{name}\"")
+        })?;
         match value {
             Some(v) if v.is_infinite() => Err(TrainError::invalid_value(format!(
                 "column \"{}\" holds {v} in training row {}; training needs finite numbers",
@@ -90,6 +116,8 @@ pub struct TextColumn {
     dollar: bool,
     percent: bool,
     rows: usize,
+    /// Heap bytes of `levels` (kept up to date: `heap_bytes` runs per row).
+    level_bytes: u64,
 }
 
 impl TextColumn {
@@ -105,6 +133,7 @@ impl TextColumn {
             dollar: false,
             percent: false,
             rows: 0,
+            level_bytes: 0,
         }
     }
 
@@ -112,8 +141,23 @@ impl TextColumn {
         &self.name
     }
 
+    /// Heap bytes held, by capacity; each level is held twice (list and index).
+    pub fn heap_bytes(&self) -> u64 {
+        self.codes.as_ref().map_or(0, |c| 4 * c.capacity() as u64)
+            + self.numbers.as_ref().map_or(0, |n| 8 * n.capacity() as u64)
+            + 2 * self.level_bytes
+    }
+
     pub fn push(&mut self, value: Option<&str>) -> Result<(), TrainError> {
         self.rows += 1;
+        let name = &self.name;
+        let what = || format!("the values of column \"{name}\"");
+        if let Some(numbers) = &mut self.numbers {
+            try_grow(numbers, what)?;
+        }
+        if let Some(codes) = &mut self.codes {
+            try_grow(codes, what)?;
+        }
         let text = value.filter(|t| !t.trim_matches(BLANKS).is_empty());
         if let Some(numbers) = &mut self.numbers {
             match text.map(|t| (t, clean_number(&self.name, t))) {
@@ -142,6 +186,7 @@ impl TextColumn {
                         let c = self.levels.len() as u32;
                         self.index.insert(t.to_string(), c);
                         self.levels.push(t.to_string());
+                        self.level_bytes += levels_bytes(&self.levels[c as usize..]);
                         c
                     }
                 },
@@ -151,6 +196,7 @@ impl TextColumn {
                 self.codes = None;
                 self.index = HashMap::new();
                 self.levels = Vec::new();
+                self.level_bytes = 0;
             }
         }
         if self.codes.is_none() && self.numbers.is_none() {

@@ -3,28 +3,34 @@
 //! numeric columns; one-hot categories with the first sorted level dropped plus a `<col>_nan`
 //! indicator; an L1-penalised logistic regression without intercept (liblinear's objective) over
 //! every feature to rank them by squared coefficient; an unpenalised Newton refit on the top k.
-//! The result is an artifact in the loader's format (1) with reference checks scored by the
-//! fitted model, the standard errors, a drift profile, and the training metrics.
+//! The result is an artifact of format 2 (`document`, RFC 8785 hash) with reference checks
+//! scored by the fitted model, the standard errors, a drift profile, and the training metrics.
+//! Memory is estimated before the design matrix is allocated (`memory`).
 //!
 //! No pgrx here: `pg::training` reads the table into [`columns`] and calls [`train`].
 
 pub mod columns;
+pub mod document;
+pub mod encode;
 pub mod irls;
 pub mod l1;
 pub mod linalg;
+pub mod memory;
+pub mod options;
 pub mod profile;
 
 #[cfg(test)]
 mod tests;
 
-use crate::artifact::{Artifact, InputKind, FORMAT};
-use crate::canonical::{canonical_json, sha256_hex};
+use crate::artifact::InputKind;
 use crate::error::PipelineError;
 use crate::evaluate::Evaluation;
 use crate::json_rows::score_json_row;
 use crate::model::{CompiledModel, RawValue};
 use columns::{Column, ColumnValues, MISSING};
-use ndarray::{Array2, Axis};
+use document::{new_document, InputDoc, ModelDoc};
+use encode::{design, encode, raw_row, select_columns, Candidate, Encoded, Unusable};
+use memory::TrainingShape;
 use serde_json::{json, Map, Value};
 
 /// What went wrong, independent of PostgreSQL; `pg::training` maps it to a SQLSTATE.
@@ -38,6 +44,10 @@ pub enum TrainErrorKind {
     Limit,
     /// 22000: the data admit no (unique, finite) fit: separation, collinearity.
     Numeric,
+    /// 22003: a column's values are too large to standardise (its variance overflows).
+    OutOfRange,
+    /// 53200: an allocation failed (the memory estimate passed, the system had less).
+    OutOfMemory,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +92,7 @@ impl From<PipelineError> for TrainError {
     fn from(e: PipelineError) -> Self {
         let kind = match e.kind() {
             crate::error::ErrorKind::InvalidText => TrainErrorKind::InvalidText,
+            crate::error::ErrorKind::OutOfRange => TrainErrorKind::OutOfRange,
             _ => TrainErrorKind::InvalidParameter,
         };
         TrainError {
@@ -114,6 +125,8 @@ pub struct TrainSettings {
     pub tol: f64,
     /// Reference rows stored in the artifact's checks.
     pub checks: usize,
+    /// The memory a training may hold at its peak (`memory::estimate`), in MB.
+    pub max_memory_mb: u64,
 }
 
 impl Default for TrainSettings {
@@ -124,6 +137,7 @@ impl Default for TrainSettings {
             threshold: 0.75,
             tol: 1e-10,
             checks: 20,
+            max_memory_mb: options::DEFAULT_MAX_MEMORY_MB as u64,
         }
     }
 }
@@ -135,40 +149,39 @@ pub struct TrainingSet {
     pub validation: Vec<bool>,
 }
 
+impl TrainingSet {
+    /// Heap bytes held (by capacity): what the memory estimate counts as the rows as read.
+    pub fn heap_bytes(&self) -> u64 {
+        self.columns.iter().map(Column::heap_bytes).sum::<u64>()
+            + self.target.capacity() as u64
+            + self.validation.capacity() as u64
+    }
+}
+
 #[derive(Debug)]
 pub struct Trained {
+    /// The format-2 artifact, hashed and validated, `training` holding the metadata given to
+    /// `train` plus `rows` and `metrics`.
     pub artifact: Value,
     pub metrics: Value,
     /// Columns left out, with the reason (already reported through the monitor).
     pub dropped: Vec<(String, String)>,
 }
 
-/// How one column enters the design matrix.
-enum Encoded {
-    Numeric {
-        impute_mean: f64,
-        scale_mean: f64,
-        scale: f64,
-    },
-    Category {
-        /// Levels present in training rows, sorted; the first is the dropped reference.
-        levels: Vec<String>,
-        /// Code in the column's own levels -> index into `levels` (None: not in training).
-        remap: Vec<Option<usize>>,
-        missing: bool,
-    },
+/// The output name of a category level, and of a category's missing indicator.
+pub fn level_feature(column: &str, level: &str) -> String {
+    format!("{column}_{level}")
+}
+pub fn missing_feature(column: &str) -> String {
+    format!("{column}_nan")
 }
 
-struct Candidate<'a> {
-    column: &'a Column,
-    encoded: Encoded,
-}
-
-/// Fits the pipeline. `training` is free-form metadata stored in the artifact.
+/// Fits the pipeline. `training` is the free-form metadata stored in the artifact (source,
+/// options); `rows` and `metrics` are added to it.
 pub fn train(
     set: &TrainingSet,
     settings: &TrainSettings,
-    training: Value,
+    mut training: Map<String, Value>,
     monitor: &mut dyn Monitor,
 ) -> Result<Trained, TrainError> {
     let started = std::time::Instant::now();
@@ -199,10 +212,11 @@ pub fn train(
     for column in &set.columns {
         match encode(column, &rows) {
             Ok(encoded) => candidates.push(Candidate { column, encoded }),
-            Err(reason) => {
+            Err(Unusable::LeftOut(reason)) => {
                 monitor.progress(&format!("column \"{}\" left out: {reason}", column.name));
                 dropped.push((column.name.clone(), reason));
             }
+            Err(Unusable::Error(e)) => return Err(e),
         }
         monitor.tick();
     }
@@ -213,9 +227,9 @@ pub fn train(
             Encoded::Category {
                 levels, missing, ..
             } => {
-                names.extend(levels[1..].iter().map(|l| format!("{}_{l}", c.column.name)));
+                names.extend(levels[1..].iter().map(|l| level_feature(&c.column.name, l)));
                 if *missing {
-                    names.push(format!("{}_nan", c.column.name));
+                    names.push(missing_feature(&c.column.name));
                 }
             }
         }
@@ -234,11 +248,23 @@ pub fn train(
             "Train on more rows, or leave columns out with options.exclude.",
         ));
     }
+    let estimate = memory::check(
+        &TrainingShape {
+            all_rows: set.target.len(),
+            training_rows: n,
+            features: p,
+            selected: k,
+            rows_as_read: set.heap_bytes(),
+        },
+        settings.max_memory_mb,
+    )?;
     monitor.progress(&format!(
-        "design matrix: {n} training rows x {p} features ({} MB)",
-        n * p * 8 / 1_000_000
+        "design matrix: {n} training rows x {p} features ({} MB; about {} MB at the peak of the training, max_memory_mb = {})",
+        memory::thousands(memory::megabytes(estimate.design_matrix)),
+        memory::thousands(memory::megabytes(estimate.peak)),
+        settings.max_memory_mb,
     ));
-    let x = design(&candidates, &rows, p, monitor);
+    let x = design(&candidates, &rows, p, monitor)?;
     let t: Vec<bool> = rows.iter().map(|&r| set.target[r]).collect();
 
     let l1 = l1::fit_l1_logistic(
@@ -275,22 +301,44 @@ pub fn train(
     }
     let selected: Vec<usize> = ranking.iter().copied().take(k).collect();
     let selected_names: Vec<String> = selected.iter().map(|&j| names[j].clone()).collect();
-    let xs = x.select(Axis(1), &selected);
+    let xs = select_columns(&x, &selected)?;
     drop(x);
     let refit = irls::refit_logistic(xs.view(), &t, &selected_names, monitor)?;
     drop(xs);
 
     // The artifact, compiled and scored by the loader's own code.
-    let mut doc = artifact(
-        &candidates,
-        &selected_names,
-        &refit,
-        settings.threshold,
-        training,
-    )?;
-    let parsed = Artifact::from_json(&doc)?;
+    let inputs = || {
+        candidates
+            .iter()
+            .map(|c| match &c.encoded {
+                Encoded::Numeric {
+                    impute_mean,
+                    scale_mean,
+                    scale,
+                } => InputDoc::numeric(
+                    &c.column.name,
+                    c.column.kind,
+                    *impute_mean,
+                    *scale_mean,
+                    *scale,
+                ),
+                Encoded::Category {
+                    levels, missing, ..
+                } => InputDoc::category(&c.column.name, levels, *missing),
+            })
+            .collect::<Vec<_>>()
+    };
+    let model_doc = || ModelDoc {
+        // The same objects the notebook fits (the training section says how: in the database).
+        class: "sklearn.linear_model.LogisticRegression",
+        features: &selected_names,
+        coefficients: &refit.coefficients,
+        intercept: 0.0,
+        std_errors: &refit.std_errors,
+    };
+    let (_, parsed) = new_document(inputs(), model_doc(), settings.threshold).finish()?;
     let model = CompiledModel::compile(&parsed)?;
-    let inputs: Vec<&Column> = model
+    let inputs_of_model: Vec<&Column> = model
         .inputs
         .iter()
         .map(|i| {
@@ -302,7 +350,7 @@ pub fn train(
         .collect();
     let score_row = |r: usize| {
         model.score_with(|i| {
-            Ok(match &inputs[i].values {
+            Ok(match &inputs_of_model[i].values {
                 ColumnValues::Numbers(v) if v[r].is_nan() => RawValue::Missing,
                 ColumnValues::Numbers(v) => RawValue::Number(v[r]),
                 ColumnValues::Levels { codes, .. } if codes[r] == MISSING => RawValue::Missing,
@@ -333,16 +381,6 @@ pub fn train(
         let p_hat = score_json_row(&model, &row, index)?.p_hat;
         checks.push(json!({ "row": row, "p_hat": p_hat }));
     }
-    let top = doc.as_object_mut().expect("artifact is an object");
-    top.insert("checks".into(), Value::Array(checks));
-    top.insert(
-        "profile".into(),
-        profile::profile(&candidates_columns(&candidates), &rows),
-    );
-    let sha = sha256_hex(&canonical_json(&doc, Some("sha256")));
-    doc.as_object_mut()
-        .expect("artifact is an object")
-        .insert("sha256".into(), Value::String(sha));
 
     let metrics = json!({
         "validation_auc": validation.as_ref().and_then(|m| m.auc),
@@ -371,8 +409,17 @@ pub fn train(
         "dropped_columns": dropped.iter().map(|(c, why)| json!({"column": c, "reason": why})).collect::<Vec<_>>(),
         "fit_seconds": started.elapsed().as_secs_f64(),
     });
+    // Metrics travel inside the artifact (training.metrics): an export carries them, and
+    // purchase_models() shows them for every version that has them.
+    training.insert("rows".into(), json!(n));
+    training.insert("metrics".into(), metrics.clone());
+    let mut doc = new_document(inputs(), model_doc(), settings.threshold);
+    doc.checks = checks;
+    doc.profile = Some(profile::profile(&candidates_columns(&candidates), &rows));
+    doc.training = Some(training);
+    let (artifact, _) = doc.finish()?;
     Ok(Trained {
-        artifact: doc,
+        artifact,
         metrics,
         dropped,
     })
@@ -382,205 +429,11 @@ fn candidates_columns<'a>(candidates: &[Candidate<'a>]) -> Vec<&'a Column> {
     candidates.iter().map(|c| c.column).collect()
 }
 
-/// The column's imputer/scaler statistics or vocabulary on the training rows, or why it is
-/// left out (all missing, or constant: it could not carry any signal).
-fn encode(column: &Column, rows: &[usize]) -> Result<Encoded, String> {
-    let n = rows.len() as f64;
-    match &column.values {
-        ColumnValues::Numbers(v) => {
-            let (sum, count) = rows
-                .iter()
-                .map(|&r| v[r])
-                .filter(|x| !x.is_nan())
-                .fold((0.0, 0usize), |(s, c), x| (s + x, c + 1));
-            if count == 0 {
-                return Err("it is NULL in every training row".into());
-            }
-            let impute_mean = sum / count as f64;
-            let imputed = |r: usize| if v[r].is_nan() { impute_mean } else { v[r] };
-            let scale_mean = rows.iter().map(|&r| imputed(r)).sum::<f64>() / n;
-            let var = rows
-                .iter()
-                .map(|&r| (imputed(r) - scale_mean).powi(2))
-                .sum::<f64>()
-                / n;
-            let scale = var.sqrt();
-            // scikit-learn's StandardScaler treats a scale this small as zero.
-            if scale <= 10.0 * f64::EPSILON * scale_mean.abs().max(1.0) || scale.is_nan() {
-                return Err(format!(
-                    "it is constant ({impute_mean}) in the training rows"
-                ));
-            }
-            Ok(Encoded::Numeric {
-                impute_mean,
-                scale_mean,
-                scale,
-            })
-        }
-        ColumnValues::Levels { levels, codes } => {
-            let mut seen = vec![false; levels.len()];
-            let mut missing = false;
-            for &r in rows {
-                match codes[r] {
-                    MISSING => missing = true,
-                    c => seen[c as usize] = true,
-                }
-            }
-            let present: Vec<usize> = (0..levels.len()).filter(|&l| seen[l]).collect();
-            if present.len() + usize::from(missing) < 2 {
-                return Err(match present.first() {
-                    Some(&l) => format!("it holds only \"{}\" in the training rows", levels[l]),
-                    None => "it is NULL in every training row".into(),
-                });
-            }
-            let mut remap = vec![None; levels.len()];
-            for (i, &l) in present.iter().enumerate() {
-                remap[l] = Some(i);
-            }
-            Ok(Encoded::Category {
-                levels: present.iter().map(|&l| levels[l].clone()).collect(),
-                remap,
-                missing,
-            })
-        }
-    }
-}
-
-/// The n x p design matrix of the training rows, row-major, features in `names` order.
-fn design(
-    candidates: &[Candidate],
-    rows: &[usize],
-    p: usize,
-    monitor: &mut dyn Monitor,
-) -> Array2<f64> {
-    let mut x = Array2::<f64>::zeros((rows.len(), p));
-    let mut f = 0;
-    for c in candidates {
-        match (&c.encoded, &c.column.values) {
-            (
-                Encoded::Numeric {
-                    impute_mean,
-                    scale_mean,
-                    scale,
-                },
-                ColumnValues::Numbers(v),
-            ) => {
-                for (i, &r) in rows.iter().enumerate() {
-                    let raw = if v[r].is_nan() { *impute_mean } else { v[r] };
-                    x[[i, f]] = (raw - scale_mean) / scale;
-                }
-                f += 1;
-            }
-            (
-                Encoded::Category {
-                    levels,
-                    remap,
-                    missing,
-                },
-                ColumnValues::Levels { codes, .. },
-            ) => {
-                let width = levels.len() - 1;
-                for (i, &r) in rows.iter().enumerate() {
-                    match codes[r] {
-                        MISSING if *missing => x[[i, f + width]] = 1.0,
-                        MISSING => {}
-                        c => {
-                            if let Some(l @ 1..) = remap[c as usize] {
-                                x[[i, f + l - 1]] = 1.0;
-                            }
-                        }
-                    }
-                }
-                f += width + usize::from(*missing);
-            }
-            _ => unreachable!("encode() matches the column's values"),
-        }
-        monitor.tick();
-    }
-    debug_assert_eq!(f, p);
-    x
-}
-
-/// A training row as the raw JSON object a reference check holds.
-fn raw_row(candidates: &[Candidate], r: usize) -> Map<String, Value> {
-    candidates
-        .iter()
-        .map(|c| {
-            let v = match &c.column.values {
-                ColumnValues::Numbers(v) if v[r].is_nan() => Value::Null,
-                ColumnValues::Numbers(v) => json!(v[r]),
-                ColumnValues::Levels { codes, .. } if codes[r] == MISSING => Value::Null,
-                ColumnValues::Levels { levels, codes } => json!(levels[codes[r] as usize]),
-            };
-            (c.column.name.clone(), v)
-        })
-        .collect()
-}
-
-fn kind_name(kind: InputKind) -> &'static str {
+pub fn kind_name(kind: InputKind) -> &'static str {
     match kind {
         InputKind::Number => "number",
         InputKind::Money => "money",
         InputKind::Percent => "percent",
         InputKind::Category => "category",
     }
-}
-
-/// The format-1 artifact (without checks, profile and sha256, which need the compiled model).
-fn artifact(
-    candidates: &[Candidate],
-    features: &[String],
-    refit: &irls::Refit,
-    threshold: f64,
-    training: Value,
-) -> Result<Value, TrainError> {
-    let mut inputs = Vec::new();
-    let (mut num_cols, mut means, mut scale_means, mut scales) = (vec![], vec![], vec![], vec![]);
-    let mut encoders = Vec::new();
-    for c in candidates {
-        inputs.push(json!({"column": c.column.name, "kind": kind_name(c.column.kind)}));
-        match &c.encoded {
-            Encoded::Numeric {
-                impute_mean,
-                scale_mean,
-                scale,
-            } => {
-                num_cols.push(c.column.name.clone());
-                means.push(*impute_mean);
-                scale_means.push(*scale_mean);
-                scales.push(*scale);
-            }
-            Encoded::Category { levels, .. } => encoders.push(json!({
-                "column": c.column.name,
-                "categories": levels,
-                "drop": levels[0],
-                "missing_indicator": true,
-                "handle_unknown": "ignore",
-            })),
-        }
-    }
-    if !(threshold > 0.0 && threshold < 1.0) {
-        return Err(TrainError::invalid(
-            format!("option \"threshold\" is {threshold}; it must lie strictly between 0 and 1"),
-            "The business threshold is a probability, e.g. 0.75.",
-        ));
-    }
-    Ok(json!({
-        "format": FORMAT,
-        "format_version": 1, // the format 1 layout below (imputer/scaler/encoder sections)
-        "inputs": inputs,
-        "imputer": {"class": "sklearn.impute.SimpleImputer", "strategy": "mean", "columns": num_cols, "statistics": means},
-        "scaler": {"class": "sklearn.preprocessing.StandardScaler", "columns": num_cols, "mean": scale_means, "scale": scales},
-        "encoder": {"class": "sklearn.preprocessing.OneHotEncoder", "columns": encoders},
-        "model": {
-            // The same objects the notebook fits (the training section says how: in the database).
-            "class": "sklearn.linear_model.LogisticRegression",
-            "features": features,
-            "coefficients": refit.coefficients,
-            "intercept": 0.0,
-            "std_errors": refit.std_errors,
-        },
-        "threshold": threshold,
-        "training": training,
-    }))
 }

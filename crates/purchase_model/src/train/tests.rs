@@ -140,6 +140,12 @@ fn collinear_features_are_an_error() {
     );
 }
 
+fn meta() -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("source".into(), json!("test"));
+    m
+}
+
 /// A small raw table: numbers with gaps, money text, a category with a missing value.
 fn raw_set(n: usize, seed: u64) -> TrainingSet {
     let mut rng = Rng(seed);
@@ -187,7 +193,7 @@ fn training_produces_an_artifact_the_loader_accepts() {
         top_k: 3,
         ..Default::default()
     };
-    let trained = train(&set, &settings, json!({"source": "test"}), &mut Quiet).unwrap();
+    let trained = train(&set, &settings, meta(), &mut Quiet).unwrap();
     // The loader's own validation, hash check and reference checks.
     let model = compile_artifact(&trained.artifact, false).unwrap();
     let features: Vec<&str> = model.features.iter().map(|f| f.name.as_str()).collect();
@@ -230,7 +236,7 @@ fn training_produces_an_artifact_the_loader_accepts() {
 fn unusable_training_data_gets_clear_errors() {
     let mut set = raw_set(400, 5);
     set.target.iter_mut().for_each(|t| *t = false);
-    let err = train(&set, &TrainSettings::default(), Value::Null, &mut Quiet).unwrap_err();
+    let err = train(&set, &TrainSettings::default(), Map::new(), &mut Quiet).unwrap_err();
     assert!(
         err.message.contains("target is 0 in all 320 training rows"),
         "{}",
@@ -238,7 +244,7 @@ fn unusable_training_data_gets_clear_errors() {
     );
 
     let set = raw_set(5, 5);
-    let err = train(&set, &TrainSettings::default(), Value::Null, &mut Quiet).unwrap_err();
+    let err = train(&set, &TrainSettings::default(), Map::new(), &mut Quiet).unwrap_err();
     assert!(
         err.message.starts_with("there are 4 training rows for"),
         "{}",
@@ -260,7 +266,7 @@ fn an_all_missing_column_is_left_out() {
             top_k: 3,
             ..Default::default()
         },
-        Value::Null,
+        Map::new(),
         &mut Quiet,
     )
     .unwrap();
@@ -270,4 +276,75 @@ fn an_all_missing_column_is_left_out() {
         .any(|(c, why)| c == "empty" && why.contains("NULL in every")));
     let _: &Column = &set.columns[0];
     assert!(matches!(set.columns[5].values, ColumnValues::Numbers(_)));
+}
+
+#[test]
+fn the_artifact_is_format_2_with_the_rfc_8785_hash() {
+    let set = raw_set(2000, 3);
+    let settings = TrainSettings {
+        top_k: 3,
+        ..Default::default()
+    };
+    let trained = train(&set, &settings, meta(), &mut Quiet).unwrap();
+    let doc = &trained.artifact;
+    assert_eq!(doc["format_version"], 2);
+    let sha = crate::canonical::jcs_sha256(doc.as_object().unwrap(), "sha256").unwrap();
+    assert_eq!(doc["sha256"], json!(sha));
+    // The format-2 loader reads it (unknown keys would be refused) as format 2.
+    assert_eq!(
+        crate::artifact::Artifact::from_json(doc)
+            .unwrap()
+            .format_version,
+        2
+    );
+    assert_eq!(doc["training"]["source"], "test");
+    assert_eq!(doc["training"]["rows"], 1600);
+    assert_eq!(doc["training"]["metrics"], trained.metrics);
+    let day = doc["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["column"] == "day")
+        .unwrap();
+    assert_eq!(day["encoder"]["categories"], json!(["mon", "tue", "wed"]));
+    assert_eq!(day["encoder"]["missing_category"], true);
+    assert_eq!(
+        day["encoder"]["features"],
+        json!(["day_tue", "day_wed", "day_nan"])
+    );
+}
+
+#[test]
+fn a_column_whose_variance_overflows_is_an_out_of_range_error_naming_it() {
+    let mut set = raw_set(400, 5);
+    if let ColumnValues::Numbers(v) = &mut set.columns[0].values {
+        v.iter_mut().for_each(|x| *x *= 1e300);
+    }
+    let err = train(&set, &TrainSettings::default(), Map::new(), &mut Quiet).unwrap_err();
+    assert_eq!(err.kind, TrainErrorKind::OutOfRange);
+    assert!(
+        err.message
+            .starts_with("column \"a\" cannot be standardised: its variance overflows"),
+        "{}",
+        err.message
+    );
+    assert!(err.hint.unwrap().contains("options.exclude [\"a\"]"));
+}
+
+#[test]
+fn a_training_above_max_memory_mb_is_refused_before_allocating() {
+    let set = raw_set(20_000, 11);
+    let settings = TrainSettings {
+        top_k: 3,
+        max_memory_mb: 1,
+        ..Default::default()
+    };
+    let err = train(&set, &settings, Map::new(), &mut Quiet).unwrap_err();
+    assert_eq!(err.kind, TrainErrorKind::Limit);
+    assert!(
+        err.message.contains("more than max_memory_mb = 1")
+            && err.message.contains("16000 training rows x 6 features"),
+        "{}",
+        err.message
+    );
 }
