@@ -35,7 +35,9 @@ def cron_db(pg):
                 "SELECT nspname FROM pg_namespace WHERE nspname !~ '^(pg_|information_schema)'"
             ).fetchall():
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-            conn.execute("CREATE SCHEMA public")
+            # As in a fresh database: roles other than the owner use public's functions too.
+            conn.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
+            conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
         conn.execute("CREATE EXTENSION pg_purchase")
         load(conn, bundled())
         make_customers(conn, rows=200000)
