@@ -5,6 +5,320 @@
 
 -- ---------------------------------------------------------------------------------------------
 -- refresh (issue 18 items 1, 12, 15)
+-- Item 1: an existing target (and every partition or child of it) must be owned by the calling
+-- role or a role it is really a member of, checked before scoring and again once locked, and at
+-- scheduling. Item 12: thresholds outside [0, 1], NaN and infinities are refused before a run
+-- starts or a job is stored. Item 15: cron.database_name is read through a definer function, only
+-- where it is needed, so purchase_admin members can schedule. New helpers, then the four changed
+-- objects recreated exactly as src/pg/refresh.sql defines them (their grants are kept).
+
+-- A threshold is a probability (a customer is listed when p_hat > threshold): NaN, infinities and
+-- anything outside [0, 1] are refused. NULL, the model's own threshold, passes.
+CREATE FUNCTION purchase.refresh_check_threshold(threshold float8) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF threshold = 'NaN'::float8 OR threshold < 0 OR threshold > 1 THEN
+    RAISE EXCEPTION 'threshold must be a probability between 0 and 1, not %', threshold
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A customer is listed when p_hat > threshold: pass a number from 0 to 1, '
+                   'or NULL (the default) for the model''s own threshold.';
+  END IF;
+END $$;
+
+-- pg_class.relowner as committed now (the syscache, not the run's snapshot), and whether the
+-- current role is a role or a member of it with superuser status counting for nothing
+-- (src/pg/ownership.rs says why these two are C).
+CREATE FUNCTION purchase.relation_owner(relation oid) RETURNS oid
+    AS 'MODULE_PATHNAME', 'relation_owner_wrapper' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION purchase.caller_is_member_of(role oid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'caller_is_member_of_wrapper' LANGUAGE C STABLE STRICT;
+
+-- Who may have a target written: the target and every table a write to it reaches (partitions,
+-- inheritance children) must be owned by the calling role or a role it is a member of. Their
+-- triggers, rules, policies, defaults and constraints run as the caller, so superuser status
+-- does not count: a superuser's refresh must never run a plain role's trigger. Owners are read
+-- as committed now; the refresh checks again once the target is locked.
+CREATE FUNCTION purchase.refresh_check_owner(target oid, target_name text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  rel   oid;
+  owner oid;
+BEGIN
+  FOR rel IN WITH RECURSIVE tree(relid) AS (
+               SELECT target
+               UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
+             SELECT tree.relid FROM tree LOOP
+    owner := purchase.relation_owner(rel);
+    CONTINUE WHEN owner IS NULL OR purchase.caller_is_member_of(owner);
+    RAISE EXCEPTION '% is owned by role %, and role % is neither it nor a member of it',
+      CASE WHEN rel = target THEN format('target %s', target_name)
+           ELSE format('table %s (a partition or child of target %s)', rel::regclass, target_name) END,
+      quote_ident(pg_get_userbyid(owner)), quote_ident(current_user)
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('A refresh runs the triggers, rules, policies, defaults and constraints of the tables it '
+                          'writes as the role running it, so it writes only tables that role owns or belongs to the '
+                          'owner of (being superuser does not count). Refresh as the owner (SET ROLE %I), or '
+                          'choose another target.', pg_get_userbyid(owner));
+  END LOOP;
+END $$;
+
+-- cron.database_name is a superuser-only setting: members of purchase_admin that schedule
+-- read it through this definer function (owned by the superuser who installed pg_purchase).
+CREATE FUNCTION purchase.cron_database_name() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT current_setting('cron.database_name', true) $$;
+
+-- The work of one run, in the caller's rights: score source into a temporary table (one scan:
+-- rows_scored and the list come from it), then replace the target's contents under an
+-- ACCESS EXCLUSIVE lock with TRUNCATE + INSERT, which keeps the table itself with its indexes,
+-- constraints, comments, grants, triggers, policies and dependent views.
+CREATE OR REPLACE FUNCTION purchase.refresh_work(run bigint, source regclass, target text, caller_schemas name[],
+                                      creation_schema name, model text, key_column text, threshold float8,
+                                      on_bad_row text, max_bad_rows integer,
+                                      OUT r_status text, OUT r_target text, OUT r_version integer,
+                                      OUT r_scored bigint, OUT r_targeted bigint, OUT r_skipped bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tschema   text;
+  tname     text;
+  existing  oid;
+  kind      "char";
+  staging   text := 'pg_purchase_refresh_' || run;
+  bad_keys  text := 'pg_purchase_refresh_bad_' || run;
+  keep      text;
+  bad       record;
+  first_bad record;
+BEGIN
+  IF on_bad_row NOT IN ('error', 'skip') THEN
+    RAISE EXCEPTION 'on_bad_row must be ''error'' or ''skip'', not %', quote_literal(on_bad_row)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_bad_rows < 0 OR max_bad_rows > 10000 THEN
+    RAISE EXCEPTION 'max_bad_rows must be between 0 and 10000, not %', max_bad_rows
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT t.schema_name, t.table_name, t.existing INTO tschema, tname, existing
+    FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
+  r_target := format('%I.%I', tschema, tname);
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column
+                                              AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
+      USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
+  END IF;
+  SELECT mv.version INTO r_version FROM purchase.model_versions mv WHERE mv.name = model AND mv.active;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'purchase model "%" does not exist', model
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
+  END IF;
+  -- Two refreshes of one target never interleave: the second skips with a NOTICE. The key is
+  -- the quoted qualified name (unambiguous: "a.b".c and a."b.c" differ), hashed to 64 bits.
+  IF NOT pg_try_advisory_xact_lock(hashtextextended('pg_purchase.refresh:' || r_target, 0)) THEN
+    RAISE NOTICE 'a refresh of % is already running; skipping this one', r_target;
+    r_status := 'skipped';
+    r_scored := 0;
+    r_targeted := 0;
+    RETURN;
+  END IF;
+  -- Looked up again under the lock: a refresh that held it may have just created the target.
+  SELECT c.oid, c.relkind INTO existing, kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = tschema AND c.relname = tname;
+  IF existing IS NOT NULL THEN
+    PERFORM purchase.refresh_check_owner(existing, r_target);
+  END IF;
+  IF existing IS NOT NULL AND kind NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'target % is not a table', r_target
+      USING ERRCODE = 'wrong_object_type', HINT = 'A refresh replaces the rows of a table it creates or that has its columns.';
+  END IF;
+
+  -- Score every row once (rows_scored and the list come from this one scan).
+  BEGIN
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column, '');
+  EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+    -- A bad cell: find the rows at fault (scoring each row on its own).
+    IF on_bad_row = 'error' THEN
+      SELECT * INTO first_bad FROM @extschema@.purchase_input_errors(source, model, key_column, 1);
+      IF NOT FOUND THEN
+        RAISE;  -- no single row explains it: the original error
+      END IF;
+      RAISE EXCEPTION 'row %: %', format('%I = %s', key_column, first_bad.key), first_bad.error
+        USING ERRCODE = first_bad.sqlstate,
+              HINT = 'Fix that row, or pass on_bad_row => ''skip'' to leave bad rows out; '
+                     || format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them all.', source::text, model, key_column);
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE %I (key text) ON COMMIT DROP', bad_keys);
+    r_skipped := 0;
+    FOR bad IN SELECT * FROM @extschema@.purchase_input_errors(source, model, key_column, NULL) LOOP
+      EXECUTE format('INSERT INTO pg_temp.%I VALUES ($1)', bad_keys) USING bad.key;
+      IF r_skipped < max_bad_rows THEN
+        PERFORM purchase.refresh_bad_row_add(run, bad.key, bad.column_name, bad.value, bad.sqlstate, bad.error);
+      END IF;
+      r_skipped := r_skipped + 1;
+    END LOOP;
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column,
+      format('WHERE NOT EXISTS (SELECT FROM pg_temp.%I b WHERE b.key = c.%I::text)', bad_keys, key_column));
+  END;
+  GET DIAGNOSTICS r_scored = ROW_COUNT;
+  r_skipped := coalesce(r_skipped, 0);
+  IF r_scored = 0 AND r_skipped > 0 THEN
+    RAISE EXCEPTION 'every row of % is bad (% rows); the list is left as it was', source, r_skipped
+      USING ERRCODE = 'data_exception',
+            HINT = format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them.', source::text, model, key_column);
+  END IF;
+  EXECUTE format('SELECT coalesce(min(version), %s) FROM pg_temp.%I', r_version, staging) INTO r_version;
+
+  keep := CASE WHEN threshold IS NULL THEN 'business_outcome = 1' ELSE format('p_hat > %L::float8', threshold) END;
+  IF existing IS NULL THEN
+    EXECUTE format('CREATE TABLE %I.%I AS
+                      SELECT key AS %I, p_hat, %L::text AS model, version, now() AS scored_at
+                        FROM pg_temp.%I WHERE %s ORDER BY p_hat DESC',
+                   tschema, tname, key_column, model, staging, keep);
+  ELSE
+    -- Readers see the old complete list until commit, then the new one.
+    EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', tschema, tname);
+    -- Checked again now that it is locked (owners cannot change any more): the name still means
+    -- the table checked before scoring, not one dropped and created anew meanwhile, and its
+    -- owners as committed now. Nothing has been written to it yet.
+    IF to_regclass(r_target)::oid IS DISTINCT FROM existing THEN
+      RAISE EXCEPTION 'target % was dropped or replaced while the refresh ran', r_target
+        USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Run the refresh again.';
+    END IF;
+    PERFORM purchase.refresh_check_owner(existing, r_target);
+    EXECUTE format('TRUNCATE TABLE %I.%I', tschema, tname);
+    EXECUTE format('INSERT INTO %I.%I (%I, p_hat, model, version, scored_at)
+                      SELECT key, p_hat, %L, version, now() FROM pg_temp.%I WHERE %s ORDER BY p_hat DESC',
+                   tschema, tname, key_column, model, staging, keep);
+  END IF;
+  GET DIAGNOSTICS r_targeted = ROW_COUNT;
+  EXECUTE format('DROP TABLE pg_temp.%I', staging);
+  r_status := 'succeeded';
+END $$;
+
+-- A procedure, not a function: the run-log row is committed before the work starts and its
+-- outcome is committed after, so a failed, cancelled or timed-out run stays logged while the
+-- caller (and pg_cron's cron.job_run_details) still sees the error. CALL it outside an explicit
+-- transaction block. A procedure with a SET clause may not COMMIT, so this one has none: it
+-- calls only schema-qualified functions and uses no operator, and the work runs in
+-- purchase.refresh_work, which pins search_path.
+CREATE OR REPLACE PROCEDURE refresh_purchase_targets(source regclass, target text, model text DEFAULT 'default',
+                                          key_column text DEFAULT 'customer_id', threshold float8 DEFAULT NULL,
+                                          on_bad_row text DEFAULT 'error', max_bad_rows integer DEFAULT 100,
+                                          INOUT rows_targeted bigint DEFAULT NULL)
+LANGUAGE plpgsql
+AS $proc$
+DECLARE
+  run       bigint;
+  outcome   record;
+  failed    boolean := false;
+  err_state text;
+  err_text  text;
+  err_hint  text;
+BEGIN
+  IF purchase.refresh_in_transaction_block() THEN
+    RAISE EXCEPTION 'refresh_purchase_targets cannot run inside a transaction block'
+      USING ERRCODE = 'invalid_transaction_termination',
+            HINT = 'It commits its run-log entry before and after the work: CALL it on its own (autocommit, '
+                   'not between BEGIN and COMMIT, not together with other statements in one query string), as pg_cron does.';
+  END IF;
+  IF source IS NULL OR target IS NULL OR model IS NULL OR key_column IS NULL OR on_bad_row IS NULL OR max_bad_rows IS NULL THEN
+    RAISE EXCEPTION 'refresh_purchase_targets: source, target, model, key_column, on_bad_row and max_bad_rows must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM purchase.refresh_check_threshold(threshold);
+  run := purchase.refresh_run_started(source, target, model, on_bad_row);
+  IF run IS NULL THEN
+    RAISE EXCEPTION 'source % does not exist', source USING ERRCODE = 'undefined_table';
+  END IF;
+  COMMIT;
+  -- One snapshot for the whole run: the rows scored, skipped and listed are the same rows.
+  SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+
+  BEGIN
+    SELECT * INTO outcome
+      FROM purchase.refresh_work(run, source, target, pg_catalog.current_schemas(true), pg_catalog.current_schema(),
+                                 model, key_column, threshold, on_bad_row, max_bad_rows);
+    PERFORM purchase.refresh_run_finished(run, outcome.r_status, outcome.r_target, outcome.r_version,
+                                          outcome.r_scored, outcome.r_targeted, outcome.r_skipped, NULL, NULL);
+    rows_targeted := outcome.r_targeted;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- Everything above is rolled back: the old list stays. A cancel or statement_timeout
+    -- (57014) is logged as failed too, then raised again.
+    GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_text = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
+    failed := true;
+  END;
+
+  IF failed THEN
+    PERFORM purchase.refresh_run_finished(run, 'failed', NULL, NULL, NULL, NULL, NULL, err_state, err_text);
+    COMMIT;  -- the log entry survives the error raised next
+    RAISE EXCEPTION 'refresh of "%" from % failed: %', target, source, err_text
+      USING ERRCODE = err_state, HINT = purchase.refresh_failure_hint(err_hint, run);
+  END IF;
+END
+$proc$;
+
+-- The CALL a pg_cron job runs: source and target fully qualified when scheduled, so the job
+-- does not depend on the search_path it runs with.
+CREATE OR REPLACE FUNCTION purchase.refresh_job_command(source regclass, target text, caller_schemas name[], creation_schema name,
+                                             model text, key_column text, threshold float8, on_bad_row text)
+RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE qualified_source text; qualified_target text; existing oid;
+BEGIN
+  IF source IS NULL OR target IS NULL OR model IS NULL OR key_column IS NULL OR on_bad_row IS NULL THEN
+    RAISE EXCEPTION 'schedule_purchase_refresh: source, target, model, key_column and on_bad_row must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT format('%I.%I', n.nspname, c.relname) INTO qualified_source
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
+  PERFORM purchase.refresh_check_threshold(threshold);
+  SELECT format('%I.%I', t.schema_name, t.table_name), t.existing INTO qualified_target, existing
+    FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
+  -- Refused now rather than every night (the run checks again: a target can appear later).
+  IF existing IS NOT NULL THEN
+    PERFORM purchase.refresh_check_owner(existing, qualified_target);
+  END IF;
+  RETURN format('CALL %s.refresh_purchase_targets(%L::regclass, %L, %L, key_column => %L, threshold => %s, on_bad_row => %L)',
+                '@extschema@', qualified_source, qualified_target, model, key_column,
+                coalesce(quote_literal(threshold) || '::float8', 'NULL'), on_bad_row);
+END $$;
+
+CREATE OR REPLACE FUNCTION purchase.schedule_refresh_job(job_name text, schedule text, command text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  job bigint;
+  cron_db text;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+    cron_db := purchase.cron_database_name();
+    IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
+      RAISE EXCEPTION 'pg_cron runs its jobs from database "%", not from "%"', cron_db, current_database()
+        USING ERRCODE = 'feature_not_supported',
+              HINT = format('Schedule it from database %I (as a superuser, or a role granted EXECUTE on cron.schedule_in_database): SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                            cron_db, job_name, schedule, command, current_database());
+    END IF;
+    RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Install postgresql-15-cron; set shared_preload_libraries = ''pg_cron'', cron.database_name = '''
+                   || current_database() || ''' and cron.use_background_workers = on; restart; then CREATE EXTENSION pg_cron.';
+  END IF;
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING job_name, schedule, command;
+  RETURN job;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION purchase.refresh_check_threshold(float8),
+  purchase.relation_owner(oid),
+  purchase.caller_is_member_of(oid),
+  purchase.refresh_check_owner(oid, text),
+  purchase.cron_database_name() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purchase.refresh_check_threshold(float8),
+  purchase.relation_owner(oid),
+  purchase.caller_is_member_of(oid),
+  purchase.refresh_check_owner(oid, text),
+  purchase.cron_database_name() TO purchase_admin;
 -- (end refresh)
 
 -- ---------------------------------------------------------------------------------------------

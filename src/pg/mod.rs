@@ -8,6 +8,7 @@ mod datum;
 pub(crate) mod errors;
 mod insights;
 mod models;
+mod ownership;
 mod planner;
 mod refresh;
 mod scoring;

@@ -1,7 +1,8 @@
 -- Batch scoring into targeting lists, swapped in atomically, every run logged.
 --
 -- Safety rules of this file (tests/pg_regress/sql/10_search_path.sql checks them):
---  * every function pins search_path = pg_catalog, pg_temp; the two members that cannot
+--  * every SQL and PL/pgSQL function pins search_path = pg_catalog, pg_temp (the two C helpers
+--    run no SQL); the two members that cannot
 --    (refresh_purchase_targets: a procedure with SET may not COMMIT; schedule_purchase_refresh:
 --    it must see the caller's search_path) contain only schema-qualified function calls and no
 --    operators, so nothing in them is resolved through the caller's search_path;
@@ -173,6 +174,64 @@ BEGIN
    WHERE n.nspname = schema_name AND c.relname = table_name;
 END $$;
 
+-- A threshold is a probability (a customer is listed when p_hat > threshold): NaN, infinities and
+-- anything outside [0, 1] are refused. NULL, the model's own threshold, passes.
+CREATE FUNCTION purchase.refresh_check_threshold(threshold float8) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF threshold = 'NaN'::float8 OR threshold < 0 OR threshold > 1 THEN
+    RAISE EXCEPTION 'threshold must be a probability between 0 and 1, not %', threshold
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A customer is listed when p_hat > threshold: pass a number from 0 to 1, '
+                   'or NULL (the default) for the model''s own threshold.';
+  END IF;
+END $$;
+
+-- pg_class.relowner as committed now (the syscache, not the run's snapshot), and whether the
+-- current role is a role or a member of it with superuser status counting for nothing
+-- (src/pg/ownership.rs says why these two are C).
+CREATE FUNCTION purchase.relation_owner(relation oid) RETURNS oid
+    AS 'MODULE_PATHNAME', 'relation_owner_wrapper' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION purchase.caller_is_member_of(role oid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'caller_is_member_of_wrapper' LANGUAGE C STABLE STRICT;
+
+-- Who may have a target written: the target and every table a write to it reaches (partitions,
+-- inheritance children) must be owned by the calling role or a role it is a member of. Their
+-- triggers, rules, policies, defaults and constraints run as the caller, so superuser status
+-- does not count: a superuser's refresh must never run a plain role's trigger. Owners are read
+-- as committed now; the refresh checks again once the target is locked.
+CREATE FUNCTION purchase.refresh_check_owner(target oid, target_name text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  rel   oid;
+  owner oid;
+BEGIN
+  FOR rel IN WITH RECURSIVE tree(relid) AS (
+               SELECT target
+               UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
+             SELECT tree.relid FROM tree LOOP
+    owner := purchase.relation_owner(rel);
+    CONTINUE WHEN owner IS NULL OR purchase.caller_is_member_of(owner);
+    RAISE EXCEPTION '% is owned by role %, and role % is neither it nor a member of it',
+      CASE WHEN rel = target THEN format('target %s', target_name)
+           ELSE format('table %s (a partition or child of target %s)', rel::regclass, target_name) END,
+      quote_ident(pg_get_userbyid(owner)), quote_ident(current_user)
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('A refresh runs the triggers, rules, policies, defaults and constraints of the tables it '
+                          'writes as the role running it, so it writes only tables that role owns or belongs to the '
+                          'owner of (being superuser does not count). Refresh as the owner (SET ROLE %I), or '
+                          'choose another target.', pg_get_userbyid(owner));
+  END LOOP;
+END $$;
+
+-- cron.database_name is a superuser-only setting: members of purchase_admin that schedule
+-- read it through this definer function (owned by the superuser who installed pg_purchase).
+CREATE FUNCTION purchase.cron_database_name() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT current_setting('cron.database_name', true) $$;
+
 -- Finds rows of source that the model cannot score: key, the column and raw value at fault
 -- (when one column explains it), SQLSTATE and message. Reads with the caller's rights; each
 -- row is scored in its own subtransaction, so this is for diagnosis, not for the hot path.
@@ -310,6 +369,9 @@ BEGIN
   -- Looked up again under the lock: a refresh that held it may have just created the target.
   SELECT c.oid, c.relkind INTO existing, kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = tschema AND c.relname = tname;
+  IF existing IS NOT NULL THEN
+    PERFORM purchase.refresh_check_owner(existing, r_target);
+  END IF;
   IF existing IS NOT NULL AND kind NOT IN ('r', 'p') THEN
     RAISE EXCEPTION 'target % is not a table', r_target
       USING ERRCODE = 'wrong_object_type', HINT = 'A refresh replaces the rows of a table it creates or that has its columns.';
@@ -360,6 +422,14 @@ BEGIN
   ELSE
     -- Readers see the old complete list until commit, then the new one.
     EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', tschema, tname);
+    -- Checked again now that it is locked (owners cannot change any more): the name still means
+    -- the table checked before scoring, not one dropped and created anew meanwhile, and its
+    -- owners as committed now. Nothing has been written to it yet.
+    IF to_regclass(r_target)::oid IS DISTINCT FROM existing THEN
+      RAISE EXCEPTION 'target % was dropped or replaced while the refresh ran', r_target
+        USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Run the refresh again.';
+    END IF;
+    PERFORM purchase.refresh_check_owner(existing, r_target);
     EXECUTE format('TRUNCATE TABLE %I.%I', tschema, tname);
     EXECUTE format('INSERT INTO %I.%I (%I, p_hat, model, version, scored_at)
                       SELECT key, p_hat, %L, version, now() FROM pg_temp.%I WHERE %s ORDER BY p_hat DESC',
@@ -404,6 +474,7 @@ BEGIN
     RAISE EXCEPTION 'refresh_purchase_targets: source, target, model, key_column, on_bad_row and max_bad_rows must not be NULL'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  PERFORM purchase.refresh_check_threshold(threshold);
   run := purchase.refresh_run_started(source, target, model, on_bad_row);
   IF run IS NULL THEN
     RAISE EXCEPTION 'source % does not exist', source USING ERRCODE = 'undefined_table';
@@ -444,7 +515,7 @@ CREATE FUNCTION purchase.refresh_job_command(source regclass, target text, calle
 RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE qualified_source text; qualified_target text;
+DECLARE qualified_source text; qualified_target text; existing oid;
 BEGIN
   IF source IS NULL OR target IS NULL OR model IS NULL OR key_column IS NULL OR on_bad_row IS NULL THEN
     RAISE EXCEPTION 'schedule_purchase_refresh: source, target, model, key_column and on_bad_row must not be NULL'
@@ -452,8 +523,13 @@ BEGIN
   END IF;
   SELECT format('%I.%I', n.nspname, c.relname) INTO qualified_source
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
-  SELECT format('%I.%I', t.schema_name, t.table_name) INTO qualified_target
+  PERFORM purchase.refresh_check_threshold(threshold);
+  SELECT format('%I.%I', t.schema_name, t.table_name), t.existing INTO qualified_target, existing
     FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
+  -- Refused now rather than every night (the run checks again: a target can appear later).
+  IF existing IS NOT NULL THEN
+    PERFORM purchase.refresh_check_owner(existing, qualified_target);
+  END IF;
   RETURN format('CALL %s.refresh_purchase_targets(%L::regclass, %L, %L, key_column => %L, threshold => %s, on_bad_row => %L)',
                 '@extschema@', qualified_source, qualified_target, model, key_column,
                 coalesce(quote_literal(threshold) || '::float8', 'NULL'), on_bad_row);
@@ -464,9 +540,10 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   job bigint;
-  cron_db text := current_setting('cron.database_name', true);
+  cron_db text;
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+    cron_db := purchase.cron_database_name();
     IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
       RAISE EXCEPTION 'pg_cron runs its jobs from database "%", not from "%"', cron_db, current_database()
         USING ERRCODE = 'feature_not_supported',
@@ -525,7 +602,12 @@ REVOKE EXECUTE ON FUNCTION purchase.refresh_run_is_mine(bigint),
   purchase.refresh_failure_hint(text, bigint),
   purchase.refresh_scoring_sql(text, regclass, text, text, text),
   purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text),
-  purchase.schedule_refresh_job(text, text, text) FROM PUBLIC;
+  purchase.schedule_refresh_job(text, text, text),
+  purchase.refresh_check_threshold(float8),
+  purchase.relation_owner(oid),
+  purchase.caller_is_member_of(oid),
+  purchase.refresh_check_owner(oid, text),
+  purchase.cron_database_name() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION purchase.refresh_run_started(regclass, text, text, text),
   purchase.refresh_run_finished(bigint, text, text, integer, bigint, bigint, bigint, text, text),
   purchase.refresh_bad_row_add(bigint, text, text, text, text, text),
@@ -534,7 +616,12 @@ GRANT EXECUTE ON FUNCTION purchase.refresh_run_started(regclass, text, text, tex
   purchase.refresh_failure_hint(text, bigint),
   purchase.refresh_scoring_sql(text, regclass, text, text, text),
   purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text),
-  purchase.schedule_refresh_job(text, text, text) TO purchase_admin;
+  purchase.schedule_refresh_job(text, text, text),
+  purchase.refresh_check_threshold(float8),
+  purchase.relation_owner(oid),
+  purchase.caller_is_member_of(oid),
+  purchase.refresh_check_owner(oid, text),
+  purchase.cron_database_name() TO purchase_admin;
 GRANT SELECT ON purchase.refresh_runs, purchase.refresh_bad_rows TO purchase_admin, purchase_scorer;
 REVOKE EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text),

@@ -35,7 +35,9 @@ def cron_db(pg):
                 "SELECT nspname FROM pg_namespace WHERE nspname !~ '^(pg_|information_schema)'"
             ).fetchall():
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-            conn.execute("CREATE SCHEMA public")
+            # As in a fresh database: roles other than the owner use public's functions too.
+            conn.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
+            conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
         conn.execute("CREATE EXTENSION pg_purchase")
         load(conn, bundled())
         make_customers(conn, rows=200000)
@@ -429,3 +431,137 @@ def test_pg_cron_runs_the_job(check):
         runs.get(other_job) == "succeeded" and done is not None and done[0] == "succeeded" and made == done[1] > 0,
         f"{runs.get(other_job)}, {done}, {made}",
     )
+
+
+def error_of(conn, sql, params=None):
+    """(SQLSTATE, message) of the error sql raises, or None."""
+    try:
+        conn.execute(sql, params)
+    except psycopg.Error as e:
+        return e.sqlstate, e.diag.message_primary
+    return None
+
+
+def test_pg_cron_jobs_write_only_targets_their_user_owns(check):
+    """Issue 18.1 and 18.15, on one wait for the next minute: a superuser's job whose target a
+    plain role planted (with a trigger that would make her superuser) is refused with 42501; a
+    purchase_admin member that is no superuser, with the README's recipe, schedules a job that
+    pg_cron runs as that role and that refreshes the list."""
+    with connect(DB) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+        conn.execute("GRANT USAGE ON SCHEMA cron TO purchase_admin")  # README's recipe
+        for role in ("mallory", "cron_admin"):
+            conn.execute(f"DO $$ BEGIN CREATE ROLE {role}; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+            conn.execute(f"ALTER ROLE {role} LOGIN NOSUPERUSER")
+        conn.execute("GRANT purchase_admin TO cron_admin")
+        conn.execute("GRANT SELECT ON customers TO cron_admin")
+        conn.execute("CREATE SCHEMA admin_lists AUTHORIZATION cron_admin")
+        conn.execute("CREATE SCHEMA shared")
+        conn.execute("GRANT USAGE, CREATE ON SCHEMA shared TO mallory")
+        positives = conn.execute("SELECT count(*) FROM customers c WHERE purchase_outcome(c) = 1").fetchone()[0]
+        # The superuser schedules a new target; shared comes first in its search_path.
+        conn.execute("SET search_path = shared, public")
+        bait = conn.execute(
+            "SELECT schedule_purchase_refresh('pg-purchase-bait', '* * * * *', 'customers', 'ad_bait')"
+        ).fetchone()[0]
+        conn.execute("RESET search_path")
+    with connect(DB, user="mallory") as mallory:
+        mallory.execute(
+            "CREATE FUNCTION shared.escalate() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN ALTER ROLE mallory SUPERUSER; RETURN NEW; END $$"
+        )
+        mallory.execute(
+            "CREATE TABLE shared.ad_bait (customer_id bigint, p_hat float8, model text, version int, scored_at timestamptz)"
+        )
+        mallory.execute(
+            "CREATE TRIGGER escalate BEFORE INSERT ON shared.ad_bait FOR EACH ROW EXECUTE FUNCTION shared.escalate()"
+        )
+    with connect(DB) as conn:
+        refused = error_of(
+            conn, "SELECT schedule_purchase_refresh('pg-purchase-bait-2', '* * * * *', 'customers', 'shared.ad_bait')"
+        )
+    check(
+        "scheduling a refresh of a target another role owns is refused with 42501 naming the owner",
+        refused is not None and refused[0] == "42501" and "mallory" in refused[1],
+        str(refused),
+    )
+    with connect(DB, user="cron_admin") as admin:
+        bad = error_of(
+            admin,
+            "SELECT schedule_purchase_refresh('pg-purchase-nan', '* * * * *', 'customers', 'admin_lists.nightly', "
+            "threshold => 'NaN')",
+        )
+        job = None
+        try:
+            job = admin.execute(
+                "SELECT schedule_purchase_refresh('pg-purchase-admin', '* * * * *', 'customers', 'admin_lists.nightly')"
+            ).fetchone()[0]
+        except psycopg.Error as e:
+            check("a purchase_admin member that is no superuser schedules a refresh", False, str(e))
+        stored = admin.execute(
+            "SELECT count(*) FROM cron.job WHERE jobname IN ('pg-purchase-nan', 'pg-purchase-bait-2')"
+        ).fetchone()[0]
+    check(
+        "a NaN threshold is refused (22023) before a job is stored",
+        bad is not None and bad[0] == "22023" and "NaN" in bad[1] and stored == 0,
+        f"{bad}, {stored} stored",
+    )
+    with connect(DB) as conn:
+        runs = {}
+        deadline = time.time() + CRON_WAIT
+        while time.time() < deadline:
+            runs = dict(
+                conn.execute(
+                    "SELECT jobid, status FROM cron.job_run_details WHERE jobid IN (%s, %s) "
+                    "AND status IN ('succeeded', 'failed')",
+                    (bait, job),
+                ).fetchall()
+            )
+            if len(runs) == 2 or (job is None and runs):
+                break
+            time.sleep(2)
+        message = conn.execute(
+            "SELECT return_message FROM cron.job_run_details WHERE jobid = %s ORDER BY runid LIMIT 1", (bait,)
+        ).fetchone()
+        escalated = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'").fetchone()[0]
+        planted_rows = conn.execute("SELECT count(*) FROM shared.ad_bait").fetchone()[0]
+        logged = conn.execute(
+            "SELECT status, sqlstate, run_by FROM purchase.refresh_runs WHERE target = 'shared.ad_bait' "
+            "ORDER BY run_id LIMIT 1"
+        ).fetchone()
+        check(
+            "the superuser's job into mallory's planted target failed with 42501 naming her, and wrote nothing",
+            runs.get(bait) == "failed"
+            and message is not None
+            and "owned by role mallory" in message[0]
+            and logged == ("failed", "42501", "postgres")
+            and planted_rows == 0,
+            f"{runs.get(bait)}, {message}, {logged}, {planted_rows} rows",
+        )
+        check("mallory is still not a superuser", escalated is False, str(escalated))
+        done = conn.execute(
+            "SELECT status, rows_targeted, run_by FROM purchase.refresh_runs WHERE target = 'admin_lists.nightly' "
+            "ORDER BY run_id LIMIT 1"
+        ).fetchone()
+        listed = (
+            conn.execute("SELECT count(*) FROM admin_lists.nightly").fetchone()[0]
+            if conn.execute("SELECT to_regclass('admin_lists.nightly') IS NOT NULL").fetchone()[0]
+            else None
+        )
+        owner = conn.execute(
+            "SELECT tableowner FROM pg_tables WHERE schemaname = 'admin_lists' AND tablename = 'nightly'"
+        ).fetchone()
+        check(
+            "pg_cron ran the admin's job as cron_admin and it listed every positive customer",
+            runs.get(job) == "succeeded"
+            and done == ("succeeded", positives, "cron_admin")
+            and listed == positives > 0
+            and owner == ("cron_admin",),
+            f"{runs.get(job)}, {done}, {listed} listed of {positives}, owner {owner}",
+        )
+        conn.execute("SELECT cron.unschedule(%s)", (bait,))
+    with connect(DB, user="cron_admin") as admin:
+        removed = (
+            admin.execute("SELECT unschedule_purchase_refresh('pg-purchase-admin')").fetchone()[0] if job else None
+        )
+    check("the admin unschedules its own job", removed is True, str(removed))

@@ -143,3 +143,103 @@ REVOKE SELECT ON many FROM refresh_watcher;
 -- Without pg_cron in this database, scheduling says how to get it.
 SELECT error_of($$SELECT schedule_purchase_refresh('nightly', '0 3 * * *', 'many', 'ad_targets')$$);
 SELECT error_of($$SELECT unschedule_purchase_refresh('nightly')$$);
+
+-- Thresholds are probabilities: NaN, values outside [0, 1] and infinities are refused (22023,
+-- naming the value) before the run starts, so the list stays; scheduling refuses them before
+-- storing a job. NULL means the model's own threshold; 0 and 1 are allowed.
+SELECT count(*) AS before_bad_thresholds FROM ad_targets;
+CALL refresh_purchase_targets('many', 'ad_targets', threshold => 'NaN');
+CALL refresh_purchase_targets('many', 'ad_targets', threshold => -1);
+CALL refresh_purchase_targets('many', 'ad_targets', threshold => 1.5);
+CALL refresh_purchase_targets('many', 'ad_targets', threshold => 'Infinity');
+CALL refresh_purchase_targets('many', 'ad_targets', threshold => '-Infinity');
+CALL refresh_purchase_targets('many', 'ad_targets', threshold => -0.000001);
+SELECT error_of($$SELECT schedule_purchase_refresh('nightly', '0 3 * * *', 'many', 'ad_targets', threshold => 'NaN')$$);
+SELECT error_of($$SELECT schedule_purchase_refresh('nightly', '0 3 * * *', 'many', 'ad_targets', threshold => 1.5)$$);
+SELECT count(*) AS after_bad_thresholds FROM ad_targets;
+SELECT count(*) AS runs_logged_for_bad_thresholds FROM purchase.refresh_runs WHERE finished_at IS NULL OR status = 'running';
+CALL refresh_purchase_targets('many', 'ad_targets', threshold => 1);
+SELECT count(*) AS nothing_above_1 FROM ad_targets;
+CALL refresh_purchase_targets('many', 'ad_targets', threshold => 0);
+SELECT count(*) = (SELECT count(*) FROM many) AS everyone_above_0 FROM ad_targets;
+
+-- A non-superuser purchase_admin can schedule: without pg_cron here, it gets the hint naming the
+-- cron database (reading cron.database_name, a superuser-only setting, is the extension's job).
+SET ROLE refresh_forger;
+SELECT error_of($$SELECT schedule_purchase_refresh('nightly', '0 3 * * *', 'many', 'forger_targets')$$);
+RESET ROLE;
+
+-- The target's triggers, rules, policies, defaults and constraints run as the role that runs the
+-- refresh, so an existing target must be owned by that role or a role it is a member of (being
+-- superuser does not count): else 42501 naming the owner, before anything is written to it.
+-- A plain role with CREATE on a schema in a superuser's search_path plants a target whose
+-- trigger would make her superuser.
+DO $$ BEGIN CREATE ROLE mallory; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+ALTER ROLE mallory NOSUPERUSER;
+CREATE SCHEMA shared;
+GRANT USAGE, CREATE ON SCHEMA shared TO mallory;
+SET ROLE mallory;
+CREATE FUNCTION shared.escalate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN ALTER ROLE mallory SUPERUSER; RETURN NEW; END $$;
+CREATE TABLE shared.ad_targets (customer_id integer, p_hat float8, model text, version integer, scored_at timestamptz);
+CREATE TRIGGER escalate BEFORE INSERT ON shared.ad_targets FOR EACH ROW EXECUTE FUNCTION shared.escalate();
+RESET ROLE;
+SET search_path = shared, public;
+CALL refresh_purchase_targets('many', 'ad_targets');
+CALL refresh_purchase_targets('many', 'shared.ad_targets', threshold => 0.9);
+SELECT error_of($$SELECT schedule_purchase_refresh('nightly', '0 3 * * *', 'many', 'ad_targets')$$);
+RESET search_path;
+SELECT rolsuper AS mallory_is_superuser FROM pg_roles WHERE rolname = 'mallory';
+SELECT count(*) AS rows_in_planted_target FROM shared.ad_targets;
+SELECT status, sqlstate FROM purchase.refresh_runs ORDER BY run_id DESC LIMIT 2;
+
+-- Partitions (and inheritance children) are written too: each must pass the same rule.
+CREATE TABLE part_targets (customer_id integer, p_hat float8, model text, version integer, scored_at timestamptz)
+  PARTITION BY RANGE (p_hat);
+CREATE TABLE part_targets_low PARTITION OF part_targets FOR VALUES FROM (0) TO (0.9);
+CREATE TABLE part_targets_high PARTITION OF part_targets FOR VALUES FROM (0.9) TO (2);
+CALL refresh_purchase_targets('many', 'part_targets');
+SELECT (SELECT count(*) FROM part_targets_low) AS low, (SELECT count(*) FROM part_targets_high) AS high,
+       (SELECT count(*) FROM many m WHERE purchase_outcome(m) = 1) AS positives;
+ALTER TABLE part_targets_high OWNER TO mallory;
+SET ROLE mallory;
+CREATE TRIGGER escalate BEFORE INSERT ON part_targets_high FOR EACH ROW EXECUTE FUNCTION shared.escalate();
+RESET ROLE;
+CALL refresh_purchase_targets('many', 'part_targets', threshold => 0.95);
+SELECT rolsuper AS mallory_is_superuser FROM pg_roles WHERE rolname = 'mallory';
+SELECT count(*) AS kept, bool_and(p_hat > 0.75) AS old_list FROM part_targets;
+CREATE TABLE parent_targets (customer_id integer, p_hat float8, model text, version integer, scored_at timestamptz);
+CREATE TABLE child_targets () INHERITS (parent_targets);
+ALTER TABLE child_targets OWNER TO mallory;
+CALL refresh_purchase_targets('many', 'parent_targets');
+SELECT count(*) AS rows_in_parent FROM parent_targets;
+-- A view owned by another role is refused for its owner, as any relation is.
+CREATE VIEW shared.mallory_view AS SELECT 1 AS customer_id;
+ALTER VIEW shared.mallory_view OWNER TO mallory;
+CALL refresh_purchase_targets('many', 'shared.mallory_view');
+
+-- The legitimate cases keep working: the caller owns the target (everything above), or is a
+-- member of its owner; a superuser that is not a member is refused until it becomes one.
+DO $$ BEGIN CREATE ROLE list_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE list_member; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+SET client_min_messages = error;  -- quiet on a cluster that ran the suite before
+GRANT list_owner TO list_member;
+GRANT purchase_admin TO list_member;
+REVOKE list_owner FROM postgres;
+RESET client_min_messages;
+GRANT SELECT ON many TO list_member;
+CREATE TABLE owned_targets (customer_id integer, p_hat float8, model text, version integer, scored_at timestamptz,
+                            note text DEFAULT current_user);
+ALTER TABLE owned_targets OWNER TO list_owner;
+CALL refresh_purchase_targets('many', 'owned_targets');
+SET ROLE list_member;
+CALL refresh_purchase_targets('many', 'owned_targets');
+RESET ROLE;
+SELECT count(*) AS listed, min(note) AS written_by FROM owned_targets;
+GRANT list_owner TO postgres;
+CALL refresh_purchase_targets('many', 'owned_targets', threshold => 0.9);
+SELECT count(*) AS listed, min(note) AS written_by, bool_and(p_hat > 0.9) AS above_0_9 FROM owned_targets;
+REVOKE list_owner FROM postgres;
+REVOKE SELECT ON many FROM list_member;
+DROP TABLE owned_targets, part_targets, parent_targets CASCADE;
+DROP SCHEMA shared CASCADE;

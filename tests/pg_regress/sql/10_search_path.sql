@@ -25,6 +25,8 @@ WITH members AS (
 ), c_reasons(symbol, reason) AS (VALUES
   ('clean_number_wrapper', 'pure: text in, number out, no SQL'),
   ('purchase_in_transaction_block', 'reads the transaction state, no SQL'),
+  ('relation_owner_wrapper', 'reads one pg_class row from the syscache, no SQL'),
+  ('caller_is_member_of_wrapper', 'reads role memberships from the caches, no SQL'),
   ('purchase_planner_support', 'plan-time rewrite; looks up *_columns by schema-qualified name'),
   ('load_purchase_model_wrapper', 'SECURITY DEFINER, pinned'),
   ('load_purchase_model_file_wrapper', 'SECURITY DEFINER, pinned'),
