@@ -422,6 +422,11 @@ fn check_v1_keys(doc: &Value) -> Result<()> {
     v2::extras_v1(doc)
 }
 
+/// The training profile's rules, for another artifact format (the tree format's hook).
+pub fn check_profile(doc: &Value) -> Result<()> {
+    v2::extras_v1(doc)
+}
+
 /// `format` and `format_version`, checked before anything else so a foreign document is
 /// named as such.
 fn format_version(top: &Map<String, Value>) -> Result<i64> {

@@ -17,6 +17,7 @@ pub mod json_rows;
 pub mod loaded;
 pub mod model;
 pub mod train;
+pub mod trees;
 pub mod vocabulary;
 
 #[cfg(test)]
