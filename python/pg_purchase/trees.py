@@ -252,6 +252,22 @@ def read_lightgbm(est, X) -> TreeModel:
 # --- XGBoost ------------------------------------------------------------------------------------
 
 
+def _reachable(tree) -> dict:
+    """The nodes the root reaches, renumbered in pre-order (XGBoost keeps pruned nodes in its
+    arrays; the artifact lists only the live ones, so its leaf count is the model's)."""
+    order, stack = [], [0]
+    while stack:
+        i = stack.pop()
+        order.append(i)
+        if tree["left"][i] != -1:
+            stack += [tree["right"][i], tree["left"][i]]
+    new = {old: k for k, old in enumerate(order)}
+    out = {key: [values[i] for i in order] for key, values in tree.items()}
+    out["left"] = [-1 if v == -1 else new[v] for v in out["left"]]
+    out["right"] = [-1 if v == -1 else new[v] for v in out["right"]]
+    return out
+
+
 def read_xgboost(est, n_inputs) -> TreeModel:
     import xgboost
 
@@ -284,7 +300,7 @@ def read_xgboost(est, n_inputs) -> TreeModel:
         if any(int(s) != 0 for s in t.get("split_type", [])):
             raise TreeExportError("XGBoost categorical splits are not supported")
         left = [int(v) for v in t["left_children"]]
-        trees.append(
+        live = _reachable(
             {
                 "left": left,
                 "right": [int(v) for v in t["right_children"]],
@@ -296,6 +312,7 @@ def read_xgboost(est, n_inputs) -> TreeModel:
                 "cover": [float(v) for v in t["sum_hessian"]],
             }
         )
+        trees.append(live)
     n = int(lm["learner_model_param"].get("num_feature", n_inputs))
     return TreeModel(
         library=XGBOOST,

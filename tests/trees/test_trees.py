@@ -299,3 +299,23 @@ def test_evaluate_a_tree_model(world):
     conn.execute("UPDATE shoppers SET bought = (id % 3 = 0)::int")
     (result,) = conn.execute("SELECT evaluate_purchase_model('shoppers', 'bought', 'xgb')").fetchone()
     assert result["rows"] == N_SCORE if "rows" in result else result, result
+
+
+def test_purchase_models_shows_kind_trees_and_leaves(world):
+    rows = {
+        r[0]: r[1:]
+        for r in world["conn"].execute("SELECT name, kind, trees, leaves FROM purchase_models() WHERE active")
+    }
+    lgbm = world["pipes"]["lgbm"].steps[-1][1].booster_.dump_model()["tree_info"]
+    assert rows["lgbm"] == ("lightgbm", len(lgbm), sum(t["num_leaves"] for t in lgbm))
+    hgb = world["pipes"]["hgb_ordinal"].steps[-1][1]
+    leaves = sum(int(p[0].nodes["is_leaf"].sum()) for p in hgb._predictors)
+    assert rows["hgb_ordinal"] == ("hist_gradient_boosting", hgb.n_iter_, leaves)
+    booster = world["pipes"]["xgb"].steps[-1][1].get_booster()
+    frame = booster.trees_to_dataframe()
+    assert rows["xgb"] == ("xgboost", booster.num_boosted_rounds(), int((frame["Feature"] == "Leaf").sum()))
+    world["conn"].execute("SELECT load_purchase_model(export_purchase_model('lgbm'), 'lgbm_copy')")
+    assert world["conn"].execute("SELECT kind FROM purchase_models() WHERE name = 'lgbm_copy'").fetchone() == (
+        "lightgbm",
+    )
+    world["conn"].execute("SELECT drop_purchase_model('lgbm_copy')")
