@@ -12,6 +12,8 @@ pub mod ensemble;
 pub mod walk;
 
 #[cfg(test)]
+mod artifact_tests;
+#[cfg(test)]
 mod tests;
 
 pub use ensemble::{Ensemble, Library, MissingType, TreeSpec};
