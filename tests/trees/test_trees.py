@@ -143,8 +143,17 @@ def test_purchase_features_are_the_tree_inputs(world, model):
     doc = world["docs"][model]
     rows = conn.execute("SELECT purchase_features(s, %s) FROM shoppers s ORDER BY id LIMIT 200", (model,)).fetchall()
     score = world["score"].head(200)
+    split = {
+        doc["model"]["features"][f]
+        for t in doc["model"]["trees"]
+        for f, left in zip(t["feature"], t["left"])
+        if left != -1
+    }
     for (features,), (_, raw) in zip(rows, score.iterrows()):
+        assert set(features) == split  # only what some split reads
         for item in doc["inputs"]:
+            if item["feature"] not in split:
+                continue
             v = raw[item["column"]]
             got = features[item["feature"]]
             if pg_purchase.is_missing_category(v):

@@ -569,6 +569,12 @@ impl CompiledModel {
         let mut features = Vec::with_capacity(artifact.features.len());
         let mut position: HashMap<usize, usize> = HashMap::new();
         let mut map = Vec::with_capacity(artifact.features.len());
+        // Only the features some split reads become inputs (the planner rewrite then fetches
+        // only their columns); a model with no split at all keeps its first feature.
+        let mut read = artifact.ensemble.used_features();
+        if !read.contains(&true) {
+            read[0] = true;
+        }
         for (f, name) in artifact.features.iter().enumerate() {
             let &src = by_name.get(name.as_str()).ok_or_else(|| {
                 PipelineError::artifact(
@@ -576,6 +582,10 @@ impl CompiledModel {
                     format!("is \"{name}\", which no input column produces"),
                 )
             })?;
+            if !read[f] {
+                map.push(0); // no node reads it
+                continue;
+            }
             let pos = *position.entry(src).or_insert_with(|| {
                 let a = &artifact.inputs[src];
                 let rule = match &a.encoding {

@@ -115,3 +115,18 @@ fn refusals_name_the_field() {
     let err = compile_artifact(&d, false).unwrap_err().to_string();
     assert!(err.contains("missing_type"), "{err}");
 }
+
+#[test]
+fn features_no_split_reads_are_not_inputs() {
+    let mut d = doc(sigmoid(2.0), "lightgbm");
+    d["inputs"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"column": "age", "kind": "number", "feature": "age"}));
+    d["model"]["features"] = json!(["spend", "plan", "age"]);
+    let sha = jcs_sha256(d.as_object().unwrap(), "sha256").unwrap();
+    d["sha256"] = json!(sha);
+    let model = compile_artifact(&d, false).expect("loads");
+    assert_eq!(model.columns().collect::<Vec<_>>(), ["spend", "plan"]);
+    assert_eq!(model.raw_columns, ["spend", "plan", "age"]);
+}

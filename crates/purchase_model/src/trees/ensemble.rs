@@ -306,6 +306,15 @@ impl Ensemble {
         Ok(())
     }
 
+    /// Per feature, whether any split reads it.
+    pub fn used_features(&self) -> Vec<bool> {
+        let mut used = vec![false; self.n_features];
+        for node in self.nodes.iter().filter(|n| n.kind != Kind::Leaf) {
+            used[node.feature as usize] = true;
+        }
+        used
+    }
+
     pub fn trees(&self) -> usize {
         self.roots.len()
     }
