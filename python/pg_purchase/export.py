@@ -374,14 +374,22 @@ def training_profile(frame: pd.DataFrame, numeric, categories) -> dict:
 
 
 def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None, training_rows=None) -> dict:
-    """A fitted Pipeline ending in a binary LogisticRegression -> the artifact (a dict).
+    """A fitted Pipeline ending in a binary LogisticRegression or a tree model (README, "Tree
+    models"), or a bare binary lightgbm/xgboost Booster trained on a DataFrame -> the artifact.
 
     `sample` holds raw rows exactly as they sit in the table; `money`/`percent` name the raw
     columns the database cleans as money/percent text. The sample is scored with
     `pipeline.predict_proba` and stored as the artifact's reference checks. `training_rows`
     (optional, raw rows like `sample`, e.g. the training set) is summarised into the artifact's
     `profile`, the baseline `purchase_drift` compares live data with."""
-    if type(pipeline) is not Pipeline:
+    if type(pipeline).__name__ == "Booster" and library_of(pipeline) is not None:
+        from .trees import BoosterPipeline, TreeExportError
+
+        try:
+            pipeline = BoosterPipeline(pipeline)
+        except TreeExportError as e:
+            raise ExportError(str(e)) from None
+    elif type(pipeline) is not Pipeline:
         raise ExportError(f"expected a fitted sklearn.pipeline.Pipeline, got {type(pipeline).__name__}")
     if not isinstance(sample, pd.DataFrame) or len(sample) == 0:
         raise ExportError("the sample must be a non-empty pandas DataFrame of raw rows")

@@ -361,3 +361,32 @@ def frame_categories(est, columns) -> dict:
             return {}
         return {columns[int(i)]: list(levels) for i, levels in zip(indices, pandas_categorical)}
     return {}
+
+
+class BoosterPipeline:
+    """A bare binary `lightgbm.Booster` or `xgboost.Booster` seen as a one-step pipeline: the
+    exporter needs the column names it was trained with and its predicted probability."""
+
+    def __init__(self, booster):
+        lib = library_of(booster)
+        if lib == LIGHTGBM:
+            names = booster.feature_name()
+        else:
+            names = booster.feature_names
+            if not names:
+                raise TreeExportError(
+                    "the xgboost.Booster has no feature names; train it on a DataFrame so columns are matched by name"
+                )
+        self.library = lib
+        self.booster = booster
+        self.steps = [("model", booster)]
+        self.feature_names_in_ = np.asarray([str(n) for n in names], dtype=object)
+
+    def predict_proba(self, X):
+        if self.library == LIGHTGBM:
+            p = np.asarray(self.booster.predict(X), dtype=float)
+        else:
+            import xgboost
+
+            p = np.asarray(self.booster.predict(xgboost.DMatrix(X, missing=np.nan)), dtype=np.float32)
+        return np.column_stack([1 - p, p])

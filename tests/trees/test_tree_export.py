@@ -178,3 +178,33 @@ def test_infinite_hgb_threshold_is_written_as_text():
     doc = export(Pipeline([("m", model)]), SAMPLE[["tenure"]])
     thresholds = [t for tree in doc["model"]["trees"] for t in tree["threshold"]]
     assert "inf" in thresholds, thresholds
+
+
+def test_bare_boosters_export():
+    """A lightgbm.Booster (pandas categories) and an xgboost.Booster (binary:logistic), without
+    a Pipeline: the artifact scores the sample as booster.predict does."""
+    import lightgbm
+    import xgboost
+
+    frame = problems.as_category_dtype(problems.cleaned(TRAIN))
+    booster = lightgbm.train(
+        {"objective": "binary", "num_leaves": 8, "verbose": -1, "num_threads": 1},
+        lightgbm.Dataset(frame, Y),
+        num_boost_round=30,
+    )
+    doc = export(booster)
+    rows = [c["row"] for c in doc["checks"]]
+    want = booster.predict(problems.as_category_dtype(problems.cleaned(SAMPLE)))
+    assert np.max(np.abs(np.array(score_tree_rows(doc, rows)) - want)) <= 1e-12
+    assert doc["model"]["library"] == "lightgbm"
+    X = xgb_numeric()
+    xbooster = xgboost.train(
+        {"objective": "binary:logistic", "max_depth": 3, "nthread": 1}, xgboost.DMatrix(X, Y), num_boost_round=20
+    )
+    doc = export(xbooster, SAMPLE[problems.NUMERIC])
+    want = xbooster.predict(xgboost.DMatrix(problems.cleaned(SAMPLE)[problems.NUMERIC]))
+    got = np.array(score_tree_rows(doc, [c["row"] for c in doc["checks"]]))
+    assert np.max(np.abs(got - want)) <= 1e-6
+    unnamed = xgboost.train({"objective": "binary:logistic"}, xgboost.DMatrix(X.to_numpy(), Y), num_boost_round=2)
+    with pytest.raises(pg_purchase.ExportError, match="no feature names"):
+        export(unnamed, SAMPLE[problems.NUMERIC])
