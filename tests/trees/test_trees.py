@@ -303,11 +303,22 @@ def test_export_reload_and_drift(world):
 
 
 def test_evaluate_a_tree_model(world):
+    """evaluate_purchase_model on the score rows' real outcomes: AUC and accuracy as
+    scikit-learn computes them from predict_proba (the function rounds to 6 digits)."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
     conn = world["conn"]
+    _, outcome = problems.raw_rows(N_SCORE, 2, unseen=True)
     conn.execute("ALTER TABLE shoppers ADD COLUMN IF NOT EXISTS bought integer")
-    conn.execute("UPDATE shoppers SET bought = (id % 3 = 0)::int")
-    (result,) = conn.execute("SELECT evaluate_purchase_model('shoppers', 'bought', 'xgb')").fetchone()
-    assert result["rows"] == N_SCORE if "rows" in result else result, result
+    conn.execute(
+        "UPDATE shoppers s SET bought = o.y FROM unnest(%s::int[]) WITH ORDINALITY o(y, k) WHERE s.id = o.k - 1",
+        ([int(v) for v in outcome],),
+    )
+    for model in MODELS:
+        (result,) = conn.execute("SELECT evaluate_purchase_model('shoppers', 'bought', %s)", (model,)).fetchone()
+        p = world["expected"][model]
+        assert abs(result["auc"] - roc_auc_score(outcome, p)) <= 1e-6, (model, result["auc"])
+        assert abs(result["accuracy"] - accuracy_score(outcome, p > 0.5)) <= 1e-6, (model, result)
 
 
 def test_purchase_models_shows_kind_trees_and_leaves(world):
