@@ -208,3 +208,33 @@ def test_bare_boosters_export():
     unnamed = xgboost.train({"objective": "binary:logistic"}, xgboost.DMatrix(X.to_numpy(), Y), num_boost_round=2)
     with pytest.raises(pg_purchase.ExportError, match="no feature names"):
         export(unnamed, SAMPLE[problems.NUMERIC])
+
+
+@pytest.mark.parametrize("form", ["names", "indices"])
+def test_hgb_categorical_features_by_names_and_indices(form):
+    """categorical_features naming the encoded columns of a pandas-output ColumnTransformer, or
+    giving their indices: HGB re-encodes the OrdinalEncoder's codes; the artifact composes both."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    ct = ColumnTransformer(
+        [
+            (
+                "cat",
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan),
+                problems.CATEGORIES,
+            ),
+            ("raw", "passthrough", problems.NUMERIC),
+        ]
+    ).set_output(transform="pandas")
+    cats = ["cat__region", "cat__plan"] if form == "names" else [0, 1]
+    model = HistGradientBoostingClassifier(max_iter=30, categorical_features=cats, random_state=0)
+    pipe = Pipeline([("prep", ct), ("model", model)]).fit(problems.cleaned(TRAIN), Y)
+    score, _ = problems.raw_rows(500, 9, unseen=True)
+    doc = export(pipe, score)
+    rows = [
+        {c: (None if pg_purchase.is_missing_category(v) else v) for c, v in r.items()} for r in score.to_dict("records")
+    ]
+    got = np.array(score_tree_rows(doc, rows))
+    want = pipe.predict_proba(problems.cleaned(score))[:, 1]
+    assert np.max(np.abs(got - want)) <= 1e-12
+    assert any(t.get("categories") and any(c is not None for c in t["categories"]) for t in doc["model"]["trees"])
