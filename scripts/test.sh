@@ -20,6 +20,8 @@
 #   9. bring your own model (tests/byom): the pg_purchase package installed with pip as
 #      README says, with the pinned and the newest scikit-learn; parity of four pipelines on
 #      every path and the notebook's form of the shipped model
+#   9b. tree models (tests/trees): HistGradientBoosting, LightGBM and XGBoost exported and scored
+#      on every path against predict_proba, with both venvs; hostile tree artifacts
 #  10. a real Citus cluster (tests/citus): Citus built from ../shared/vendor when missing
 #
 # scripts/test.sh --quick: the inner loop (a few minutes), not the CI gate: steps 1 and 2, a
@@ -102,6 +104,14 @@ for venv in "$VENV" "$NEWEST"; do
   # Named files, so pytest always collects tests (exit status 5 cannot happen); any failure stops.
   (cd "$ROOT/tests/byom" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
      test_export.py test_byom_parity.py test_notebook.py test_limits.py)
+done
+
+# Tree models (HistGradientBoosting, LightGBM, XGBoost), with both venvs like byom.
+for venv in "$VENV" "$NEWEST"; do
+  "$venv/bin/pip" install -q "$ROOT/python"
+  rm -rf "$ROOT/python/build" "$ROOT"/python/*.egg-info
+  log "tree models, scikit-learn $("$venv/bin/python" -c 'import sklearn; print(sklearn.__version__)')"
+  (cd "$ROOT/tests/trees" && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_trees.py test_tree_export.py)
 done
 
 log "Citus: a coordinator and two workers, a third added later"

@@ -21,9 +21,10 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from .cleaning import category_text, clean_number, is_missing_category
+from .trees import library_of
 
 FORMAT = "pg_purchase.logistic_pipeline"
 FORMAT_VERSION = 2
@@ -35,7 +36,8 @@ SUPPORTED = (
     "supported: Pipeline, ColumnTransformer (named columns, remainder 'drop' or 'passthrough'), "
     "'passthrough', SimpleImputer (mean, median, most_frequent, constant), StandardScaler, "
     "OneHotEncoder (drop None/'first'/'if_binary', handle_unknown 'ignore'/'error'), "
-    "and a final binary LogisticRegression"
+    "OrdinalEncoder (before a tree model), and a final binary LogisticRegression, "
+    "HistGradientBoostingClassifier, LGBMClassifier/lightgbm.Booster or XGBClassifier/xgboost.Booster"
 )
 
 
@@ -55,6 +57,7 @@ class _Channel:
     scaler: tuple | None = None  # (with_mean, with_std, mean, scale)
     encoder: dict | None = None  # set on one-hot outputs
     level: int | None = None  # the encoder category this output indicates
+    ordinal: dict | None = None  # set on OrdinalEncoder outputs: {"levels", "unknown"}
 
 
 _chains = count(1)
@@ -92,6 +95,8 @@ def _walk(step, est, channels):
         return _scaler(step, est, channels)
     if type(est) is OneHotEncoder:
         return _one_hot(step, est, channels)
+    if type(est) is OrdinalEncoder:
+        return _ordinal(step, est, channels)
     _refuse(step, est)
 
 
@@ -106,6 +111,8 @@ def _column_transformer(step, ct, channels):
             f"{names_in[:5]}... but receives {current[:5]}...; fit the pipeline on a pandas DataFrame",
         )
     by_name = {c.name: c for c in channels}
+    # The entries as declared: a fitted ColumnTransformer holds 'passthrough' as a transformer.
+    declared = {entry[0]: entry[1] for entry in ct.transformers}
     out = []
     with warnings.catch_warnings():
         # scikit-learn 1.5-1.6 warn that the remainder's columns will be names, not indices.
@@ -121,6 +128,9 @@ def _column_transformer(step, ct, channels):
         sub = [replace(by_name[n], chain=next(_chains)) for n in selected]
         if name == "remainder" and isinstance(ct.remainder, str) and ct.remainder == "passthrough":
             out += sub  # fitted as an identity FunctionTransformer in recent scikit-learn
+            continue
+        if isinstance(declared.get(name), str) and declared[name] == "passthrough":
+            out += sub  # a named 'passthrough' entry, fitted as an identity FunctionTransformer too
             continue
         out += _walk(f"{step}.{name}" if step else name, trans, sub)
     names_out = [str(n) for n in ct.get_feature_names_out()]
@@ -235,6 +245,43 @@ def _one_hot(step, est, channels):
     return out
 
 
+def _ordinal(step, est, channels):
+    nan = getattr(est, "unknown_value", None)
+    if est.handle_unknown == "use_encoded_value" and isinstance(nan, float) and math.isnan(nan):
+        unknown = "missing"
+    elif est.handle_unknown == "error":
+        unknown = "error"
+    else:
+        _refuse(
+            step,
+            est,
+            "OrdinalEncoder must use handle_unknown='use_encoded_value' with unknown_value=np.nan, "
+            f"or handle_unknown='error' (got {est.handle_unknown!r}, unknown_value={nan!r})",
+        )
+    enc_missing = getattr(est, "encoded_missing_value", np.nan)
+    if not (isinstance(enc_missing, float) and math.isnan(enc_missing)):
+        _refuse(step, est, f"OrdinalEncoder(encoded_missing_value={enc_missing!r}) is not supported; use np.nan")
+    if getattr(est, "max_categories", None) is not None or getattr(est, "min_frequency", None) is not None:
+        _refuse(step, est, "OrdinalEncoder with max_categories/min_frequency (infrequent categories) is not supported")
+    out = []
+    for i, c in enumerate(channels):
+        if c.scaler or c.encoder or c.ordinal:
+            _refuse(step, est, f"OrdinalEncoder after a scaler or encoder on column '{c.column}' is not supported")
+        if c.imputer:
+            _refuse(step, est, f"OrdinalEncoder after a SimpleImputer on column '{c.column}' is not supported")
+        cats = [_py(v) for v in est.categories_[i]]
+        if cats and is_missing_category(cats[-1]):
+            cats = cats[:-1]  # a missing value codes as NaN (encoded_missing_value)
+        texts = [category_text(v) for v in cats]
+        if len(set(texts)) != len(texts):
+            _refuse(step, est, f"column '{c.column}' has levels with the same text form {texts}")
+        out.append(replace(c, ordinal={"levels": texts, "unknown": unknown}))
+    names = [str(n) for n in est.get_feature_names_out([c.name for c in channels])]
+    for c, n in zip(out, names):
+        c.name = n
+    return out
+
+
 def _logistic(step, est, n_features):
     if type(est) is not LogisticRegression:
         _refuse(step, est, f"the last step must be a LogisticRegression, not {type(est).__name__}")
@@ -327,14 +374,22 @@ def training_profile(frame: pd.DataFrame, numeric, categories) -> dict:
 
 
 def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None, training_rows=None) -> dict:
-    """A fitted Pipeline ending in a binary LogisticRegression -> the artifact (a dict).
+    """A fitted Pipeline ending in a binary LogisticRegression or a tree model (README, "Tree
+    models"), or a bare binary lightgbm/xgboost Booster trained on a DataFrame -> the artifact.
 
     `sample` holds raw rows exactly as they sit in the table; `money`/`percent` name the raw
     columns the database cleans as money/percent text. The sample is scored with
     `pipeline.predict_proba` and stored as the artifact's reference checks. `training_rows`
     (optional, raw rows like `sample`, e.g. the training set) is summarised into the artifact's
     `profile`, the baseline `purchase_drift` compares live data with."""
-    if type(pipeline) is not Pipeline:
+    if type(pipeline).__name__ == "Booster" and library_of(pipeline) is not None:
+        from .trees import BoosterPipeline, TreeExportError
+
+        try:
+            pipeline = BoosterPipeline(pipeline)
+        except TreeExportError as e:
+            raise ExportError(str(e)) from None
+    elif type(pipeline) is not Pipeline:
         raise ExportError(f"expected a fitted sklearn.pipeline.Pipeline, got {type(pipeline).__name__}")
     if not isinstance(sample, pd.DataFrame) or len(sample) == 0:
         raise ExportError("the sample must be a non-empty pandas DataFrame of raw rows")
@@ -359,6 +414,26 @@ def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, na
     channels = [_Channel(name=c, column=c, chain=next(_chains)) for c in columns]
     for step_name, est in steps:
         channels = _walk(step_name, est, channels)
+    if library_of(last) is not None:
+        from .tree_export import export_trees  # imported here: tree_export imports this module
+
+        return export_trees(
+            pipeline,
+            channels,
+            sample,
+            columns=columns,
+            money=money,
+            percent=percent,
+            threshold=threshold,
+            name=name,
+            training_rows=training_rows,
+        )
+    ordinal = [c.column for c in channels if c.ordinal]
+    if ordinal:
+        raise ExportError(
+            f"OrdinalEncoder on {ordinal} before a LogisticRegression is not supported "
+            "(its codes would be scored as numbers); use OneHotEncoder"
+        )
     coefficients, intercept, classes = _logistic(last_name, last, len(channels))
 
     inputs = {}

@@ -92,6 +92,17 @@ fn purchase_model_weights_body(
         )
     };
     let (loaded, doc) = model_version(model, version);
+    if loaded.model.is_trees() {
+        // explain_purchase reads these weights, so it refuses with the same error.
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "purchase model \"{model}\" version {} is a tree ensemble: it has no coefficients to list or explain",
+                loaded.version
+            ),
+            Some("purchase_features(row, model) shows the inputs the trees read; per-feature tree explanations (TreeSHAP) are not implemented yet.".into()),
+        )
+    }
     let std_errors = doc.as_ref().and_then(explain::standard_errors);
     let rows = explain::weights(&loaded.model, std_errors.as_deref())
         .into_iter()

@@ -122,8 +122,15 @@ fn set_purchase_threshold(
             .is_none_or(|c| c.is_empty());
         let top = doc.as_object_mut().expect("a stored artifact is an object");
         top.insert("threshold".into(), threshold.into());
-        // The hash is of the content, which changed: the load computes the new one.
+        // The hash is of the content, which changed. Format 1 may go without one (the load
+        // computes it); format 2 and the tree format must carry theirs: RFC 8785 of the rest.
         top.remove("sha256");
+        if top.get("format_version").and_then(|v| v.as_i64()) != Some(1)
+            || top.get("format").and_then(|v| v.as_str()) != Some("pg_purchase.logistic_pipeline")
+        {
+            let hash = purchase_model::canonical::jcs_sha256(top, "sha256").or_raise();
+            top.insert("sha256".into(), hash.into());
+        }
         crate::pg::models::admin::load_text(
             doc.to_string(),
             Some(name),

@@ -19,6 +19,7 @@ pub mod model;
 pub mod outcome;
 pub mod targeting;
 pub mod train;
+pub mod trees;
 pub mod vocabulary;
 
 #[cfg(test)]

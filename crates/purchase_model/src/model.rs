@@ -6,6 +6,8 @@ use super::artifact::{Artifact, InputKind, MissingCategory, Output};
 use super::clean::{clean_number, BLANKS};
 use super::error::{PipelineError, Result};
 use super::interrupt::check_interrupts;
+use super::trees::artifact::TreeArtifact;
+use super::trees::Ensemble;
 use super::vocabulary::Vocabulary;
 use std::collections::{HashMap, HashSet};
 
@@ -49,6 +51,15 @@ enum InputRule {
         missing: MissingCategory,
         unknown_is_error: bool,
     },
+    /// A tree model's number: cleaned, imputed when the pipeline had an imputer, else NaN
+    /// when missing (the trees route missing values themselves).
+    TreeNumber { impute: Option<f64> },
+    /// A tree model's category: level i is code i; missing, and unseen unless that is an
+    /// error, are NaN.
+    TreeCategory {
+        levels: Vocabulary,
+        unknown_is_error: bool,
+    },
 }
 
 /// A raw column the model reads.
@@ -76,6 +87,7 @@ pub struct Feature {
 
 #[derive(Debug, Clone)]
 pub struct CompiledModel {
+    pub scorer: Scorer,
     pub inputs: Vec<ModelInput>,
     /// Every raw column the artifact lists among its inputs (read by the model or not), in
     /// artifact order: the keys a strict JSON row may carry.
@@ -85,6 +97,18 @@ pub struct CompiledModel {
     pub threshold: f64,
     pub sha256: String,
 }
+
+/// What turns the prepared inputs into p_hat.
+#[derive(Debug, Clone)]
+pub enum Scorer {
+    /// The intercept plus each input's contribution, then the logistic function.
+    Logistic,
+    /// A tree ensemble over the prepared inputs (one value per input, in input order).
+    Trees(Box<Ensemble>),
+}
+
+/// Inputs a tree model reads without a heap buffer per row.
+const STACK_INPUTS: usize = 64;
 
 /// p_hat and the business decision for one row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -220,6 +244,7 @@ impl CompiledModel {
         }
 
         Ok(CompiledModel {
+            scorer: Scorer::Logistic,
             inputs,
             raw_columns: artifact
                 .inputs
@@ -245,6 +270,30 @@ impl CompiledModel {
                     column: input.column.clone(),
                 }),
             },
+            InputRule::TreeNumber { impute } => Ok(Prepared::Imputed(
+                number(&input.column, raw)?.or(*impute).unwrap_or(f64::NAN),
+            )),
+            InputRule::TreeCategory {
+                levels,
+                unknown_is_error,
+            } => {
+                let found = |text: &str| match levels.find(text) {
+                    Some(l) => Ok(Prepared::Imputed(l as f64)),
+                    None if *unknown_is_error => Err(PipelineError::UnknownCategory {
+                        column: input.column.clone(),
+                        value: text.to_string(),
+                    }),
+                    None => Ok(Prepared::Imputed(f64::NAN)),
+                };
+                match raw {
+                    RawValue::Missing => Ok(Prepared::Imputed(f64::NAN)),
+                    RawValue::Text(t) if t.trim_matches(BLANKS).is_empty() => {
+                        Ok(Prepared::Imputed(f64::NAN))
+                    }
+                    RawValue::Text(t) => found(t),
+                    RawValue::Number(v) => found(&v.to_string()),
+                }
+            }
             InputRule::Category { levels, .. } => match raw {
                 // A float NaN is missing here too (pandas' missing cell), not the level "NaN".
                 RawValue::Missing => input.missing_category(),
@@ -292,6 +341,14 @@ impl CompiledModel {
     where
         F: FnMut(usize) -> Result<RawValue<'a>>,
     {
+        if let Scorer::Trees(trees) = &self.scorer {
+            return self.score_trees(trees, |i| {
+                Ok(match self.prepare(i, raw(i)?)? {
+                    Prepared::Imputed(x) => x,
+                    _ => f64::NAN,
+                })
+            });
+        }
         let mut z = self.intercept;
         for i in 0..self.inputs.len() {
             z += self.contribution(i, self.prepare(i, raw(i)?)?);
@@ -339,8 +396,42 @@ impl CompiledModel {
         }
     }
 
+    /// A tree model's score: the prepared inputs into a feature vector (on the stack for
+    /// up to `STACK_INPUTS` inputs), then the ensemble.
+    #[inline]
+    fn score_trees<F>(&self, trees: &Ensemble, mut value: F) -> Result<Score>
+    where
+        F: FnMut(usize) -> Result<f64>,
+    {
+        let n = self.inputs.len();
+        let mut stack = [0.0f64; STACK_INPUTS];
+        let mut heap = Vec::new();
+        let x: &mut [f64] = if n <= STACK_INPUTS {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, 0.0);
+            &mut heap
+        };
+        for (i, slot) in x.iter_mut().enumerate() {
+            *slot = value(i)?;
+        }
+        let p_hat = trees.predict(x);
+        Ok(Score {
+            p_hat,
+            business_outcome: i32::from(p_hat > self.threshold),
+        })
+    }
+
     /// The score of a row already prepared: the same arithmetic as `score_with`, to the bit.
     pub fn score_prepared(&self, prepared: &[Prepared]) -> Result<Score> {
+        if let Scorer::Trees(trees) = &self.scorer {
+            return self.score_trees(trees, |i| {
+                Ok(match prepared[i] {
+                    Prepared::Imputed(x) => x,
+                    _ => f64::NAN,
+                })
+            });
+        }
         let z = prepared
             .iter()
             .enumerate()
@@ -381,6 +472,8 @@ impl CompiledModel {
                             scale_mean, scale, ..
                         },
                     ) => (x - scale_mean) / scale,
+                    // A tree model's input as the trees see it (NaN: missing, written as null).
+                    (Term::Value, Prepared::Imputed(x), _) => x,
                     (Term::Level(l), Prepared::Level(got), _) => f64::from(u8::from(l == got)),
                     (Term::Missing, Prepared::MissingLevel, _) => 1.0,
                     _ => 0.0,
@@ -392,7 +485,7 @@ impl CompiledModel {
             .features
             .iter()
             .zip(&values)
-            .find(|(_, v)| !v.1.is_finite())
+            .find(|(_, v)| v.1.is_infinite() || (v.1.is_nan() && !self.is_trees()))
         {
             let input = &self.inputs[f.0.input];
             let value = match prepared[f.0.input] {
@@ -414,15 +507,18 @@ impl CompiledModel {
             InputRule::Numeric {
                 scale_mean, scale, ..
             } => Some((*scale_mean, *scale)),
-            InputRule::Category { .. } => None,
+            InputRule::TreeNumber { .. } => Some((0.0, 1.0)),
+            InputRule::Category { .. } | InputRule::TreeCategory { .. } => None,
         }
     }
 
     /// The training vocabulary of category input `i`; None for a number.
     pub fn input_levels(&self, i: usize) -> Option<&[String]> {
         match &self.inputs[i].rule {
-            InputRule::Category { levels, .. } => Some(levels.levels()),
-            InputRule::Numeric { .. } => None,
+            InputRule::Category { levels, .. } | InputRule::TreeCategory { levels, .. } => {
+                Some(levels.levels())
+            }
+            InputRule::Numeric { .. } | InputRule::TreeNumber { .. } => None,
         }
     }
 
@@ -444,6 +540,98 @@ impl CompiledModel {
         }
     }
 
+    /// Whether this is a tree model (no coefficients: explanations and weights refuse it).
+    pub fn is_trees(&self) -> bool {
+        matches!(self.scorer, Scorer::Trees(_))
+    }
+
+    /// The compiled ensemble of a tree model.
+    pub fn ensemble(&self) -> Option<&Ensemble> {
+        match &self.scorer {
+            Scorer::Trees(t) => Some(t),
+            Scorer::Logistic => None,
+        }
+    }
+
+    /// Compiles a tree artifact: each model feature is one input's value (a number or a
+    /// category code); inputs no tree reads are not read. The ensemble's feature indices are
+    /// renumbered to input positions once, here.
+    pub fn from_trees(artifact: TreeArtifact) -> Result<CompiledModel> {
+        let mut by_name: HashMap<&str, usize> = HashMap::new();
+        for (i, input) in artifact.inputs.iter().enumerate() {
+            let name = input.outputs[0].0.as_str();
+            if by_name.insert(name, i).is_some() {
+                return Err(PipelineError::artifact(
+                    format!("inputs[{i}].feature"),
+                    format!("is \"{name}\", which another input produces too"),
+                ));
+            }
+        }
+        let mut inputs = Vec::new();
+        let mut features = Vec::with_capacity(artifact.features.len());
+        let mut position: HashMap<usize, usize> = HashMap::new();
+        let mut map = Vec::with_capacity(artifact.features.len());
+        // Only the features some split reads become inputs (the planner rewrite then fetches
+        // only their columns); a model with no split at all keeps its first feature.
+        let mut read = artifact.ensemble.used_features();
+        if !read.contains(&true) {
+            read[0] = true;
+        }
+        for (f, name) in artifact.features.iter().enumerate() {
+            let &src = by_name.get(name.as_str()).ok_or_else(|| {
+                PipelineError::artifact(
+                    format!("model.features[{f}]"),
+                    format!("is \"{name}\", which no input column produces"),
+                )
+            })?;
+            if !read[f] {
+                map.push(0); // no node reads it
+                continue;
+            }
+            let pos = *position.entry(src).or_insert_with(|| {
+                let a = &artifact.inputs[src];
+                let rule = match &a.encoding {
+                    Some(enc) => InputRule::TreeCategory {
+                        levels: Vocabulary::new(enc.levels.clone()),
+                        unknown_is_error: enc.unknown_is_error,
+                    },
+                    None => InputRule::TreeNumber {
+                        impute: a.numeric.as_ref().and_then(|n| n.impute),
+                    },
+                };
+                inputs.push(ModelInput {
+                    column: a.column.clone(),
+                    kind: a.kind,
+                    rule,
+                });
+                inputs.len() - 1
+            });
+            map.push(pos);
+            features.push(Feature {
+                name: name.clone(),
+                coef: 0.0,
+                input: pos,
+                term: Term::Value,
+            });
+        }
+        let mut ensemble = artifact.ensemble;
+        ensemble.remap_features(&map, inputs.len());
+        Ok(CompiledModel {
+            scorer: Scorer::Trees(Box::new(ensemble)),
+            inputs,
+            raw_columns: artifact
+                .inputs
+                .iter()
+                .map(|i| i.column.clone())
+                .chain(artifact.other_columns.iter().cloned())
+                .collect(),
+            features,
+            intercept: 0.0,
+            threshold: artifact.threshold,
+            sha256: artifact.sha256,
+        })
+    }
+
     /// The raw columns the model reads, in input order.
     pub fn columns(&self) -> impl Iterator<Item = &str> {
         self.inputs.iter().map(|i| i.column.as_str())
@@ -463,7 +651,7 @@ impl ModelInput {
                     value: "(missing)".into(),
                 }),
             },
-            InputRule::Numeric { .. } => Ok(Prepared::UnseenLevel),
+            _ => Ok(Prepared::UnseenLevel),
         }
     }
 

@@ -15,7 +15,7 @@ use crate::pg::errors::{raise, OrRaise};
 use crate::pg::models::catalog;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
-use purchase_model::artifact::Artifact;
+use purchase_model::loaded::compile_stored as compile_stored_doc;
 use purchase_model::model::CompiledModel;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -256,8 +256,7 @@ pub fn compile_stored(name: &str, stored: catalog::StoredVersion) -> Rc<LoadedMo
         )
     });
     // The artifact was fully validated, self-checked and hashed when it was loaded.
-    let artifact = Artifact::from_stored_json(&doc, &stored.sha256).or_raise();
-    let model = CompiledModel::compile(&artifact).or_raise();
+    let model = compile_stored_doc(&doc, &stored.sha256).or_raise();
     Rc::new(LoadedModel {
         name: name.to_string(),
         version,

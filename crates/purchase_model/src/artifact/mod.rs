@@ -251,3 +251,8 @@ fn format_version(top: &Map<String, Value>) -> Result<i64> {
         )),
     }
 }
+
+/// The training profile's rules, for another artifact format (the tree format's hook).
+pub fn check_profile(doc: &Value) -> Result<()> {
+    extras::extras_v1(doc)
+}
