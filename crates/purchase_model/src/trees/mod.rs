@@ -9,8 +9,11 @@
 
 pub mod artifact;
 pub mod ensemble;
+pub mod shap;
 pub mod walk;
 
+#[cfg(test)]
+mod shap_tests;
 #[cfg(test)]
 mod tests;
 
