@@ -9,10 +9,13 @@
 
 pub mod artifact;
 pub mod ensemble;
+pub mod shap;
 pub mod walk;
 
 #[cfg(test)]
 mod artifact_tests;
+#[cfg(test)]
+mod shap_tests;
 #[cfg(test)]
 mod tests;
 

@@ -112,12 +112,27 @@ impl Ensemble {
             if node.kind == Kind::Leaf {
                 return node.threshold;
             }
-            let v = x[node.feature as usize];
-            i = match self.library {
-                Library::Hgb => self.next_hgb(node, v),
-                Library::LightGbm => self.next_lightgbm(node, v),
-                Library::XgBoost => Self::next_xgboost(node, v),
-            };
+            i = self.next_child(node, x[node.feature as usize]);
+        }
+    }
+
+    /// The child a split sends value `v` to, by the library's rule.
+    #[inline]
+    pub(super) fn next_child(&self, node: &Node, v: f64) -> u32 {
+        match self.library {
+            Library::Hgb => self.next_hgb(node, v),
+            Library::LightGbm => self.next_lightgbm(node, v),
+            Library::XgBoost => Self::next_xgboost(node, v),
+        }
+    }
+
+    /// Casts a feature vector as the library cast its input (float32 where it did).
+    #[inline]
+    pub(super) fn cast_input(&self, x: &mut [f64]) {
+        if self.input_f32 || self.library == Library::XgBoost {
+            for v in x.iter_mut() {
+                *v = f64::from(*v as f32);
+            }
         }
     }
 
@@ -125,11 +140,7 @@ impl Ensemble {
     /// accumulation for XGBoost, double for the others. `x` is cast to float32 here when the
     /// library cast its input.
     pub fn raw_score(&self, x: &mut [f64]) -> f64 {
-        if self.input_f32 || self.library == Library::XgBoost {
-            for v in x.iter_mut() {
-                *v = f64::from(*v as f32);
-            }
-        }
+        self.cast_input(x);
         match self.library {
             Library::XgBoost => {
                 let mut s = self.baseline as f32;

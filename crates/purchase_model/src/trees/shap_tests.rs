@@ -1,0 +1,167 @@
+//! TreeSHAP against the definition: Shapley values of the path-dependent game computed by
+//! brute force over every feature subset, on small random trees of each library; and the sum
+//! rule (contributions + expected value = raw score).
+
+use super::ensemble::{Ensemble, Library, TreeSpec};
+use proptest::prelude::*;
+
+/// A random complete-ish tree over `n_features` features, given as node recipes in pre-order:
+/// each internal node (feature, threshold), leaves (value, count). Covers are consistent
+/// (an internal node's cover is the sum of its children's).
+fn build_tree(shape: &[(bool, usize, f64, f64)], n_features: usize) -> TreeSpec {
+    let mut t = TreeSpec::default();
+    let mut covers = Vec::new();
+    fn grow(
+        shape: &[(bool, usize, f64, f64)],
+        at: &mut usize,
+        depth: usize,
+        t: &mut TreeSpec,
+        covers: &mut Vec<f64>,
+        n_features: usize,
+    ) -> (usize, f64) {
+        let me = t.left.len();
+        let (split, f, a, b) = shape[*at % shape.len()];
+        *at += 1;
+        t.left.push(-1);
+        t.right.push(-1);
+        t.feature.push(0);
+        t.threshold.push(0.0);
+        t.value.push(0.0);
+        t.default_left.push(false);
+        covers.push(0.0);
+        if split && depth < 4 {
+            t.feature[me] = (f % n_features) as i64;
+            t.threshold[me] = a;
+            t.default_left[me] = b > 0.5;
+            let (l, cl) = grow(shape, at, depth + 1, t, covers, n_features);
+            let (r, cr) = grow(shape, at, depth + 1, t, covers, n_features);
+            t.left[me] = l as i64;
+            t.right[me] = r as i64;
+            covers[me] = cl + cr;
+        } else {
+            t.value[me] = a;
+            covers[me] = 1.0 + (b * 20.0).floor();
+        }
+        (me, covers[me])
+    }
+    let mut at = 0;
+    grow(shape, &mut at, 0, &mut t, &mut covers, n_features);
+    t.cover = Some(covers);
+    t
+}
+
+/// The value of subset `s` (bit mask) for tree `t`: features in `s` follow the row, the others
+/// both children weighted by cover.
+fn subset_value(e: &Ensemble, t: usize, node: usize, x: &[f64], s: u32) -> f64 {
+    let n = &e.nodes[node];
+    if n.kind == super::ensemble::Kind::Leaf {
+        return n.threshold;
+    }
+    if s & (1 << n.feature) != 0 {
+        let next = e.next_child(n, x[n.feature as usize]) as usize;
+        return subset_value(e, t, next, x, s);
+    }
+    let (l, r) = (n.left as usize, n.right as usize);
+    (e.covers[l] * subset_value(e, t, l, x, s) + e.covers[r] * subset_value(e, t, r, x, s))
+        / e.covers[node]
+}
+
+fn brute_force(e: &Ensemble, x: &[f64]) -> Vec<f64> {
+    let m = e.n_features;
+    let fact = |k: usize| (1..=k).map(|v| v as f64).product::<f64>();
+    let mut phi = vec![0.0; m];
+    for t in 0..e.trees() {
+        let root = e.roots[t] as usize;
+        for (i, phi_i) in phi.iter_mut().enumerate() {
+            for s in 0u32..(1 << m) {
+                if s & (1 << i) != 0 {
+                    continue;
+                }
+                let size = s.count_ones() as usize;
+                let w = fact(size) * fact(m - size - 1) / fact(m);
+                *phi_i += w
+                    * (subset_value(e, t, root, x, s | (1 << i)) - subset_value(e, t, root, x, s));
+            }
+        }
+    }
+    phi
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
+}
+
+#[test]
+fn a_stump_gives_its_split_feature_everything() {
+    let tree = TreeSpec {
+        left: vec![1, -1, -1],
+        right: vec![2, -1, -1],
+        feature: vec![1, 0, 0],
+        threshold: vec![0.5, 0.0, 0.0],
+        value: vec![0.0, -1.0, 3.0],
+        default_left: vec![true, false, false],
+        cover: Some(vec![4.0, 3.0, 1.0]),
+        ..TreeSpec::default()
+    };
+    let e = Ensemble::build(Library::LightGbm, 2, 0.0, false, &[tree], &[]).unwrap();
+    let c = e.contributions(&[9.0, 1.0]).unwrap();
+    // expected value: 3/4 * -1 + 1/4 * 3 = 0; the row goes right (3): phi[1] = 3.
+    assert_eq!(c.expected_value, 0.0);
+    assert_eq!(c.phi, vec![0.0, 3.0]);
+    // A missing value follows the default side (left here).
+    let c = e.contributions(&[9.0, f64::NAN]).unwrap();
+    assert_eq!(c.phi, vec![0.0, -1.0]);
+}
+
+#[test]
+fn no_covers_no_explanation() {
+    let tree = TreeSpec {
+        left: vec![1, -1, -1],
+        right: vec![2, -1, -1],
+        feature: vec![0, 0, 0],
+        threshold: vec![0.5, 0.0, 0.0],
+        value: vec![0.0, -1.0, 3.0],
+        default_left: vec![true, false, false],
+        ..TreeSpec::default()
+    };
+    let e = Ensemble::build(Library::Hgb, 1, 0.0, false, &[tree], &[]).unwrap();
+    assert!(!e.has_covers());
+    assert!(e.contributions(&[1.0]).is_err());
+}
+
+proptest! {
+    /// TreeSHAP equals the Shapley values of the path-dependent game by brute force over all
+    /// 2^M subsets, for every library's routing (features repeat along paths), and the
+    /// contributions plus the expected value add up to the raw score.
+    #[test]
+    fn equals_brute_force_shapley(
+        shapes in prop::collection::vec(
+            prop::collection::vec((any::<bool>(), 0usize..4, -2.0f64..2.0, 0.0f64..1.0), 1..24),
+            1..4),
+        x in prop::collection::vec(prop_oneof![4 => -2.0f64..2.0, 1 => Just(f64::NAN)], 4),
+        library in prop_oneof![Just(Library::Hgb), Just(Library::LightGbm), Just(Library::XgBoost)],
+        baseline in -1.0f64..1.0,
+    ) {
+        let n_features = 4;
+        let trees: Vec<TreeSpec> = shapes.iter().map(|s| build_tree(s, n_features)).collect();
+        let e = Ensemble::build(library, n_features, baseline, false, &trees, &[]).unwrap();
+        let c = e.contributions(&x).unwrap();
+        let mut cast = x.clone();
+        e.cast_input(&mut cast);
+        let expected = brute_force(&e, &cast);
+        for (a, b) in c.phi.iter().zip(&expected) {
+            prop_assert!(close(*a, *b), "treeshap {:?} brute force {:?}", c.phi, expected);
+        }
+        // The sum rule, against the walk's own raw score (double accumulation here: XGBoost's
+        // float32 sum is within its own rounding).
+        let mut row = x.clone();
+        let raw = if library == Library::XgBoost {
+            e.cast_input(&mut row);
+            e.baseline + (0..e.trees()).map(|t| e.leaf(t, &row)).sum::<f64>()
+        } else {
+            e.raw_score(&mut row)
+        };
+        let total = c.expected_value + c.phi.iter().sum::<f64>();
+        prop_assert!((total - raw).abs() <= 1e-9, "sum {total} raw {raw}");
+    }
+}
