@@ -21,6 +21,9 @@
 #      README says, with the pinned and the newest scikit-learn; parity of four pipelines on
 #      every path and the notebook's form of the shipped model
 #  10. a real Citus cluster (tests/citus): Citus built from ../shared/vendor when missing
+#  11. packaging: scripts/package.sh builds the .deb (checked by lintian) and the wheel;
+#      tests/packaging checks the versions and the wheel's declared dependencies, then installs,
+#      uses, upgrades and removes both in a clean Debian 12 chroot (tests/packaging/run.sh)
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 install_all
@@ -89,4 +92,10 @@ done
 
 log "Citus: a coordinator and two workers, a third added later"
 "$ROOT/tests/citus/run.sh"
+
+log "packaging: the .deb (lintian) and the wheel"
+"$ROOT/scripts/package.sh"
+pytest_run tests/packaging/test_versions.py tests/packaging/test_wheel.py
+log "packaging: install, score, upgrade, export and remove in a clean Debian 12 chroot"
+"$ROOT/tests/packaging/run.sh"
 log "all tests passed"
