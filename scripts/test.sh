@@ -23,6 +23,9 @@
 #   9b. tree models (tests/trees): HistGradientBoosting, LightGBM and XGBoost exported and scored
 #      on every path against predict_proba, with both venvs; hostile tree artifacts
 #  10. a real Citus cluster (tests/citus): Citus built from ../shared/vendor when missing
+#  11. packaging: scripts/package.sh builds the .deb (checked by lintian) and the wheel;
+#      tests/packaging checks the versions and the wheel's declared dependencies, then installs,
+#      uses, upgrades and removes both in a clean Debian 12 chroot (tests/packaging/run.sh)
 #
 # scripts/test.sh --quick: the inner loop (a few minutes), not the CI gate: steps 1 and 2, a
 # debug build (unless PROFILE is set), the SQL regression suite and the parity tests (step 5's
@@ -116,4 +119,10 @@ done
 
 log "Citus: a coordinator and two workers, a third added later"
 "$ROOT/tests/citus/run.sh"
+
+log "packaging: the .deb (lintian) and the wheel"
+"$ROOT/scripts/package.sh"
+pytest_run tests/packaging/test_versions.py tests/packaging/test_wheel.py
+log "packaging: install, score, upgrade, export and remove in a clean Debian 12 chroot"
+"$ROOT/tests/packaging/run.sh"
 log "all tests passed"
