@@ -52,17 +52,17 @@ fn build_tree(shape: &[(bool, usize, f64, f64)], n_features: usize) -> TreeSpec 
 
 /// The value of subset `s` (bit mask) for tree `t`: features in `s` follow the row, the others
 /// both children weighted by cover.
-fn subset_value(e: &Ensemble, t: usize, node: usize, x: &[f64], s: u32) -> f64 {
+fn subset_value(e: &Ensemble, node: usize, x: &[f64], s: u32) -> f64 {
     let n = &e.nodes[node];
     if n.kind == super::ensemble::Kind::Leaf {
         return n.threshold;
     }
     if s & (1 << n.feature) != 0 {
         let next = e.next_child(n, x[n.feature as usize]) as usize;
-        return subset_value(e, t, next, x, s);
+        return subset_value(e, next, x, s);
     }
     let (l, r) = (n.left as usize, n.right as usize);
-    (e.covers[l] * subset_value(e, t, l, x, s) + e.covers[r] * subset_value(e, t, r, x, s))
+    (e.covers[l] * subset_value(e, l, x, s) + e.covers[r] * subset_value(e, r, x, s))
         / e.covers[node]
 }
 
@@ -79,8 +79,8 @@ fn brute_force(e: &Ensemble, x: &[f64]) -> Vec<f64> {
                 }
                 let size = s.count_ones() as usize;
                 let w = fact(size) * fact(m - size - 1) / fact(m);
-                *phi_i += w
-                    * (subset_value(e, t, root, x, s | (1 << i)) - subset_value(e, t, root, x, s));
+                *phi_i +=
+                    w * (subset_value(e, root, x, s | (1 << i)) - subset_value(e, root, x, s));
             }
         }
     }
