@@ -141,16 +141,17 @@ def test_privileges(customers_db, check, server_artifact_path):
         ).fetchall()
     unpinned = [name for name, pinned in definers if not pinned]
     check("every SECURITY DEFINER function of the extension pins search_path", definers and not unpinned, unpinned)
-    # The 4 model changes, sync_purchase_models, the refresh run log's 3 writers and the reader of
-    # the superuser-only cron.database_name; a new one must be added here on purpose.
+    # The 4 model changes and set_purchase_threshold (a new version), sync_purchase_models, the
+    # refresh run log's 3 writers and the reader of the superuser-only cron.database_name; a new
+    # one must be added here on purpose.
     check(
-        "the extension's SECURITY DEFINER functions are exactly the known nine",
+        "the extension's SECURITY DEFINER functions are exactly the known ten",
         sorted(name.split("(")[0] for name, _ in definers)
         == sorted(
             [
                 "activate_purchase_model", "drop_purchase_model", "load_purchase_model", "load_purchase_model_file",
                 "sync_purchase_models", "purchase.refresh_run_started", "purchase.refresh_run_finished",
-                "purchase.refresh_bad_row_add", "purchase.cron_database_name",
+                "purchase.refresh_bad_row_add", "purchase.cron_database_name", "set_purchase_threshold",
             ]
         ),
         [name for name, _ in definers],
@@ -163,6 +164,7 @@ def test_privileges(customers_db, check, server_artifact_path):
             "activate": sqlstate_of(plain, "SELECT activate_purchase_model('default', 1)"),
             "drop": sqlstate_of(plain, "SELECT drop_purchase_model('default')"),
             "load file": sqlstate_of(plain, "SELECT load_purchase_model_file(%s)", (ARTIFACT_PATH,)),
+            "set threshold": sqlstate_of(plain, "SELECT set_purchase_threshold('default', 0.5)"),
             "insert": sqlstate_of(
                 plain,
                 "INSERT INTO purchase.model_versions (name, version, artifact, sha256) "
