@@ -11,6 +11,7 @@ mod models;
 mod ownership;
 mod planner;
 mod refresh;
+mod row_columns;
 mod scoring;
 mod source_rows;
 mod targeting;

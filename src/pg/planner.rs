@@ -5,6 +5,8 @@
 //! itself). At plan time
 //! this rewrites the call into `predict_purchase_columns('default', '{x5,...}', c.x5, ...)`,
 //! passing only the columns the model's active version reads, so the executor fetches just those.
+//! The same holds for a subquery's, CTE's or UNION ALL branch's row and for `ROW(...)`
+//! (`row_columns.rs`: which rows, and why their columns are named exactly as at execution).
 //!
 //! The rewrite depends on the active version, so the plan records a dependency on the model
 //! catalog (`relationOids`): a load/activate/drop queues a relcache invalidation of the catalog,
@@ -12,6 +14,7 @@
 //! Anything not provably safe to rewrite is left alone and takes the generic row path.
 
 use crate::pg::models::cache::{catalog_relid, is_final, try_resolve};
+use crate::pg::row_columns::row_columns;
 use crate::pg::scoring::binder::bind_inputs;
 use crate::pg::scoring::columns::may_execute;
 use pgrx::prelude::*;
@@ -74,43 +77,11 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
         return None;
     }
 
-    // Where each column comes from: a Var of the same range-table entry, or a RowExpr field.
-    // SAFETY: `row` is a valid expression node (an argument of the call), read as a Var or a
-    // RowExpr only after its tag says so; `root->parse` is the valid Query (above) whose
-    // jointree is NULL or a valid join tree.
-    let (row_type, source) = unsafe {
-        if pgrx::is_a(row, pg_sys::NodeTag::T_Var) {
-            let var = row as *mut pg_sys::Var;
-            if (*var).varattno != 0
-                || (*var).varlevelsup != 0
-                || (*var).vartype == pg_sys::RECORDOID
-                || on_nullable_side(
-                    (*(*root).parse).jointree as *mut pg_sys::Node,
-                    (*var).varno,
-                    false,
-                )
-            {
-                return None;
-            }
-            ((*var).vartype, Source::Var(var))
-        } else if pgrx::is_a(row, pg_sys::NodeTag::T_RowExpr) {
-            let rowexpr = row as *mut pg_sys::RowExpr;
-            if (*rowexpr).row_typeid == pg_sys::RECORDOID || pg_sys::contain_volatile_functions(row)
-            {
-                return None;
-            }
-            ((*rowexpr).row_typeid, Source::RowExpr(rowexpr))
-        } else {
-            return None;
-        }
-    };
-
-    // SAFETY: `row_type` is a named composite type (RECORD excluded above), so the typcache
-    // has its descriptor; the copy is palloc'd in the planner's context, valid for this call.
-    let attrs = unsafe {
-        let desc = pg_sys::lookup_rowtype_tupdesc_copy(row_type, -1);
-        (*desc).attrs.as_slice((*desc).natts as usize)
-    };
+    // The row's columns by the names its value would carry (row_columns.rs says how each kind
+    // of row is named); None leaves the call on the generic row path.
+    // SAFETY: `root` is the valid PlannerInfo with a non-null parse (above); `row` is a valid
+    // expression node of its query (an argument of the call).
+    let columns = unsafe { row_columns(root, row) }?;
     let names: Vec<String> = loaded.model.columns().map(str::to_string).collect();
     // A call takes at most FUNC_MAX_ARGS (100) arguments: a model reading more than 98
     // columns stays on the generic path.
@@ -120,20 +91,18 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     // Every column the model reads, bound before any node is built: a missing one leaves the
     // call alone (the row path then raises its error at execution).
     let inputs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let available = attrs
+    let available = columns
         .iter()
         .enumerate()
-        .filter(|(_, a)| !a.attisdropped)
-        .map(|(index, a)| (pgrx::name_data_to_str(&a.attname), index));
+        .map(|(index, c)| (c.name.as_str(), index));
     let positions = bind_inputs(&inputs, available).ok()?;
     let names_datum = names.into_datum()?;
 
-    // SAFETY: node construction in the planner's memory context: makeConst/makeVar/
-    // makeFuncExpr build fresh nodes, copyObjectImpl copies valid nodes (the model argument,
-    // a RowExpr field), lappend extends lists it owns. `index` is an attribute of the row type
-    // (bind_inputs over `attrs`), so for a RowExpr of that type it is below its args' length
-    // (a RowExpr of a named type has one field per attribute, dropped ones included); `glob`
-    // is the valid PlannerGlobal (above).
+    // SAFETY: node construction in the planner's memory context: makeConst/makeFuncExpr build
+    // fresh nodes, copyObjectImpl copies valid nodes (the model argument, the columns'
+    // expressions, which row_columns built for this query), lappend extends lists it owns;
+    // every `index` is a position in `columns` (bind_inputs over them); `glob` is the valid
+    // PlannerGlobal (above).
     unsafe {
         let mut new_args = std::ptr::null_mut::<pg_sys::List>();
         new_args = pg_sys::lappend(new_args, pg_sys::copyObjectImpl(model_arg.cast()));
@@ -148,23 +117,9 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
         );
         new_args = pg_sys::lappend(new_args, names_const.cast());
         for index in positions {
-            let a = &attrs[index];
-            let expr: *mut pg_sys::Node = match source {
-                Source::Var(var) => pg_sys::makeVar(
-                    (*var).varno,
-                    (index + 1) as i16,
-                    a.atttypid,
-                    a.atttypmod,
-                    a.attcollation,
-                    0,
-                )
-                .cast(),
-                Source::RowExpr(rowexpr) => {
-                    let field = pg_sys::list_nth((*rowexpr).args, index as i32);
-                    pg_sys::copyObjectImpl(field).cast()
-                }
-            };
-            new_args = pg_sys::lappend(new_args, expr.cast());
+            // A copy per use: an input may repeat a column.
+            let expr = pg_sys::copyObjectImpl(columns[index].expr.cast());
+            new_args = pg_sys::lappend(new_args, expr);
         }
 
         let call = pg_sys::makeFuncExpr(
@@ -180,12 +135,6 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
         (*glob).relationOids = pg_sys::lappend_oid((*glob).relationOids, catalog);
         Some(call.cast())
     }
-}
-
-#[derive(Clone, Copy)]
-enum Source {
-    Var(*mut pg_sys::Var),
-    RowExpr(*mut pg_sys::RowExpr),
 }
 
 /// The text of a non-null text `Const`, or None for any other node.
@@ -230,42 +179,4 @@ fn columns_function(funcid: pg_sys::Oid) -> Option<pg_sys::Oid> {
         let oid = pg_sys::LookupFuncName(qualified, 3, argtypes.as_ptr(), true);
         (oid != pg_sys::InvalidOid).then_some(oid)
     }
-}
-
-/// Whether range-table entry `varno` sits on the nullable side of an outer join, where its
-/// whole-row value can be NULL while a rewrite would score NULL columns as "all missing".
-///
-/// # Safety
-/// `node` must be NULL or a valid node of a query's join tree.
-unsafe fn on_nullable_side(node: *mut pg_sys::Node, varno: i32, nullable: bool) -> bool {
-    if node.is_null() {
-        return false;
-    }
-    // SAFETY: a valid join-tree node (the contract), read as a RangeTblRef, FromExpr or
-    // JoinExpr only after its tag says so; their children (fromlist elements, larg, rarg) are
-    // join-tree nodes too.
-    unsafe {
-        if pgrx::is_a(node, pg_sys::NodeTag::T_RangeTblRef) {
-            return nullable && (*(node as *mut pg_sys::RangeTblRef)).rtindex == varno;
-        }
-        if pgrx::is_a(node, pg_sys::NodeTag::T_FromExpr) {
-            let list = (*(node as *mut pg_sys::FromExpr)).fromlist;
-            return (0..pg_sys::list_length(list))
-                .any(|i| on_nullable_side(pg_sys::list_nth(list, i).cast(), varno, nullable));
-        }
-        if pgrx::is_a(node, pg_sys::NodeTag::T_JoinExpr) {
-            let j = node as *mut pg_sys::JoinExpr;
-            use pg_sys::JoinType::*;
-            let (left_nullable, right_nullable) = match (*j).jointype {
-                JOIN_LEFT | JOIN_ANTI => (false, true),
-                JOIN_RIGHT => (true, false),
-                JOIN_FULL => (true, true),
-                _ => (false, false),
-            };
-            return on_nullable_side((*j).larg, varno, nullable || left_nullable)
-                || on_nullable_side((*j).rarg, varno, nullable || right_nullable);
-        }
-    }
-    // Anything unexpected: be conservative.
-    true
 }

@@ -99,8 +99,32 @@ PATHS = {
         "SELECT predict_purchase(c), purchase_outcome(c) FROM {t} c ORDER BY row_no",
     ],
     "generic_row_path": [
-        # predict_purchase(c) [generic row path, subquery record]
+        # predict_purchase(r) [generic row path: a record the planner cannot see into]
+        "SELECT predict_purchase((ARRAY[c])[1]), purchase_outcome((ARRAY[c])[1]) FROM {t} c ORDER BY row_no",
+    ],
+    "subquery_record": [
+        # predict_purchase(s) [planner rewrite of a subquery's record to its columns]
         "SELECT predict_purchase(c), purchase_outcome(c) FROM (SELECT * FROM {t} OFFSET 0) c ORDER BY row_no",
+    ],
+    "flattened_subquery_row": [
+        # predict_purchase(ROW(...)) of a flattened subquery [planner rewrite]
+        "SELECT predict_purchase(c), purchase_outcome(c) FROM (SELECT * FROM {t}) c ORDER BY row_no",
+    ],
+    "materialized_cte_row": [
+        # predict_purchase(s) of a CTE scan [planner rewrite]
+        "WITH c AS MATERIALIZED (SELECT * FROM {t}) "
+        "SELECT predict_purchase(c), purchase_outcome(c) FROM c ORDER BY row_no",
+    ],
+    "union_branch_row": [
+        # predict_purchase(u) of a UNION ALL [planner rewrite, per branch]
+        "SELECT predict_purchase(c), purchase_outcome(c) FROM (SELECT * FROM {t} WHERE row_no % 2 = 0 "
+        "UNION ALL SELECT * FROM {t} WHERE row_no % 2 = 1) c ORDER BY row_no",
+    ],
+    "select_list_ctas": [
+        # score_purchase in a select list, CREATE TABLE AS (the batch form README shows first)
+        "CREATE TEMP TABLE listed_{t} AS SELECT row_no, (s).p_hat, (s).business_outcome "
+        "FROM (SELECT c.row_no, score_purchase(c) AS s FROM {t} c OFFSET 0) x",
+        "SELECT p_hat, business_outcome FROM listed_{t} ORDER BY row_no",
     ],
     "jsonb_populate_record": [
         # predict_purchase(ROW(...)::type) via jsonb_populate_record
