@@ -32,7 +32,7 @@ JSON_ROWS = 10000
 MEMORY_CALLS = int(os.environ.get("BENCH_MEMORY_CALLS", "10000000"))
 PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "15"))
 DB = "pg_purchase_bench"
-PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 ARTIFACT = os.path.join(ROOT, "artifacts", "purchase_model.json")
 # PL/Python runs as the server's user; bench/run.sh copies tools/ where it can read them.
 TOOLS_FOR_SERVER = os.environ.get("PG_PURCHASE_SERVER_TOOLS", os.path.join(ROOT, "tools"))
@@ -41,6 +41,16 @@ LINES = []
 SELECT_LIST_CTAS = (
     "CREATE TABLE bench_targets AS SELECT customer_id, (s).p_hat, (s).business_outcome, (s).model, "
     "(s).version FROM (SELECT c.customer_id, score_purchase(c) AS s FROM customers c OFFSET 0) x"
+)
+
+
+# README's first batch form (a LATERAL function scan), and the same five columns without scoring.
+LATERAL_CTAS = (
+    "CREATE TABLE bench_targets AS SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s"
+)
+TRIVIAL_CTAS = (
+    "CREATE TABLE bench_targets AS SELECT c.customer_id, 0.5::float8 AS p_hat, 1 AS business_outcome, "
+    "'default'::text AS model, 1 AS version FROM customers c"
 )
 
 
@@ -110,8 +120,11 @@ def main():
     names = plan_lines[1][0].split("'{", 1)[1].split("}'", 1)[0].split(",")
     expr = p_hat_sql(artifact, "c")
     args = f"predict_purchase_columns('default', '{{{','.join(names)}}}', {', '.join('c.' + n for n in names)})"
-    serial = ["SET max_parallel_workers_per_gather = 0"]
-    parallel = ["SET max_parallel_workers_per_gather = 2"]  # default parallel costs
+    # Issue 23's figures are with jit off; "default jit" rows use the server's jit settings.
+    serial = ["SET max_parallel_workers_per_gather = 0", "SET jit = off"]
+    jit_default = ["SET max_parallel_workers_per_gather = 0", "RESET jit"]
+    parallel = ["SET max_parallel_workers_per_gather = 2", "SET jit = off"]  # default parallel costs
+    conn.execute("CREATE VIEW customers_view AS SELECT * FROM customers")
     for s in serial:
         conn.execute(s)
     timed(conn, "SELECT sum(x0) FROM customers", repeat=2)  # warm the cache
@@ -119,10 +132,13 @@ def main():
     results = {}
     queries = [
         ("scan floor: sum(x0)", "SELECT sum(x0) FROM customers", serial),
+        ("deforming floor: sum(x91)", "SELECT sum(x91) FROM customers", serial),
+        ("deforming floor: sum(x91), default jit", "SELECT sum(x91) FROM customers", jit_default),
         ("whole-row floor: count(c)", "SELECT count(c) FROM customers c", serial),
         ("hand-written SQL expression of the model", f"SELECT sum({expr}) FROM customers c", serial),
         ("same model, needed columns as plain arguments", f"SELECT sum({args}) FROM customers c", serial),
         ("predict_purchase(c)", "SELECT sum(predict_purchase(c)) FROM customers c", serial),
+        ("predict_purchase(c), default jit", "SELECT sum(predict_purchase(c)) FROM customers c", jit_default),
         ("predict_purchase(c), 2 parallel workers", "SELECT sum(predict_purchase(c)) FROM customers c", parallel),
         (
             "predict_purchase(ROW(c.*)::customers)",
@@ -130,20 +146,31 @@ def main():
             serial,
         ),
         (
-            "generic record path: subquery record",
+            "subquery record (OFFSET 0)",
             "SELECT sum(predict_purchase(s)) FROM (SELECT * FROM customers OFFSET 0) s",
             serial,
         ),
         (
-            "score_purchase via CREATE TABLE AS",
-            "CREATE TABLE bench_targets AS SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s",
+            "CTE record (MATERIALIZED)",
+            "WITH s AS MATERIALIZED (SELECT * FROM customers) SELECT sum(predict_purchase(s)) FROM s",
+            serial,
+        ),
+        ("view record", "SELECT sum(predict_purchase(v)) FROM customers_view v", serial),
+        (
+            "UNION ALL branch record",
+            "SELECT sum(predict_purchase(u)) FROM (SELECT * FROM customers UNION ALL SELECT * FROM customers WHERE false) u",
             serial,
         ),
         (
-            "score_purchase via CREATE TABLE AS, 2 workers",
-            "CREATE TABLE bench_targets AS SELECT c.customer_id, s.* FROM customers c CROSS JOIN LATERAL score_purchase(c) s",
-            parallel,
+            "generic record path: (ARRAY[c])[1]",
+            "SELECT sum(predict_purchase((ARRAY[c])[1])) FROM customers c",
+            serial,
         ),
+        ("purchase_features(c)", "SELECT count(purchase_features(c)) FROM customers c", serial),
+        ("CREATE TABLE AS with a trivial expression (batch floor)", TRIVIAL_CTAS, serial),
+        ("CREATE TABLE AS with a trivial expression, 2 workers", TRIVIAL_CTAS, parallel),
+        ("score_purchase via CREATE TABLE AS", LATERAL_CTAS, serial),
+        ("score_purchase via CREATE TABLE AS, 2 workers", LATERAL_CTAS, parallel),
         ("score_purchase in a select list via CREATE TABLE AS", SELECT_LIST_CTAS, serial),
         ("score_purchase in a select list via CREATE TABLE AS, 2 workers", SELECT_LIST_CTAS, parallel),
     ]
@@ -159,6 +186,12 @@ def main():
         )
     conn.execute("SET max_parallel_workers_per_gather = 2")
     plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT sum(predict_purchase(c)) FROM customers c"))
+
+    def workers(sql):
+        lines = [r[0] for r in conn.execute("EXPLAIN " + sql)]
+        return next((l.split(":")[1].strip() for l in lines if "Workers Planned" in l), "0")
+
+    batch_workers = {k: workers(v) for k, v in (("lateral", LATERAL_CTAS), ("select list", SELECT_LIST_CTAS))}
     conn.execute("SET max_parallel_workers_per_gather = 0")
 
     # JSON over 10,000 rows (the service's contract, inside the database).
@@ -166,9 +199,15 @@ def main():
         conn, f"SELECT jsonb_agg(to_jsonb(c) - 'customer_id') FROM (SELECT * FROM customers LIMIT {JSON_ROWS}) c"
     )
     conn.execute(
-        f"CREATE TABLE bench_json AS SELECT jsonb_agg(to_jsonb(c) - 'customer_id') AS doc FROM (SELECT * FROM customers LIMIT {JSON_ROWS}) c"
+        "CREATE TABLE bench_json AS SELECT jsonb_agg(to_jsonb(c) - 'customer_id' ORDER BY customer_id) AS doc "
+        f"FROM (SELECT * FROM customers ORDER BY customer_id LIMIT {JSON_ROWS}) c"
     )
     json_s = timed(conn, "SELECT predict_purchase_json(doc) FROM bench_json")
+    json_check = conn.execute(
+        "SELECT max(abs((e->>'p_hat')::float8 - predict_purchase(c))) FROM bench_json, "
+        "jsonb_array_elements(predict_purchase_json(doc)) WITH ORDINALITY a(e, i) "
+        f"JOIN (SELECT row_number() OVER (ORDER BY customer_id) AS i, c FROM (SELECT * FROM customers ORDER BY customer_id LIMIT {JSON_ROWS}) c) c USING (i)"
+    ).fetchone()[0]
     # PL/Python + scikit-learn, one row per call.
     conn.execute("CREATE EXTENSION IF NOT EXISTS plpython3u")
     conn.execute(f"""
@@ -210,7 +249,8 @@ def main():
     say(f"| predict_purchase(c) (above) | {ROWS:,} | {ours:.3f} | {ROWS / ours:,.0f} | {ours / ROWS * 1e6:.2f} µs |")
     say()
     say(
-        f"Agreement: PL/Python vs pg_purchase max |Δp| {plpy_check:.1e}; old service vs pg_purchase {service_check:.1e}."
+        f"Agreement: PL/Python vs pg_purchase max |Δp| {plpy_check:.1e}; old service vs pg_purchase {service_check:.1e}; "
+        f"predict_purchase_json vs predict_purchase(c) {json_check:.1e}."
     )
 
     # Single-row latency with pgbench.
@@ -288,6 +328,43 @@ def main():
     say(f"| pgbench TPS predict_purchase / SQL expression | {tps_ours / tps_sql:.2f} | ≥ 0.90 |")
     say(f"| first call in a fresh connection | {first_ms:.2f} ms | < 5 ms |")
     say(f"| backend anonymous memory growth over {done:,} calls | {(after[0] - before[0]) / 1024:+.1f} MiB | flat |")
+    say()
+    say("## Ratios (targets from issue 23; jit off unless stated)")
+    say()
+    say("| ratio | measured | target |")
+    say("|---|---:|---|")
+    floor = results["CREATE TABLE AS with a trivial expression (batch floor)"]
+    floor2 = results["CREATE TABLE AS with a trivial expression, 2 workers"]
+    say(
+        f"| CROSS JOIN LATERAL score_purchase(c) CTAS / trivial CTAS, serial | {results['score_purchase via CREATE TABLE AS'] / floor:.2f} | ≤ 1.3 |"
+    )
+    say(
+        f"| select-list score_purchase(c) CTAS / trivial CTAS, serial | {results['score_purchase in a select list via CREATE TABLE AS'] / floor:.2f} | ≤ 1.3 |"
+    )
+    say(
+        f"| CROSS JOIN LATERAL CTAS, 2 workers allowed / trivial CTAS, 2 workers allowed | {results['score_purchase via CREATE TABLE AS, 2 workers'] / floor2:.2f} (workers planned: {batch_workers['lateral']}) | ≤ 1.3, 2 workers |"
+    )
+    say(
+        f"| select-list CTAS, 2 workers allowed / trivial CTAS, 2 workers allowed | {results['score_purchase in a select list via CREATE TABLE AS, 2 workers'] / floor2:.2f} (workers planned: {batch_workers['select list']}) | ≤ 1.3, 2 workers |"
+    )
+    for label in (
+        "subquery record (OFFSET 0)",
+        "CTE record (MATERIALIZED)",
+        "view record",
+        "UNION ALL branch record",
+        "predict_purchase(ROW(c.*)::customers)",
+        "generic record path: (ARRAY[c])[1]",
+    ):
+        target = "— (generic path)" if label.startswith("generic") else "≤ 1.3"
+        say(f"| {label} / predict_purchase(c) | {results[label] / ours:.2f} | {target} |")
+    say(
+        f"| predict_purchase_json per row / predict_purchase(c) per row ({JSON_ROWS:,}-row document) | {(json_s / JSON_ROWS) / (ours / ROWS):.2f} | ≤ 8 |"
+    )
+    say(f"| purchase_features(c) / predict_purchase(c) | {results['purchase_features(c)'] / ours:.2f} | — |")
+    say(f"| predict_purchase(c) / sum(x91), jit off | {ours / results['deforming floor: sum(x91)']:.2f} | ≤ 1.3 |")
+    say(
+        f"| predict_purchase(c) / sum(x91), default jit | {results['predict_purchase(c), default jit'] / results['deforming floor: sum(x91), default jit']:.2f} | ≤ 1.3 |"
+    )
     say()
     say("Parallel plan used for the 2-worker rows:")
     say()

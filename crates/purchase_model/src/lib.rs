@@ -16,6 +16,7 @@ pub mod json_fields;
 pub mod json_rows;
 pub mod loaded;
 pub mod model;
+pub mod numeric;
 pub mod outcome;
 pub mod targeting;
 pub mod train;

@@ -6,6 +6,7 @@ use crate::pg::datum::text::{as_str, text_str};
 use pgrx::prelude::*;
 use purchase_model::artifact::InputKind;
 use purchase_model::model::RawValue;
+use purchase_model::numeric::numeric_to_f64;
 
 pub enum ColumnReader {
     Float8,
@@ -94,13 +95,9 @@ impl ColumnReader {
             ColumnReader::Int4 => RawValue::Number(datum.value() as i32 as f64),
             ColumnReader::Int8 => RawValue::Number(datum.value() as i64 as f64),
             ColumnReader::Numeric => {
-                // SAFETY: the caller guarantees a numeric varlena; pg_detoast_datum returns it,
-                // or a 4-byte-header copy palloc'd in CurrentMemoryContext (numeric_normalize
-                // needs that form), which lives for 'a as the caller guarantees.
-                unsafe {
-                    let num = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::Numeric;
-                    numeric_raw(num)
-                }
+                // SAFETY: the caller guarantees a numeric varlena (any header) valid for 'a;
+                // numeric_raw detoasts only when it must, in CurrentMemoryContext.
+                unsafe { numeric_raw(datum.cast_mut_ptr()) }
             }
             ColumnReader::Bool { numeric } => {
                 let b = datum.value() != 0;
@@ -135,15 +132,108 @@ impl ColumnReader {
     }
 }
 
-/// A numeric (a column's or a jsonb number) as a raw value: its exact decimal text, correctly
-/// rounded to f64 (what numeric_float8 gives). A numeric NaN is a float NaN, missing like a
-/// float8 NaN (README, "Cleaning rule"); infinities and values beyond f64's range stay text, so
-/// the cleaning error quotes them as written.
+/// A numeric (a column's or a jsonb number) as a raw value: the f64 nearest its exact decimal
+/// value (what its text, correctly rounded, gives), decoded in place from its base-10000 digits
+/// without any text, palloc or detoast ([`numeric_to_f64`]). A numeric NaN is a float NaN,
+/// missing like a float8 NaN (README, "Cleaning rule"). Infinities, values beyond f64's range,
+/// numerics of more than 256 digits and compressed or external ones take the text path
+/// ([`numeric_text_raw`]), so the cleaning error quotes out-of-range values as written.
 ///
 /// # Safety
-/// `num` must point to a detoasted numeric (4-byte header), and `'a` (chosen by the caller)
-/// must end before `CurrentMemoryContext` is reset or deleted: the text is palloc'd there.
+/// `num` must point to a numeric varlena (any header: short, 4-byte, compressed or external)
+/// valid for `'a` (chosen by the caller), and `'a` must end before `CurrentMemoryContext` is
+/// reset or deleted: a detoasted copy and the text of the text path are palloc'd there.
+#[inline]
 pub unsafe fn numeric_raw<'a>(num: pg_sys::Numeric) -> RawValue<'a> {
+    let ptr = num.cast::<pg_sys::varlena>();
+    // SAFETY: a valid varlena (the contract): its first header byte is readable.
+    let in_memory =
+        unsafe { !(pgrx::varlena::varatt_is_1b_e(ptr) || pgrx::varlena::varatt_is_4b_c(ptr)) };
+    if in_memory {
+        // SAFETY: an in-memory numeric varlena (checked just above; the contract).
+        if let Some(v) = unsafe { decode_in_place(ptr) } {
+            return v;
+        }
+    }
+    // SAFETY: pg_detoast_datum returns the numeric with a 4-byte header (a copy palloc'd in
+    // CurrentMemoryContext when it was short, compressed or external), as numeric_normalize
+    // needs; it lives for 'a as the caller guarantees.
+    unsafe { numeric_text_raw(pg_sys::pg_detoast_datum(ptr).cast()) }
+}
+
+// numeric.c's header bits (not exported by PostgreSQL's headers).
+const NUMERIC_SIGN_MASK: u16 = 0xC000;
+const NUMERIC_NEG: u16 = 0x4000;
+const NUMERIC_SHORT: u16 = 0x8000;
+const NUMERIC_SPECIAL: u16 = 0xC000;
+const NUMERIC_EXT_SIGN_MASK: u16 = 0xF000;
+const NUMERIC_NAN: u16 = 0xC000;
+const NUMERIC_SHORT_SIGN_MASK: u16 = 0x2000;
+const NUMERIC_SHORT_WEIGHT_SIGN_MASK: u16 = 0x0040;
+const NUMERIC_SHORT_WEIGHT_MASK: u16 = 0x003F;
+/// The most base-10000 digits decoded in place (numeric_to_f64's MAX_DIGITS decimal digits).
+const MAX_NBASE_DIGITS: usize = purchase_model::numeric::MAX_DIGITS / 4;
+
+/// A finite numeric or NaN decoded from its bytes (numeric.c's NUMERIC_SIGN, NUMERIC_WEIGHT,
+/// NUMERIC_DIGITS, NUMERIC_NDIGITS for PostgreSQL 15's layout); `None` for what the text path
+/// must handle (infinities, too many digits, beyond f64's range).
+///
+/// # Safety
+/// `ptr` must point to an in-memory numeric varlena (1- or 4-byte header).
+#[inline]
+unsafe fn decode_in_place(ptr: *mut pg_sys::varlena) -> Option<RawValue<'static>> {
+    // SAFETY: an in-memory varlena (the contract): VARDATA_ANY / VARSIZE_ANY_EXHDR read it.
+    let (data, len) = unsafe {
+        (
+            pgrx::varlena::vardata_any(ptr) as *const u8,
+            pgrx::varlena::varsize_any_exhdr(ptr),
+        )
+    };
+    if len < 2 {
+        return None;
+    }
+    // The payload of a short-header numeric is not aligned: every read is unaligned.
+    // SAFETY: at least 2 bytes of payload (checked above).
+    let header = unsafe { std::ptr::read_unaligned(data.cast::<u16>()) };
+    if header & NUMERIC_SIGN_MASK == NUMERIC_SPECIAL {
+        return (header & NUMERIC_EXT_SIGN_MASK == NUMERIC_NAN)
+            .then_some(RawValue::Number(f64::NAN));
+    }
+    let (negative, weight, offset) = if header & NUMERIC_SIGN_MASK == NUMERIC_SHORT {
+        let magnitude = (header & NUMERIC_SHORT_WEIGHT_MASK) as i16;
+        let weight = if header & NUMERIC_SHORT_WEIGHT_SIGN_MASK != 0 {
+            magnitude | !(NUMERIC_SHORT_WEIGHT_MASK as i16)
+        } else {
+            magnitude
+        };
+        (header & NUMERIC_SHORT_SIGN_MASK != 0, weight, 2)
+    } else {
+        if len < 4 {
+            return None;
+        }
+        // SAFETY: a long header keeps its weight in the 2 bytes after the sign/dscale word,
+        // inside the payload (len >= 4, checked).
+        let weight = unsafe { std::ptr::read_unaligned(data.add(2).cast::<i16>()) };
+        (header & NUMERIC_SIGN_MASK == NUMERIC_NEG, weight, 4)
+    };
+    let ndigits = (len - offset) / 2;
+    if ndigits > MAX_NBASE_DIGITS {
+        return None;
+    }
+    let mut digits = [0i16; MAX_NBASE_DIGITS];
+    for (i, d) in digits[..ndigits].iter_mut().enumerate() {
+        // SAFETY: digit i's 2 bytes lie inside the payload: offset + 2 * i + 2 <= len.
+        *d = unsafe { std::ptr::read_unaligned(data.add(offset + 2 * i).cast::<i16>()) };
+    }
+    numeric_to_f64(negative, weight, &digits[..ndigits]).map(RawValue::Number)
+}
+
+/// A numeric through its text: numeric_normalize, then Rust's correctly rounded parse.
+///
+/// # Safety
+/// As for [`numeric_raw`], and `num` must have a 4-byte header (detoasted) as
+/// numeric_normalize requires.
+pub unsafe fn numeric_text_raw<'a>(num: pg_sys::Numeric) -> RawValue<'a> {
     // SAFETY: numeric_normalize reads a valid detoasted numeric (caller's guarantee) and
     // returns a NUL-terminated ASCII string palloc'd in CurrentMemoryContext, alive for 'a.
     let text = unsafe { std::ffi::CStr::from_ptr(pg_sys::numeric_normalize(num)) }

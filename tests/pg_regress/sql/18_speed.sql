@@ -70,3 +70,47 @@ SELECT predict_purchase(ROW(c.customer_id, c.x5, c.x12, c.x31, c.x44, c.x53, c.x
 -- column is still evaluated once per row inside the subquery.
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT predict_purchase(s) FROM (SELECT *, random() AS r FROM customers) s;
+-- numeric columns are decoded from their digits, without text (issue 23, item 4): the same f64
+-- as the text path (numeric -> text -> correctly rounded parse), shown on many numerics.
+CREATE TABLE num_rows (id int, x5 text, x12 numeric, x31 text, x44 numeric, x53 numeric,
+  x56 numeric, x58 numeric, x62 numeric, x81 text, x91 numeric);
+INSERT INTO num_rows
+SELECT g, 'monday', round((random() * 20000 - 10000)::numeric, 2), 'japan',
+       -- a few decimals (the fast path), many digits, huge and tiny magnitudes
+       round(random()::numeric, g % 7),
+       random()::numeric * random()::numeric * power(10::numeric, g % 40 - 20),
+       1::numeric / g,
+       (random() - 0.5)::numeric * power(10::numeric, (g % 600) - 300),
+       trunc(random() * 1e15)::numeric * 1e-8,
+       'July', (g % 3 - 1)::numeric * 1e-10
+  FROM generate_series(1, 5000) g;
+INSERT INTO num_rows VALUES
+  (5001, NULL, 0, NULL, 1.7976931348623157e200, 2.2250738585072014e-308, 4.9406564584124654e-324,
+   2.4703282292062328e-324, 1e-320, NULL, NULL),
+  (5002, NULL, -0.0, NULL, 9007199254740993, 1.00000000000000011102230246251565404236316680908203125,
+   1.00000000000000011102230246251565404236316680908203124, 0.30000000000000004,
+   123456789012345678901234567890.123456789012345678901234567890, NULL, 1e22),
+  (5003, NULL, 1e23, NULL, -2.2250738585072011e-308, 99999999999999999999,
+   ('1.' || repeat('3', 400))::numeric, 1e-4, 1e4, NULL, -1e-22);
+CREATE VIEW num_as_float8 AS
+  SELECT id, x5, x12::float8, x31, x44::float8, x53::float8, x56::float8, x58::float8,
+         x62::float8, x81, x91::float8 FROM num_rows;
+CREATE VIEW num_as_text AS
+  SELECT id, x5, x12::text, x31, x44::text, x53::text, x56::text, x58::text, x62::text, x81,
+         x91::text FROM num_rows;
+-- Each model input (the value after cleaning and scaling), and the scores: numeric = float8 = text, row by row.
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE n.v = f.v AND f.v = t.v) AS same_model_inputs
+  FROM (SELECT r.id, e.feature, e.model_input AS v FROM num_rows r, explain_purchase(r) e) n
+  JOIN (SELECT r.id, e.feature, e.model_input AS v FROM num_as_float8 r, explain_purchase(r) e) f USING (id, feature)
+  JOIN (SELECT r.id, e.feature, e.model_input AS v FROM num_as_text r, explain_purchase(r) e) t USING (id, feature);
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE predict_purchase(n) = predict_purchase(f)
+                          AND predict_purchase(f) = predict_purchase(t)) AS same_scores,
+       count(*) FILTER (WHERE predict_purchase((ARRAY[n])[1]) = predict_purchase(f)) AS same_scores_generic_path
+  FROM num_rows n JOIN num_as_float8 f USING (id) JOIN num_as_text t USING (id);
+-- Beyond f64's range: the text path, whose error quotes the value as written.
+SELECT error_of($$SELECT predict_purchase(r) FROM (VALUES (1e400::numeric)) v(x44),
+  LATERAL (SELECT NULL::text AS x5, NULL::numeric AS x12, NULL::text AS x31, v.x44, NULL::numeric AS x53,
+           NULL::numeric AS x56, NULL::numeric AS x58, NULL::numeric AS x62, NULL::text AS x81,
+           NULL::numeric AS x91) r$$);
