@@ -57,6 +57,9 @@ pub struct KeyRules {
     /// Raw input column (as bytes: jsonb keys are compared as stored) -> the model input it
     /// feeds, if the model reads it.
     known: HashMap<Vec<u8>, Option<usize>>,
+    /// The same entries in jsonb's key order (shorter first, then bytewise): a jsonb object's
+    /// keys come in that order, so they are matched by one merge instead of one hash each.
+    ordered: Vec<(Vec<u8>, Option<usize>)>,
     /// Model input index -> column, for the "lacks column" error.
     required: Vec<String>,
 }
@@ -71,8 +74,12 @@ impl KeyRules {
         for (i, input) in model.inputs.iter().enumerate() {
             known.insert(input.column.as_bytes().to_vec(), Some(i));
         }
+        let mut ordered: Vec<(Vec<u8>, Option<usize>)> =
+            known.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        ordered.sort_by(|a, b| jsonb_order(&a.0, &b.0));
         KeyRules {
             known,
+            ordered,
             required: model.columns().map(str::to_string).collect(),
         }
     }
@@ -87,8 +94,23 @@ impl KeyRules {
         seen.clear();
         seen.resize(self.required.len(), false);
         let mut found = 0;
+        let mut next = 0;
         for key in keys {
-            match self.known.get(key) {
+            // Merge with `ordered` while the keys come in jsonb's order; a key that is not the
+            // next known one (unknown, or keys in another order) is looked up in the map.
+            while next < self.ordered.len()
+                && jsonb_order(&self.ordered[next].0, key) == std::cmp::Ordering::Less
+            {
+                next += 1;
+            }
+            let entry = match self.ordered.get(next) {
+                Some((k, v)) if k.as_slice() == key => {
+                    next += 1;
+                    Some(v)
+                }
+                _ => self.known.get(key),
+            };
+            match entry {
                 None => return Err(unknown_key(key)),
                 Some(Some(i)) => {
                     if !std::mem::replace(&mut seen[*i], true) {
@@ -104,6 +126,11 @@ impl KeyRules {
         }
         Ok(())
     }
+}
+
+/// jsonb's object key order: shorter first, then bytewise.
+fn jsonb_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 fn unknown_key(key: &[u8]) -> PipelineError {

@@ -258,7 +258,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 120_000, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 60_000, ..ProptestConfig::default() })]
 
         /// Every double's bits (all binades, subnormals, ±0, the extremes).
         #[test]

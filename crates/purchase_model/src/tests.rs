@@ -577,6 +577,41 @@ fn format_2_raw_columns_are_known_keys() {
     assert!(e.to_string().contains("lead_id"), "{e}");
 }
 
+/// The strict key check merges keys given in jsonb's order and looks up the others: every
+/// order of the same keys gets the same answer (all known and present, one unknown, one missing).
+#[test]
+fn strict_keys_same_answer_in_any_order() {
+    let mut doc = leads_v2();
+    doc["raw_columns"] = json!(["spend", "visits", "plan", "region", "notes"]);
+    let model = compile_artifact(&rehash(doc), false).unwrap();
+    let rules = super::json_rows::KeyRules::new(&model);
+    let jsonb = |keys: &mut Vec<&'static str>| {
+        keys.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)))
+    };
+    for (keys, ok, named) in [
+        (vec!["spend", "visits", "plan", "region", "notes"], true, ""),
+        (vec!["spend", "visits", "plan", "region", "zz"], false, "zz"),
+        (
+            vec!["spend", "visits", "plan", "region", "a"],
+            false,
+            "\"a\"",
+        ),
+        (vec!["spend", "visits", "plan", "notes"], false, "region"),
+    ] {
+        let mut sorted = keys.clone();
+        jsonb(&mut sorted);
+        let mut reversed = sorted.clone();
+        reversed.reverse();
+        for order in [keys.clone(), sorted, reversed] {
+            let r = rules.check(order.iter().map(|k| k.as_bytes()), &mut Vec::new());
+            assert_eq!(r.is_ok(), ok, "{order:?}");
+            if let Err(e) = r {
+                assert!(e.to_string().contains(named), "{order:?}: {e}");
+            }
+        }
+    }
+}
+
 /// The one answer key list: business_outcome and p_hat only when asked, every feature, each
 /// key once, and a later key (a feature named like an earlier one) replacing the earlier.
 #[test]
