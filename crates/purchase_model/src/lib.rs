@@ -19,6 +19,7 @@ pub mod model;
 pub mod outcome;
 pub mod targeting;
 pub mod train;
+pub mod tree_explain;
 pub mod trees;
 pub mod vocabulary;
 
@@ -30,3 +31,6 @@ mod one_rule_tests;
 
 #[cfg(test)]
 mod property_tests;
+
+#[cfg(test)]
+mod tree_explain_tests;
