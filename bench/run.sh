@@ -7,3 +7,8 @@ install_all
 install_extension
 start_cluster /tmp/pg_purchase_bench "max_worker_processes = 8" "max_parallel_workers = 8"
 PG_PURCHASE_SERVER_TOOLS="$(server_readable)/tools" "$PY" "$ROOT/bench/bench.py"
+# Tree models against LightGBM's and XGBoost's own predict_proba and contributions, one thread
+# (bench/results/trees.md; `python bench/trees.py ROWS EXPLAIN_ROWS` for a quick run).
+"$VENV/bin/pip" install -q "$ROOT/python"
+rm -rf "$ROOT/python/build" "$ROOT"/python/*.egg-info
+"$PY" "$ROOT/bench/trees.py" "$BENCH_ROWS"

@@ -21,7 +21,8 @@
 #      README says, with the pinned and the newest scikit-learn; parity of four pipelines on
 #      every path and the notebook's form of the shipped model
 #   9b. tree models (tests/trees): HistGradientBoosting, LightGBM and XGBoost exported and scored
-#      on every path against predict_proba, with both venvs; hostile tree artifacts
+#      on every path against predict_proba, with both venvs; hostile tree artifacts; their
+#      explanations (TreeSHAP) against each library's own contributions
 #  10. a real Citus cluster (tests/citus): Citus built from ../shared/vendor when missing
 #  11. packaging: scripts/package.sh builds the .deb (checked by lintian) and the wheel;
 #      tests/packaging checks the versions and the wheel's declared dependencies, then installs,
@@ -114,7 +115,7 @@ for venv in "$VENV" "$NEWEST"; do
   "$venv/bin/pip" install -q "$ROOT/python"
   rm -rf "$ROOT/python/build" "$ROOT"/python/*.egg-info
   log "tree models, scikit-learn $("$venv/bin/python" -c 'import sklearn; print(sklearn.__version__)')"
-  (cd "$ROOT/tests/trees" && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_trees.py test_tree_export.py)
+  (cd "$ROOT/tests/trees" && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_trees.py test_tree_export.py test_tree_explain.py)
 done
 
 log "Citus: a coordinator and two workers, a third added later"

@@ -135,6 +135,7 @@ def read_hgb(est, n_inputs) -> TreeModel:
                     for i in range(len(nodes))
                 ],
                 "cover": [float(v) for v in nodes["count"]],
+                "gain": [0.0 if leaf[i] else float(nodes["gain"][i]) for i in range(len(nodes))],
             }
         )
     baseline = float(np.asarray(est._baseline_prediction).ravel()[0])
@@ -174,7 +175,18 @@ def lightgbm_input_dtype(X) -> str:
 
 
 def _lightgbm_tree(structure, n_features) -> dict:
-    keys = ("left", "right", "feature", "threshold", "value", "default_left", "missing_type", "categories", "cover")
+    keys = (
+        "left",
+        "right",
+        "feature",
+        "threshold",
+        "value",
+        "default_left",
+        "missing_type",
+        "categories",
+        "cover",
+        "gain",
+    )
     tree = {k: [] for k in keys}
     stack = [(structure, None, None)]
     # pre-order; children are appended after their parent and patched in
@@ -195,6 +207,7 @@ def _lightgbm_tree(structure, n_features) -> dict:
             tree["missing_type"].append("None")
             tree["categories"].append(None)
             tree["cover"].append(float(node.get("leaf_count", 0)))
+            tree["gain"].append(0.0)
             continue
         tree["left"].append(None)
         tree["right"].append(None)
@@ -211,6 +224,7 @@ def _lightgbm_tree(structure, n_features) -> dict:
         tree["default_left"].append(bool(node["default_left"]))
         tree["missing_type"].append(str(node["missing_type"]))
         tree["cover"].append(float(node.get("internal_count", 0)))
+        tree["gain"].append(float(node.get("split_gain", 0.0)))
         stack.append((node["right_child"], i, "right"))
         stack.append((node["left_child"], i, "left"))
     return tree
@@ -310,6 +324,7 @@ def read_xgboost(est, n_inputs) -> TreeModel:
                 "value": [float(v) if left[i] == -1 else 0.0 for i, v in enumerate(t["split_conditions"])],
                 "default_left": [bool(int(v)) for v in t["default_left"]],
                 "cover": [float(v) for v in t["sum_hessian"]],
+                "gain": [0.0 if left[i] == -1 else float(v) for i, v in enumerate(t["loss_changes"])],
             }
         )
         trees.append(live)

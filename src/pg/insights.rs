@@ -11,6 +11,7 @@ use purchase_model::artifact::InputKind;
 use purchase_model::evaluate::Evaluation;
 use purchase_model::explain;
 use purchase_model::outcome::parse_outcome;
+use purchase_model::tree_explain;
 use std::rc::Rc;
 
 // Model insights in SQL over the Rust functions of this file.
@@ -41,9 +42,12 @@ fn model_version(name: &str, version: Option<i32>) -> (Rc<LoadedModel>, Option<s
     (compile_stored(name, stored), doc)
 }
 
-/// One row per model feature (and the intercept when it is not zero): coefficient, standard
-/// error where the artifact carries one (`model.std_errors`), odds ratio, rank by |coefficient|,
-/// and the standardization of numeric features.
+/// One row per model feature. A logistic model (and its intercept when it is not zero):
+/// coefficient, standard error where the artifact carries one (`model.std_errors`), odds ratio,
+/// rank by |coefficient|, and the standardization of numeric features. A tree model has no
+/// coefficients (NULL there): its rows carry `importance` (mean |TreeSHAP contribution| over the
+/// artifact's reference rows), the library's total split `gain` where the artifact carries it
+/// and the number of `splits`, ranked by importance (by gain without covers).
 #[pg_extern(stable, parallel_safe, name = "purchase_model_weights")]
 #[allow(clippy::type_complexity)]
 fn purchase_model_weights(
@@ -54,12 +58,15 @@ fn purchase_model_weights(
     (
         name!(feature, String),
         name!(input_column, Option<String>),
-        name!(coefficient, f64),
+        name!(coefficient, Option<f64>),
         name!(std_error, Option<f64>),
-        name!(odds_ratio, f64),
+        name!(odds_ratio, Option<f64>),
         name!(rank, i32),
         name!(mean, Option<f64>),
         name!(scale, Option<f64>),
+        name!(importance, Option<f64>),
+        name!(gain, Option<f64>),
+        name!(splits, Option<i32>),
     ),
 > {
     guard_entry("purchase_model_weights", || {
@@ -70,12 +77,15 @@ fn purchase_model_weights(
 type WeightRow = (
     String,
     Option<String>,
-    f64,
     Option<f64>,
-    f64,
+    Option<f64>,
+    Option<f64>,
     i32,
     Option<f64>,
     Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<i32>,
 );
 
 fn purchase_model_weights_body(
@@ -93,15 +103,7 @@ fn purchase_model_weights_body(
     };
     let (loaded, doc) = model_version(model, version);
     if loaded.model.is_trees() {
-        // explain_purchase reads these weights, so it refuses with the same error.
-        raise(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!(
-                "purchase model \"{model}\" version {} is a tree ensemble: it has no coefficients to list or explain",
-                loaded.version
-            ),
-            Some("purchase_features(row, model) shows the inputs the trees read; per-feature tree explanations (TreeSHAP) are not implemented yet.".into()),
-        )
+        return TableIterator::new(tree_weights(&loaded));
     }
     let std_errors = doc.as_ref().and_then(explain::standard_errors);
     let rows = explain::weights(&loaded.model, std_errors.as_deref())
@@ -110,16 +112,58 @@ fn purchase_model_weights_body(
             (
                 w.feature,
                 w.input_column,
-                w.coefficient,
+                Some(w.coefficient),
                 w.std_error,
-                w.odds_ratio,
+                Some(w.odds_ratio),
                 w.rank,
                 w.mean,
                 w.scale,
+                None,
+                None,
+                None,
             )
         })
         .collect::<Vec<_>>();
     TableIterator::new(rows)
+}
+
+/// A tree model's importance rows, or a 0A000 error when the artifact carries neither the
+/// covers and reference rows mean |TreeSHAP| needs nor split gains. The reference rows are the
+/// artifact's `checks`, which the document `model_version` reads leaves out: read it whole.
+fn tree_weights(loaded: &LoadedModel) -> Vec<WeightRow> {
+    let doc = catalog::full_artifact(&loaded.name, loaded.version)
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let reference = match &doc {
+        Some(d) => tree_explain::reference_inputs(&loaded.model, d).or_raise(),
+        None => Vec::new(),
+    };
+    let Some(rows) = tree_explain::importance(&loaded.model, &reference).or_raise() else {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "purchase model \"{}\" version {} is a tree ensemble whose artifact carries neither node covers with reference rows nor split gains: it has no importance to list",
+                loaded.name, loaded.version
+            ),
+            Some("A tree model has no coefficients. Re-export it with this pg_purchase's exporter, which stores covers, gains and the reference rows.".into()),
+        )
+    };
+    rows.into_iter()
+        .map(|r| {
+            (
+                r.feature,
+                Some(r.input_column),
+                None,
+                None,
+                None,
+                r.rank,
+                None,
+                None,
+                r.mean_abs_contribution,
+                r.gain,
+                Some(r.splits),
+            )
+        })
+        .collect()
 }
 
 /// Scores every row of `source` with the active version of `model` and compares with the 0/1

@@ -6,6 +6,7 @@ mod citus;
 mod cleaning_function;
 mod datum;
 pub(crate) mod errors;
+mod explain;
 mod insights;
 mod models;
 mod ownership;

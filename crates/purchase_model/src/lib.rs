@@ -20,6 +20,7 @@ pub mod numeric;
 pub mod outcome;
 pub mod targeting;
 pub mod train;
+pub mod tree_explain;
 pub mod trees;
 pub mod vocabulary;
 
@@ -31,3 +32,6 @@ mod one_rule_tests;
 
 #[cfg(test)]
 mod property_tests;
+
+#[cfg(test)]
+mod tree_explain_tests;

@@ -522,6 +522,12 @@ impl CompiledModel {
         }
     }
 
+    /// The position (in `inputs`) of the raw column feature `f` is computed from; for a tree
+    /// model also the feature index the compiled ensemble reads.
+    pub fn feature_input(&self, f: &Feature) -> usize {
+        f.input
+    }
+
     /// The raw column feature `f` is computed from.
     pub fn feature_column(&self, f: &Feature) -> &str {
         &self.inputs[f.input].column

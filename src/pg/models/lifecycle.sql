@@ -72,7 +72,8 @@ GRANT EXECUTE ON FUNCTION predict_purchase(record, text), purchase_outcome(recor
   predict_purchase_columns(text, text[], "any"), purchase_outcome_columns(text, text[], "any"),
   score_purchase_columns(text, text[], "any"), purchase_features_columns(text, text[], "any"),
   clean_number(text), purchase_models(), export_purchase_model(text, integer),
-  explain_purchase(record, text, integer), purchase_model_weights(text, integer),
+  explain_purchase(record, text, integer, boolean), purchase_model_weights(text, integer),
+  purchase.feature_contributions(jsonb, text),
   evaluate_purchase_model(regclass, text, text), purchase_drift(regclass, text),
   optimize_purchase_threshold(regclass, text, text, float8, float8) TO purchase_scorer;
 

@@ -267,6 +267,9 @@ struct TreeDoc {
     categories: Option<Vec<Option<Vec<u32>>>>,
     #[serde(default)]
     cover: Option<Vec<Finite>>,
+    /// The library's split gain per node (leaves: 0), for `purchase_model_weights`.
+    #[serde(default)]
+    gain: Option<Vec<Finite>>,
 }
 
 impl Document {
@@ -352,6 +355,7 @@ impl Document {
                     }),
                     categories: tree.categories,
                     cover: tree.cover.map(|c| c.into_iter().map(|v| v.0).collect()),
+                    gain: tree.gain.map(|g| g.into_iter().map(|v| v.0).collect()),
                 })
             })
             .collect::<Result<_>>()?;

@@ -47,6 +47,8 @@ pub struct TreeSpec {
     pub categories: Option<Vec<Option<Vec<u32>>>>,
     /// Per node: the training cover (sum of hessians or sample count), kept for TreeSHAP.
     pub cover: Option<Vec<f64>>,
+    /// Per node: the library's split gain (leaves' entries unused), for the gain importance.
+    pub gain: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,8 @@ pub struct Ensemble {
     pub(super) known: Vec<Option<(u32, u16)>>,
     /// Per kept node, its cover (NaN when the artifact has none); for TreeSHAP.
     pub covers: Vec<f64>,
+    /// Per kept node, the library's split gain (NaN when the artifact has none).
+    pub gains: Vec<f64>,
     pub leaves: usize,
 }
 
@@ -149,6 +153,7 @@ impl Ensemble {
             bitsets: Vec::new(),
             known: vec![None; n_features],
             covers: Vec::with_capacity(total),
+            gains: Vec::with_capacity(total),
             leaves: 0,
         };
         if !known.is_empty() {
@@ -187,6 +192,7 @@ impl Ensemble {
             ("missing", tree.missing.as_ref().map_or(n, Vec::len)),
             ("categories", tree.categories.as_ref().map_or(n, Vec::len)),
             ("cover", tree.cover.as_ref().map_or(n, Vec::len)),
+            ("gain", tree.gain.as_ref().map_or(n, Vec::len)),
         ];
         if let Some((name, len)) = lens.iter().find(|(_, len)| *len != n) {
             return Err(bad(path(name), format!("has {len} entries for {n} nodes")));
@@ -235,6 +241,8 @@ impl Ensemble {
             let leaf = tree.left[i] == -1;
             let cover = tree.cover.as_ref().map_or(f64::NAN, |c| c[i]);
             self.covers.push(cover);
+            self.gains
+                .push(tree.gain.as_ref().map_or(f64::NAN, |g| g[i]));
             if leaf {
                 let v = tree.value[i];
                 if !v.is_finite() {
@@ -313,6 +321,23 @@ impl Ensemble {
             used[node.feature as usize] = true;
         }
         used
+    }
+
+    /// Per feature, the number of splits on it and, when the artifact carries every split's
+    /// gain, their total gain (LightGBM's and XGBoost's "total gain" importance).
+    pub fn split_counts_and_gains(&self) -> (Vec<u32>, Option<Vec<f64>>) {
+        let mut splits = vec![0u32; self.n_features];
+        let mut gains = vec![0.0; self.n_features];
+        let mut all_gains = true;
+        for (node, gain) in self.nodes.iter().zip(&self.gains) {
+            if node.kind == Kind::Leaf {
+                continue;
+            }
+            splits[node.feature as usize] += 1;
+            all_gains &= gain.is_finite();
+            gains[node.feature as usize] += gain;
+        }
+        (splits, all_gains.then_some(gains))
     }
 
     pub fn trees(&self) -> usize {

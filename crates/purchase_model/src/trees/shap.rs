@@ -128,6 +128,9 @@ impl Ensemble {
 
         let n = &self.nodes[node];
         if n.kind == Kind::Leaf {
+            // A leaf costs O(depth^2); one tree can be deep enough (MAX_DEPTH) to take
+            // seconds, so cancellation is checked per leaf, not only per tree.
+            check_interrupts();
             for i in 1..=depth {
                 let w = unwound_sum(unique, depth, i);
                 let e = unique[i];
