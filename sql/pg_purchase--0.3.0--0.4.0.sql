@@ -707,4 +707,19 @@ REVOKE EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text,
 REVOKE EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text, integer, bigint) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint, bigint) TO purchase_admin;
 GRANT EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text, integer, bigint) TO purchase_admin;
--- ==== targeting ====
+
+-- Issue 21 item 4: calibrate_purchase_model, as src/pg/calibration.rs and lifecycle.sql define it.
+CREATE FUNCTION "calibrate_purchase_model"(
+	"source" regclass,
+	"target_column" TEXT,
+	"model" TEXT DEFAULT 'default',
+	"method" TEXT DEFAULT 'sigmoid',
+	"activate" bool DEFAULT false
+) RETURNS INT
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'calibrate_purchase_model_wrapper';
+ALTER FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) TO purchase_admin;
+-- ==== end targeting ====

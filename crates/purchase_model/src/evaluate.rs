@@ -318,7 +318,7 @@ mod tests {
         assert_eq!(reliability_bin(0.10000000000000002), 1);
         assert_eq!(reliability_bin(0.3), 2);
         assert_eq!(reliability_bin(0.30000000000000004), 2);
-        assert_eq!(reliability_bin(0.30000000000000010), 3);
+        assert_eq!(reliability_bin(0.3000000000000001), 3);
         assert_eq!(reliability_bin(0.95), 9);
         assert_eq!(reliability_bin(1.0), 9);
         // calibration_curve([1, 0, 1, 0], [0.9, 0.6, 0.2, 0.1]) gives prob_true [0, 1, 0, 1] and
