@@ -476,3 +476,330 @@ COMMENT ON FUNCTION explain_purchase(record, text, integer, boolean) IS 'Per-fea
 GRANT EXECUTE ON FUNCTION explain_purchase(record, text, integer, boolean), purchase_model_weights(text, integer),
   purchase.feature_contributions(jsonb, text) TO purchase_scorer;
 -- ==== (end explain) ====
+-- ---------------------------------------------------------------------------------------------
+-- ==== targeting ====
+-- Issue 21 item 3 (budgets) and issue 22 item 6's schedule part: refresh_purchase_targets and
+-- schedule_purchase_refresh take budget => N (the N highest-scored rows, ties by key_column
+-- ascending), schedule_purchase_refresh takes max_bad_rows like the procedure, and the run log
+-- records the budget. Changed signatures are new functions: the old ones are dropped and the new
+-- ones created exactly as src/pg/refresh.sql defines them, with the same grants.
+ALTER TABLE purchase.refresh_run_log ADD COLUMN budget bigint;
+CREATE OR REPLACE VIEW purchase.refresh_runs WITH (security_barrier) AS
+SELECT r.run_id, r.source, r.target, r.model, r.version, r.rows_scored, r.rows_targeted,
+       r.started_at, r.finished_at, r.duration, r.status, r.sqlstate,
+       CASE WHEN r.error IS NULL OR pg_catalog.has_table_privilege(r.source_oid, 'SELECT') THEN r.error
+            ELSE 'hidden: only roles that may read ' || r.source || ' see this error' END AS error,
+       r.run_by, r.rows_skipped, r.on_bad_row, r.budget
+  FROM purchase.refresh_run_log r;
+
+DROP PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint);
+DROP FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text);
+DROP FUNCTION purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text);
+DROP FUNCTION purchase.refresh_work(bigint, regclass, text, name[], name, text, text, float8, text, integer);
+DROP FUNCTION purchase.refresh_run_started(regclass, text, text, text);
+-- Starts a run: marks runs whose session is gone as abandoned, then logs this one as running,
+-- bound to the calling session.
+CREATE FUNCTION purchase.refresh_run_started(source regclass, target text, model text, on_bad_row text, budget bigint)
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  UPDATE purchase.refresh_run_log r
+     SET status = 'abandoned', finished_at = clock_timestamp(),
+         error = 'the session running it ended before the run finished (terminated, crashed or the server restarted)'
+   WHERE r.status = 'running'
+     AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start = r.backend_start);
+  INSERT INTO purchase.refresh_run_log (source, source_oid, target, model, on_bad_row, budget, run_by, backend_pid, backend_start)
+  SELECT format('%I.%I', n.nspname, c.relname), c.oid, target, model, on_bad_row, budget, session_user, a.pid, a.backend_start
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, pg_stat_activity a
+   WHERE c.oid = source AND a.pid = pg_backend_pid()
+  RETURNING run_id
+$$;
+-- A budget is how many customers the list may hold at most: a positive count. NULL, no budget,
+-- passes; max_bad_rows is checked with it for schedule_purchase_refresh, which stores both in a job.
+CREATE FUNCTION purchase.refresh_check_budget(budget bigint) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF budget <= 0 THEN
+    RAISE EXCEPTION 'budget must be a positive number of customers, not %', budget
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'budget => N lists the N highest-scored customers (ties at the cut broken by key_column '
+                   'ascending); pass NULL (the default) for no limit.';
+  END IF;
+END $$;
+CREATE FUNCTION purchase.refresh_check_max_bad_rows(max_bad_rows integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF max_bad_rows IS NULL OR max_bad_rows < 0 OR max_bad_rows > 10000 THEN
+    RAISE EXCEPTION 'max_bad_rows must be between 0 and 10000, not %', coalesce(max_bad_rows::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'It is how many of the rows on_bad_row => ''skip'' leaves out are recorded in purchase.refresh_bad_rows.';
+  END IF;
+END $$;
+-- The work of one run, in the caller's rights: score source into a temporary table (one scan:
+-- rows_scored and the list come from it), then replace the target's contents under an
+-- ACCESS EXCLUSIVE lock with TRUNCATE + INSERT, which keeps the table itself with its indexes,
+-- constraints, comments, grants, triggers, policies and dependent views.
+CREATE FUNCTION purchase.refresh_work(run bigint, source regclass, target text, caller_schemas name[],
+                                      creation_schema name, model text, key_column text, threshold float8,
+                                      on_bad_row text, max_bad_rows integer, budget bigint,
+                                      OUT r_status text, OUT r_target text, OUT r_version integer,
+                                      OUT r_scored bigint, OUT r_targeted bigint, OUT r_skipped bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tschema   text;
+  tname     text;
+  existing  oid;
+  kind      "char";
+  staging   text := 'pg_purchase_refresh_' || run;
+  bad_keys  text := 'pg_purchase_refresh_bad_' || run;
+  keep      text;
+  bad       record;
+  first_bad record;
+BEGIN
+  IF on_bad_row NOT IN ('error', 'skip') THEN
+    RAISE EXCEPTION 'on_bad_row must be ''error'' or ''skip'', not %', quote_literal(on_bad_row)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM purchase.refresh_check_max_bad_rows(max_bad_rows);
+  PERFORM purchase.refresh_check_budget(budget);
+  SELECT t.schema_name, t.table_name, t.existing INTO tschema, tname, existing
+    FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
+  r_target := format('%I.%I', tschema, tname);
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column
+                                              AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
+      USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
+  END IF;
+  SELECT mv.version INTO r_version FROM purchase.model_versions mv WHERE mv.name = model AND mv.active;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'purchase model "%" does not exist', model
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
+  END IF;
+  -- Two refreshes of one target never interleave: the second skips with a NOTICE. The key is
+  -- the quoted qualified name (unambiguous: "a.b".c and a."b.c" differ), hashed to 64 bits.
+  IF NOT pg_try_advisory_xact_lock(hashtextextended('pg_purchase.refresh:' || r_target, 0)) THEN
+    RAISE NOTICE 'a refresh of % is already running; skipping this one', r_target;
+    r_status := 'skipped';
+    r_scored := 0;
+    r_targeted := 0;
+    RETURN;
+  END IF;
+  -- Looked up again under the lock: a refresh that held it may have just created the target.
+  SELECT c.oid, c.relkind INTO existing, kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = tschema AND c.relname = tname;
+  IF existing IS NOT NULL THEN
+    PERFORM purchase.refresh_check_owner(existing, r_target);
+  END IF;
+  IF existing IS NOT NULL AND kind NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'target % is not a table', r_target
+      USING ERRCODE = 'wrong_object_type', HINT = 'A refresh replaces the rows of a table it creates or that has its columns.';
+  END IF;
+
+  -- Score every row once (rows_scored and the list come from this one scan).
+  BEGIN
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column, '');
+  EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+    -- A bad cell: find the rows at fault (scoring each row on its own).
+    IF on_bad_row = 'error' THEN
+      SELECT * INTO first_bad FROM @extschema@.purchase_input_errors(source, model, key_column, 1);
+      IF NOT FOUND THEN
+        RAISE;  -- no single row explains it: the original error
+      END IF;
+      RAISE EXCEPTION 'row %: %', format('%I = %s', key_column, first_bad.key), first_bad.error
+        USING ERRCODE = first_bad.sqlstate,
+              HINT = 'Fix that row, or pass on_bad_row => ''skip'' to leave bad rows out; '
+                     || format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them all.', source::text, model, key_column);
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE %I (key text) ON COMMIT DROP', bad_keys);
+    r_skipped := 0;
+    FOR bad IN SELECT * FROM @extschema@.purchase_input_errors(source, model, key_column, NULL) LOOP
+      EXECUTE format('INSERT INTO pg_temp.%I VALUES ($1)', bad_keys) USING bad.key;
+      IF r_skipped < max_bad_rows THEN
+        PERFORM purchase.refresh_bad_row_add(run, bad.key, bad.column_name, bad.value, bad.sqlstate, bad.error);
+      END IF;
+      r_skipped := r_skipped + 1;
+    END LOOP;
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column,
+      format('WHERE NOT EXISTS (SELECT FROM pg_temp.%I b WHERE b.key = c.%I::text)', bad_keys, key_column));
+  END;
+  GET DIAGNOSTICS r_scored = ROW_COUNT;
+  r_skipped := coalesce(r_skipped, 0);
+  IF r_scored = 0 AND r_skipped > 0 THEN
+    RAISE EXCEPTION 'every row of % is bad (% rows); the list is left as it was', source, r_skipped
+      USING ERRCODE = 'data_exception',
+            HINT = format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them.', source::text, model, key_column);
+  END IF;
+  EXECUTE format('SELECT coalesce(min(version), %s) FROM pg_temp.%I', r_version, staging) INTO r_version;
+
+  keep := CASE WHEN threshold IS NULL THEN 'business_outcome = 1' ELSE format('p_hat > %L::float8', threshold) END;
+  -- The listed rows: highest p_hat first, ties by key ascending (in the key's own type), so a
+  -- budget's cut is deterministic; LIMIT NULL is no limit.
+  keep := format('%s ORDER BY p_hat DESC, key ASC LIMIT %s', keep, coalesce(budget::text, 'NULL'));
+  IF existing IS NULL THEN
+    EXECUTE format('CREATE TABLE %I.%I AS
+                      SELECT key AS %I, p_hat, %L::text AS model, version, now() AS scored_at
+                        FROM pg_temp.%I WHERE %s',
+                   tschema, tname, key_column, model, staging, keep);
+  ELSE
+    -- Readers see the old complete list until commit, then the new one.
+    EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', tschema, tname);
+    -- Checked again now that it is locked (owners cannot change any more): the name still means
+    -- the table checked before scoring, not one dropped and created anew meanwhile, and its
+    -- owners as committed now. Nothing has been written to it yet.
+    IF to_regclass(r_target)::oid IS DISTINCT FROM existing THEN
+      RAISE EXCEPTION 'target % was dropped or replaced while the refresh ran', r_target
+        USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Run the refresh again.';
+    END IF;
+    PERFORM purchase.refresh_check_owner(existing, r_target);
+    EXECUTE format('TRUNCATE TABLE %I.%I', tschema, tname);
+    EXECUTE format('INSERT INTO %I.%I (%I, p_hat, model, version, scored_at)
+                      SELECT key, p_hat, %L, version, now() FROM pg_temp.%I WHERE %s',
+                   tschema, tname, key_column, model, staging, keep);
+  END IF;
+  GET DIAGNOSTICS r_targeted = ROW_COUNT;
+  EXECUTE format('DROP TABLE pg_temp.%I', staging);
+  r_status := 'succeeded';
+END $$;
+-- A procedure, not a function: the run-log row is committed before the work starts and its
+-- outcome is committed after, so a failed, cancelled or timed-out run stays logged while the
+-- caller (and pg_cron's cron.job_run_details) still sees the error. CALL it outside an explicit
+-- transaction block. A procedure with a SET clause may not COMMIT, so this one has none: it
+-- calls only schema-qualified functions and uses no operator, and the work runs in
+-- purchase.refresh_work, which pins search_path.
+CREATE PROCEDURE refresh_purchase_targets(source regclass, target text, model text DEFAULT 'default',
+                                          key_column text DEFAULT 'customer_id', threshold float8 DEFAULT NULL,
+                                          on_bad_row text DEFAULT 'error', max_bad_rows integer DEFAULT 100,
+                                          budget bigint DEFAULT NULL, INOUT rows_targeted bigint DEFAULT NULL)
+LANGUAGE plpgsql
+AS $proc$
+DECLARE
+  run       bigint;
+  outcome   record;
+  failed    boolean := false;
+  err_state text;
+  err_text  text;
+  err_hint  text;
+BEGIN
+  IF purchase.refresh_in_transaction_block() THEN
+    RAISE EXCEPTION 'refresh_purchase_targets cannot run inside a transaction block'
+      USING ERRCODE = 'invalid_transaction_termination',
+            HINT = 'It commits its run-log entry before and after the work: CALL it on its own (autocommit, '
+                   'not between BEGIN and COMMIT, not together with other statements in one query string), as pg_cron does.';
+  END IF;
+  IF source IS NULL OR target IS NULL OR model IS NULL OR key_column IS NULL OR on_bad_row IS NULL OR max_bad_rows IS NULL THEN
+    RAISE EXCEPTION 'refresh_purchase_targets: source, target, model, key_column, on_bad_row and max_bad_rows must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM purchase.refresh_check_threshold(threshold);
+  PERFORM purchase.refresh_check_budget(budget);
+  run := purchase.refresh_run_started(source, target, model, on_bad_row, budget);
+  IF run IS NULL THEN
+    RAISE EXCEPTION 'source % does not exist', source USING ERRCODE = 'undefined_table';
+  END IF;
+  COMMIT;
+  -- One snapshot for the whole run: the rows scored, skipped and listed are the same rows.
+  SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+
+  BEGIN
+    SELECT * INTO outcome
+      FROM purchase.refresh_work(run, source, target, pg_catalog.current_schemas(true), pg_catalog.current_schema(),
+                                 model, key_column, threshold, on_bad_row, max_bad_rows, budget);
+    PERFORM purchase.refresh_run_finished(run, outcome.r_status, outcome.r_target, outcome.r_version,
+                                          outcome.r_scored, outcome.r_targeted, outcome.r_skipped, NULL, NULL);
+    rows_targeted := outcome.r_targeted;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- Everything above is rolled back: the old list stays. A cancel or statement_timeout
+    -- (57014) is logged as failed too, then raised again.
+    GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_text = MESSAGE_TEXT, err_hint = PG_EXCEPTION_HINT;
+    failed := true;
+  END;
+
+  IF failed THEN
+    PERFORM purchase.refresh_run_finished(run, 'failed', NULL, NULL, NULL, NULL, NULL, err_state, err_text);
+    COMMIT;  -- the log entry survives the error raised next
+    RAISE EXCEPTION 'refresh of "%" from % failed: %', target, source, err_text
+      USING ERRCODE = err_state, HINT = purchase.refresh_failure_hint(err_hint, run);
+  END IF;
+END
+$proc$;
+COMMENT ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint, bigint) IS
+  'Scores every row of source and atomically replaces the contents of target with the customers to target (at most budget of them), ordered by p_hat';
+-- The CALL a pg_cron job runs: source and target fully qualified when scheduled, so the job
+-- does not depend on the search_path it runs with.
+CREATE FUNCTION purchase.refresh_job_command(source regclass, target text, caller_schemas name[], creation_schema name,
+                                             model text, key_column text, threshold float8, on_bad_row text,
+                                             max_bad_rows integer, budget bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE qualified_source text; qualified_target text; existing oid;
+BEGIN
+  IF source IS NULL OR target IS NULL OR model IS NULL OR key_column IS NULL OR on_bad_row IS NULL THEN
+    RAISE EXCEPTION 'schedule_purchase_refresh: source, target, model, key_column and on_bad_row must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT format('%I.%I', n.nspname, c.relname) INTO qualified_source
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
+  PERFORM purchase.refresh_check_threshold(threshold);
+  PERFORM purchase.refresh_check_max_bad_rows(max_bad_rows);
+  PERFORM purchase.refresh_check_budget(budget);
+  SELECT format('%I.%I', t.schema_name, t.table_name), t.existing INTO qualified_target, existing
+    FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
+  -- Refused now rather than every night (the run checks again: a target can appear later).
+  IF existing IS NOT NULL THEN
+    PERFORM purchase.refresh_check_owner(existing, qualified_target);
+  END IF;
+  RETURN format('CALL %s.refresh_purchase_targets(%L::regclass, %L, %L, key_column => %L, threshold => %s, '
+                'on_bad_row => %L, max_bad_rows => %s, budget => %s)',
+                '@extschema@', qualified_source, qualified_target, model, key_column,
+                coalesce(quote_literal(threshold) || '::float8', 'NULL'), on_bad_row, max_bad_rows,
+                coalesce(budget::text, 'NULL'));
+END $$;
+-- Scheduling with pg_cron, when it is installed in this database (pg_purchase does not need it).
+-- No SET clause: it must pass on the caller's search_path to resolve an unqualified target;
+-- it calls only schema-qualified functions.
+CREATE FUNCTION schedule_purchase_refresh(job_name text, schedule text, source regclass, target text,
+                                          model text DEFAULT 'default', key_column text DEFAULT 'customer_id',
+                                          threshold float8 DEFAULT NULL, on_bad_row text DEFAULT 'error',
+                                          max_bad_rows integer DEFAULT 100, budget bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT purchase.schedule_refresh_job(job_name, schedule,
+           purchase.refresh_job_command(source, target, pg_catalog.current_schemas(true), pg_catalog.current_schema(),
+                                        model, key_column, threshold, on_bad_row, max_bad_rows, budget))
+$$;
+
+REVOKE EXECUTE ON FUNCTION purchase.refresh_run_started(regclass, text, text, text, bigint),
+  purchase.refresh_work(bigint, regclass, text, name[], name, text, text, float8, text, integer, bigint),
+  purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text, integer, bigint),
+  purchase.refresh_check_budget(bigint),
+  purchase.refresh_check_max_bad_rows(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purchase.refresh_run_started(regclass, text, text, text, bigint),
+  purchase.refresh_work(bigint, regclass, text, name[], name, text, text, float8, text, integer, bigint),
+  purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text, integer, bigint),
+  purchase.refresh_check_budget(bigint),
+  purchase.refresh_check_max_bad_rows(integer) TO purchase_admin;
+REVOKE EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint, bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint, bigint) TO purchase_admin;
+GRANT EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text, integer, bigint) TO purchase_admin;
+
+-- Issue 21 item 4: calibrate_purchase_model, as src/pg/calibration.rs and lifecycle.sql define it.
+CREATE FUNCTION "calibrate_purchase_model"(
+	"source" regclass,
+	"target_column" TEXT,
+	"model" TEXT DEFAULT 'default',
+	"method" TEXT DEFAULT 'sigmoid',
+	"activate" bool DEFAULT false
+) RETURNS INT
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'calibrate_purchase_model_wrapper';
+ALTER FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) TO purchase_admin;
+-- ==== end targeting ====

@@ -31,6 +31,7 @@ CREATE TABLE purchase.refresh_run_log (
     on_bad_row    text,
     backend_pid   integer,
     backend_start timestamptz,
+    budget        bigint,
     CONSTRAINT refresh_run_log_status_check
       CHECK (status IN ('running', 'succeeded', 'failed', 'skipped', 'abandoned'))
 );
@@ -59,7 +60,7 @@ SELECT r.run_id, r.source, r.target, r.model, r.version, r.rows_scored, r.rows_t
        r.started_at, r.finished_at, r.duration, r.status, r.sqlstate,
        CASE WHEN r.error IS NULL OR pg_catalog.has_table_privilege(r.source_oid, 'SELECT') THEN r.error
             ELSE 'hidden: only roles that may read ' || r.source || ' see this error' END AS error,
-       r.run_by, r.rows_skipped, r.on_bad_row
+       r.run_by, r.rows_skipped, r.on_bad_row, r.budget
   FROM purchase.refresh_run_log r;
 COMMENT ON VIEW purchase.refresh_runs IS 'The refresh run log; error text only for roles that may read the run''s source';
 
@@ -85,7 +86,8 @@ $$;
 
 -- Starts a run: marks runs whose session is gone as abandoned, then logs this one as running,
 -- bound to the calling session.
-CREATE FUNCTION purchase.refresh_run_started(source regclass, target text, model text, on_bad_row text) RETURNS bigint
+CREATE FUNCTION purchase.refresh_run_started(source regclass, target text, model text, on_bad_row text, budget bigint)
+RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
   UPDATE purchase.refresh_run_log r
@@ -93,8 +95,8 @@ AS $$
          error = 'the session running it ended before the run finished (terminated, crashed or the server restarted)'
    WHERE r.status = 'running'
      AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start = r.backend_start);
-  INSERT INTO purchase.refresh_run_log (source, source_oid, target, model, on_bad_row, run_by, backend_pid, backend_start)
-  SELECT format('%I.%I', n.nspname, c.relname), c.oid, target, model, on_bad_row, session_user, a.pid, a.backend_start
+  INSERT INTO purchase.refresh_run_log (source, source_oid, target, model, on_bad_row, budget, run_by, backend_pid, backend_start)
+  SELECT format('%I.%I', n.nspname, c.relname), c.oid, target, model, on_bad_row, budget, session_user, a.pid, a.backend_start
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, pg_stat_activity a
    WHERE c.oid = source AND a.pid = pg_backend_pid()
   RETURNING run_id
@@ -185,6 +187,31 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'A customer is listed when p_hat > threshold: pass a number from 0 to 1, '
                    'or NULL (the default) for the model''s own threshold.';
+  END IF;
+END $$;
+
+-- A budget is how many customers the list may hold at most: a positive count. NULL, no budget,
+-- passes; max_bad_rows is checked with it for schedule_purchase_refresh, which stores both in a job.
+CREATE FUNCTION purchase.refresh_check_budget(budget bigint) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF budget <= 0 THEN
+    RAISE EXCEPTION 'budget must be a positive number of customers, not %', budget
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'budget => N lists the N highest-scored customers (ties at the cut broken by key_column '
+                   'ascending); pass NULL (the default) for no limit.';
+  END IF;
+END $$;
+
+CREATE FUNCTION purchase.refresh_check_max_bad_rows(max_bad_rows integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF max_bad_rows IS NULL OR max_bad_rows < 0 OR max_bad_rows > 10000 THEN
+    RAISE EXCEPTION 'max_bad_rows must be between 0 and 10000, not %', coalesce(max_bad_rows::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'It is how many of the rows on_bad_row => ''skip'' leaves out are recorded in purchase.refresh_bad_rows.';
   END IF;
 END $$;
 
@@ -320,7 +347,7 @@ $$;
 -- constraints, comments, grants, triggers, policies and dependent views.
 CREATE FUNCTION purchase.refresh_work(run bigint, source regclass, target text, caller_schemas name[],
                                       creation_schema name, model text, key_column text, threshold float8,
-                                      on_bad_row text, max_bad_rows integer,
+                                      on_bad_row text, max_bad_rows integer, budget bigint,
                                       OUT r_status text, OUT r_target text, OUT r_version integer,
                                       OUT r_scored bigint, OUT r_targeted bigint, OUT r_skipped bigint)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -340,10 +367,8 @@ BEGIN
     RAISE EXCEPTION 'on_bad_row must be ''error'' or ''skip'', not %', quote_literal(on_bad_row)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF max_bad_rows < 0 OR max_bad_rows > 10000 THEN
-    RAISE EXCEPTION 'max_bad_rows must be between 0 and 10000, not %', max_bad_rows
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM purchase.refresh_check_max_bad_rows(max_bad_rows);
+  PERFORM purchase.refresh_check_budget(budget);
   SELECT t.schema_name, t.table_name, t.existing INTO tschema, tname, existing
     FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
   r_target := format('%I.%I', tschema, tname);
@@ -414,10 +439,13 @@ BEGIN
   EXECUTE format('SELECT coalesce(min(version), %s) FROM pg_temp.%I', r_version, staging) INTO r_version;
 
   keep := CASE WHEN threshold IS NULL THEN 'business_outcome = 1' ELSE format('p_hat > %L::float8', threshold) END;
+  -- The listed rows: highest p_hat first, ties by key ascending (in the key's own type), so a
+  -- budget's cut is deterministic; LIMIT NULL is no limit.
+  keep := format('%s ORDER BY p_hat DESC, key ASC LIMIT %s', keep, coalesce(budget::text, 'NULL'));
   IF existing IS NULL THEN
     EXECUTE format('CREATE TABLE %I.%I AS
                       SELECT key AS %I, p_hat, %L::text AS model, version, now() AS scored_at
-                        FROM pg_temp.%I WHERE %s ORDER BY p_hat DESC',
+                        FROM pg_temp.%I WHERE %s',
                    tschema, tname, key_column, model, staging, keep);
   ELSE
     -- Readers see the old complete list until commit, then the new one.
@@ -432,7 +460,7 @@ BEGIN
     PERFORM purchase.refresh_check_owner(existing, r_target);
     EXECUTE format('TRUNCATE TABLE %I.%I', tschema, tname);
     EXECUTE format('INSERT INTO %I.%I (%I, p_hat, model, version, scored_at)
-                      SELECT key, p_hat, %L, version, now() FROM pg_temp.%I WHERE %s ORDER BY p_hat DESC',
+                      SELECT key, p_hat, %L, version, now() FROM pg_temp.%I WHERE %s',
                    tschema, tname, key_column, model, staging, keep);
   END IF;
   GET DIAGNOSTICS r_targeted = ROW_COUNT;
@@ -453,7 +481,7 @@ AS $$ SELECT coalesce(nullif(hint, ''), 'See purchase.refresh_runs run ' || run 
 CREATE PROCEDURE refresh_purchase_targets(source regclass, target text, model text DEFAULT 'default',
                                           key_column text DEFAULT 'customer_id', threshold float8 DEFAULT NULL,
                                           on_bad_row text DEFAULT 'error', max_bad_rows integer DEFAULT 100,
-                                          INOUT rows_targeted bigint DEFAULT NULL)
+                                          budget bigint DEFAULT NULL, INOUT rows_targeted bigint DEFAULT NULL)
 LANGUAGE plpgsql
 AS $proc$
 DECLARE
@@ -475,7 +503,8 @@ BEGIN
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
   PERFORM purchase.refresh_check_threshold(threshold);
-  run := purchase.refresh_run_started(source, target, model, on_bad_row);
+  PERFORM purchase.refresh_check_budget(budget);
+  run := purchase.refresh_run_started(source, target, model, on_bad_row, budget);
   IF run IS NULL THEN
     RAISE EXCEPTION 'source % does not exist', source USING ERRCODE = 'undefined_table';
   END IF;
@@ -486,7 +515,7 @@ BEGIN
   BEGIN
     SELECT * INTO outcome
       FROM purchase.refresh_work(run, source, target, pg_catalog.current_schemas(true), pg_catalog.current_schema(),
-                                 model, key_column, threshold, on_bad_row, max_bad_rows);
+                                 model, key_column, threshold, on_bad_row, max_bad_rows, budget);
     PERFORM purchase.refresh_run_finished(run, outcome.r_status, outcome.r_target, outcome.r_version,
                                           outcome.r_scored, outcome.r_targeted, outcome.r_skipped, NULL, NULL);
     rows_targeted := outcome.r_targeted;
@@ -505,13 +534,14 @@ BEGIN
   END IF;
 END
 $proc$;
-COMMENT ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint) IS
-  'Scores every row of source and atomically replaces the contents of target with the customers to target, ordered by p_hat';
+COMMENT ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint, bigint) IS
+  'Scores every row of source and atomically replaces the contents of target with the customers to target (at most budget of them), ordered by p_hat';
 
 -- The CALL a pg_cron job runs: source and target fully qualified when scheduled, so the job
 -- does not depend on the search_path it runs with.
 CREATE FUNCTION purchase.refresh_job_command(source regclass, target text, caller_schemas name[], creation_schema name,
-                                             model text, key_column text, threshold float8, on_bad_row text)
+                                             model text, key_column text, threshold float8, on_bad_row text,
+                                             max_bad_rows integer, budget bigint)
 RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -524,15 +554,19 @@ BEGIN
   SELECT format('%I.%I', n.nspname, c.relname) INTO qualified_source
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source;
   PERFORM purchase.refresh_check_threshold(threshold);
+  PERFORM purchase.refresh_check_max_bad_rows(max_bad_rows);
+  PERFORM purchase.refresh_check_budget(budget);
   SELECT format('%I.%I', t.schema_name, t.table_name), t.existing INTO qualified_target, existing
     FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
   -- Refused now rather than every night (the run checks again: a target can appear later).
   IF existing IS NOT NULL THEN
     PERFORM purchase.refresh_check_owner(existing, qualified_target);
   END IF;
-  RETURN format('CALL %s.refresh_purchase_targets(%L::regclass, %L, %L, key_column => %L, threshold => %s, on_bad_row => %L)',
+  RETURN format('CALL %s.refresh_purchase_targets(%L::regclass, %L, %L, key_column => %L, threshold => %s, '
+                'on_bad_row => %L, max_bad_rows => %s, budget => %s)',
                 '@extschema@', qualified_source, qualified_target, model, key_column,
-                coalesce(quote_literal(threshold) || '::float8', 'NULL'), on_bad_row);
+                coalesce(quote_literal(threshold) || '::float8', 'NULL'), on_bad_row, max_bad_rows,
+                coalesce(budget::text, 'NULL'));
 END $$;
 
 CREATE FUNCTION purchase.schedule_refresh_job(job_name text, schedule text, command text) RETURNS bigint
@@ -564,13 +598,14 @@ END $$;
 -- it calls only schema-qualified functions.
 CREATE FUNCTION schedule_purchase_refresh(job_name text, schedule text, source regclass, target text,
                                           model text DEFAULT 'default', key_column text DEFAULT 'customer_id',
-                                          threshold float8 DEFAULT NULL, on_bad_row text DEFAULT 'error')
+                                          threshold float8 DEFAULT NULL, on_bad_row text DEFAULT 'error',
+                                          max_bad_rows integer DEFAULT 100, budget bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE sql VOLATILE
 AS $$
   SELECT purchase.schedule_refresh_job(job_name, schedule,
            purchase.refresh_job_command(source, target, pg_catalog.current_schemas(true), pg_catalog.current_schema(),
-                                        model, key_column, threshold, on_bad_row))
+                                        model, key_column, threshold, on_bad_row, max_bad_rows, budget))
 $$;
 
 CREATE FUNCTION unschedule_purchase_refresh(job_name text) RETURNS boolean
@@ -594,39 +629,43 @@ END $$;
 -- Privileges. The log writers and the work are internal: only purchase_admin (who may refresh)
 -- executes them, and the writers refuse any run but the caller's own.
 REVOKE EXECUTE ON FUNCTION purchase.refresh_run_is_mine(bigint),
-  purchase.refresh_run_started(regclass, text, text, text),
+  purchase.refresh_run_started(regclass, text, text, text, bigint),
   purchase.refresh_run_finished(bigint, text, text, integer, bigint, bigint, bigint, text, text),
   purchase.refresh_bad_row_add(bigint, text, text, text, text, text),
   purchase.refresh_target(text, name[], name),
-  purchase.refresh_work(bigint, regclass, text, name[], name, text, text, float8, text, integer),
+  purchase.refresh_work(bigint, regclass, text, name[], name, text, text, float8, text, integer, bigint),
   purchase.refresh_failure_hint(text, bigint),
   purchase.refresh_scoring_sql(text, regclass, text, text, text),
-  purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text),
+  purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text, integer, bigint),
   purchase.schedule_refresh_job(text, text, text),
   purchase.refresh_check_threshold(float8),
+  purchase.refresh_check_budget(bigint),
+  purchase.refresh_check_max_bad_rows(integer),
   purchase.relation_owner(oid),
   purchase.caller_is_member_of(oid),
   purchase.refresh_check_owner(oid, text),
   purchase.cron_database_name() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION purchase.refresh_run_started(regclass, text, text, text),
+GRANT EXECUTE ON FUNCTION purchase.refresh_run_started(regclass, text, text, text, bigint),
   purchase.refresh_run_finished(bigint, text, text, integer, bigint, bigint, bigint, text, text),
   purchase.refresh_bad_row_add(bigint, text, text, text, text, text),
   purchase.refresh_target(text, name[], name),
-  purchase.refresh_work(bigint, regclass, text, name[], name, text, text, float8, text, integer),
+  purchase.refresh_work(bigint, regclass, text, name[], name, text, text, float8, text, integer, bigint),
   purchase.refresh_failure_hint(text, bigint),
   purchase.refresh_scoring_sql(text, regclass, text, text, text),
-  purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text),
+  purchase.refresh_job_command(regclass, text, name[], name, text, text, float8, text, integer, bigint),
   purchase.schedule_refresh_job(text, text, text),
   purchase.refresh_check_threshold(float8),
+  purchase.refresh_check_budget(bigint),
+  purchase.refresh_check_max_bad_rows(integer),
   purchase.relation_owner(oid),
   purchase.caller_is_member_of(oid),
   purchase.refresh_check_owner(oid, text),
   purchase.cron_database_name() TO purchase_admin;
 GRANT SELECT ON purchase.refresh_runs, purchase.refresh_bad_rows TO purchase_admin, purchase_scorer;
-REVOKE EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text),
+REVOKE EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint, bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text, integer, bigint),
   unschedule_purchase_refresh(text) FROM PUBLIC;
-GRANT EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint) TO purchase_admin;
-GRANT EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text),
+GRANT EXECUTE ON PROCEDURE refresh_purchase_targets(regclass, text, text, text, float8, text, integer, bigint, bigint) TO purchase_admin;
+GRANT EXECUTE ON FUNCTION schedule_purchase_refresh(text, text, regclass, text, text, text, float8, text, integer, bigint),
   unschedule_purchase_refresh(text) TO purchase_admin;
 GRANT EXECUTE ON FUNCTION purchase_input_errors(regclass, text, text, bigint) TO purchase_scorer;

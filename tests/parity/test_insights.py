@@ -4,7 +4,8 @@
   and to scikit-learn's decision_function; each model input equals scikit-learn's transform.
 * evaluate_purchase_model: AUC, log loss, accuracy, precision and recall equal roc_auc_score,
   log_loss, accuracy_score, precision_score and recall_score within 1e-9, on outcomes drawn
-  from the model itself (seeded); the decile table equals one computed with numpy.
+  from the model itself (seeded); the decile table equals one computed with numpy; the Brier
+  score equals brier_score_loss and the reliability table calibration_curve (10 uniform bins).
 * purchase_model_weights: the artifact's coefficients, ranks by |coefficient|, scaler figures.
 * purchase_drift: the real rows (drawn like the training data) are not flagged; the same rows
   with x91 shifted by one standard deviation and x5 partly unseen are.
@@ -20,7 +21,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from sklearn.metrics import accuracy_score, log_loss, precision_score, recall_score, roc_auc_score
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, precision_score, recall_score, roc_auc_score
 from test_parity import insert_rows, load_database, table_sql
 
 DB = "pg_purchase_insights"
@@ -127,6 +129,26 @@ def evaluated(cur, reference_pipeline, real_rows):
 def test_evaluate_metric_equals_sklearn(evaluated, metric, reference):
     got, expected, outcome = evaluated
     np.testing.assert_allclose(got[metric], reference(outcome, expected), rtol=0, atol=1e-9, equal_nan=False)
+
+
+def test_evaluate_brier_equals_sklearn(evaluated):
+    got, expected, outcome = evaluated
+    assert abs(got["brier"] - brier_score_loss(outcome, expected)) <= 1e-12
+
+
+def test_evaluate_reliability_equals_calibration_curve(evaluated):
+    got, expected, outcome = evaluated
+    prob_true, prob_pred = calibration_curve(outcome, expected, n_bins=10, strategy="uniform")
+    table = got["reliability"]
+    assert [b["bin"] for b in table] == list(range(1, 11))
+    filled = [b for b in table if b["rows"] > 0]
+    assert len(filled) == len(prob_true) >= 5
+    np.testing.assert_allclose([b["buyer_rate"] for b in filled], prob_true, rtol=0, atol=1e-12)
+    np.testing.assert_allclose([b["mean_p_hat"] for b in filled], prob_pred, rtol=0, atol=1e-12)
+    bins = np.searchsorted(np.linspace(0.0, 1.0, 11)[1:-1], expected)
+    assert [b["rows"] for b in table] == np.bincount(bins, minlength=10).tolist()
+    assert [b["buyers"] for b in table] == np.bincount(bins, weights=outcome, minlength=10).astype(int).tolist()
+    assert all(b["mean_p_hat"] is None and b["buyer_rate"] is None for b in table if b["rows"] == 0)
 
 
 def test_evaluate_counts(evaluated):

@@ -565,3 +565,79 @@ def test_pg_cron_jobs_write_only_targets_their_user_owns(check):
             admin.execute("SELECT unschedule_purchase_refresh('pg-purchase-admin')").fetchone()[0] if job else None
         )
     check("the admin unschedules its own job", removed is True, str(removed))
+
+
+def test_pg_cron_runs_a_budget_job(check):
+    """Issue 21 item 3 and issue 22 item 6: a job scheduled with budget and max_bad_rows lists
+    exactly the budget's best rows (ties by key ascending), skips bad rows recording at most
+    max_bad_rows of them, and its run log records the budget."""
+    with connect(DB) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+        conn.execute("DROP TABLE IF EXISTS budget_customers, budget_cron_targets")
+        conn.execute("CREATE TABLE budget_customers AS SELECT * FROM customers WHERE customer_id <= 5000")
+        # A tie across the cut: three copies of the 48th-best row, under keys below and above
+        # its own, so the 50-row cut falls inside a tie of four.
+        best48 = conn.execute(
+            "SELECT customer_id FROM budget_customers c WHERE purchase_outcome(c) = 1 "
+            "ORDER BY predict_purchase(c) DESC, customer_id LIMIT 1 OFFSET 47"
+        ).fetchone()[0]
+        conn.execute("CREATE TEMP TABLE tie_row AS SELECT * FROM budget_customers WHERE customer_id = %s", (best48,))
+        for key in (-1, 6000000, 7000000):
+            conn.execute("UPDATE tie_row SET customer_id = %s", (key,))
+            conn.execute("INSERT INTO budget_customers SELECT * FROM tie_row")
+        tie = conn.execute(
+            "SELECT array_agg(customer_id ORDER BY customer_id) FROM budget_customers c "
+            "WHERE predict_purchase(c) = (SELECT predict_purchase(b) FROM budget_customers b WHERE customer_id = %s)",
+            (best48,),
+        ).fetchone()[0]
+        conn.execute("UPDATE budget_customers SET x12 = 'twelve dollars' WHERE customer_id IN (11, 12, 13)")
+        expected = [
+            r[0]
+            for r in conn.execute(
+                "SELECT customer_id FROM (SELECT * FROM budget_customers WHERE customer_id NOT IN (11, 12, 13) "
+                "OFFSET 0) c WHERE purchase_outcome(c) = 1 ORDER BY predict_purchase(c) DESC, customer_id LIMIT 50"
+            ).fetchall()
+        ]
+        job = conn.execute(
+            "SELECT schedule_purchase_refresh('pg-purchase-budget', '* * * * *', 'budget_customers', "
+            "'budget_cron_targets', on_bad_row => 'skip', max_bad_rows => 1, budget => 50)"
+        ).fetchone()[0]
+        command = conn.execute("SELECT command FROM cron.job WHERE jobid = %s", (job,)).fetchone()[0]
+        check(
+            "the job's command carries the budget and max_bad_rows",
+            "max_bad_rows => 1, budget => 50)" in command and "on_bad_row => 'skip'" in command,
+            command,
+        )
+        deadline = time.time() + CRON_WAIT
+        status = None
+        while time.time() < deadline:
+            row = conn.execute(
+                "SELECT status FROM cron.job_run_details WHERE jobid = %s AND status IN ('succeeded', 'failed')",
+                (job,),
+            ).fetchone()
+            if row:
+                status = row[0]
+                break
+            time.sleep(2)
+        conn.execute("SELECT unschedule_purchase_refresh('pg-purchase-budget')")
+        check("pg_cron ran the budget job and it succeeded", status == "succeeded", str(status))
+        logged = conn.execute(
+            "SELECT budget, rows_targeted, rows_skipped, on_bad_row FROM purchase.refresh_runs "
+            "WHERE target = 'public.budget_cron_targets' ORDER BY run_id LIMIT 1"
+        ).fetchone()
+        check("the run log records the budget and the skipped rows", logged == (50, 50, 3, "skip"), str(logged))
+        recorded = conn.execute(
+            "SELECT count(*) FROM purchase.refresh_bad_rows WHERE target = 'public.budget_cron_targets'"
+        ).fetchone()[0]
+        check("at most max_bad_rows of the bad rows are recorded", recorded == 1, str(recorded))
+        listed = [
+            r[0]
+            for r in conn.execute(
+                "SELECT customer_id FROM budget_cron_targets ORDER BY p_hat DESC, customer_id"
+            ).fetchall()
+        ]
+        check(
+            "the list is exactly the 50 best rows, the tie at the cut broken by key ascending",
+            listed == expected and len(tie) == 4 and tie[0] == -1 and -1 in listed and 7000000 not in listed,
+            f"{listed[-5:]} vs {expected[-5:]}, tie {tie}",
+        )

@@ -1,6 +1,7 @@
 //! Evaluation of scores against known outcomes: the figures scikit-learn's `roc_auc_score`,
-//! `log_loss`, `accuracy_score`, `precision_score` and `recall_score` give, and a decile lift
-//! table (BigQuery ML's ML.EVALUATE / ML.ROC_CURVE in one answer).
+//! `log_loss`, `accuracy_score`, `precision_score`, `recall_score` and `brier_score_loss` give,
+//! a decile lift table (BigQuery ML's ML.EVALUATE / ML.ROC_CURVE in one answer) and a reliability
+//! table (`sklearn.calibration.calibration_curve`, 10 uniform bins).
 
 use serde_json::{json, Value};
 
@@ -9,6 +10,21 @@ use serde_json::{json, Value};
 pub struct Evaluation {
     pairs: Vec<(f64, bool)>,
     log_loss_sum: f64,
+    squared_error_sum: f64,
+    bins: [ReliabilityBin; RELIABILITY_BINS],
+}
+
+/// Bins of the reliability table.
+pub const RELIABILITY_BINS: usize = 10;
+
+/// One bin of p_hat of the reliability table: `calibration_curve(strategy='uniform', n_bins=10)`
+/// puts p in bin `i` when exactly `i` of the inner edges `0.1, 0.2, ..., 0.9` (numpy's
+/// `linspace(0, 1, 11)`: edge `k` is `k * 0.1` in float64) are below p (`searchsorted`, left).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ReliabilityBin {
+    pub rows: usize,
+    pub buyers: usize,
+    pub p_hat_sum: f64,
 }
 
 /// One tenth of the rows, by p_hat descending.
@@ -42,13 +58,23 @@ pub struct Metrics {
     pub recall: Option<f64>,
     pub threshold: f64,
     pub lift: Vec<Decile>,
+    /// Mean of (p_hat - outcome)^2: scikit-learn's `brier_score_loss`.
+    pub brier: f64,
+    pub reliability: [ReliabilityBin; RELIABILITY_BINS],
+}
+
+/// The reliability bin of a p_hat in [0, 1] (see `ReliabilityBin`).
+pub fn reliability_bin(p_hat: f64) -> usize {
+    (1..RELIABILITY_BINS)
+        .filter(|&k| (k as f64 * 0.1) < p_hat)
+        .count()
 }
 
 impl Evaluation {
     pub fn with_capacity(n: usize) -> Self {
         Evaluation {
             pairs: Vec::with_capacity(n),
-            log_loss_sum: 0.0,
+            ..Evaluation::default()
         }
     }
 
@@ -57,6 +83,12 @@ impl Evaluation {
         // scikit-learn clips to [eps, 1 - eps] with eps = machine epsilon of float64.
         let p = p_hat.clamp(f64::EPSILON, 1.0 - f64::EPSILON);
         self.log_loss_sum -= if outcome { p.ln() } else { (1.0 - p).ln() };
+        let y = if outcome { 1.0 } else { 0.0 };
+        self.squared_error_sum += (y - p_hat) * (y - p_hat);
+        let bin = &mut self.bins[reliability_bin(p_hat)];
+        bin.rows += 1;
+        bin.buyers += usize::from(outcome);
+        bin.p_hat_sum += p_hat;
         self.pairs.push((p_hat, outcome));
     }
 
@@ -77,6 +109,13 @@ impl Evaluation {
         let auc = auc_of_sorted(&self.pairs, positives);
         let lift = deciles(&self.pairs, positives);
         let ratio = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
+        let mean = |sum: f64| {
+            if rows > 0 {
+                sum / rows as f64
+            } else {
+                f64::NAN
+            }
+        };
         Metrics {
             rows,
             positives,
@@ -91,6 +130,8 @@ impl Evaluation {
             recall: ratio(tp, positives),
             threshold,
             lift,
+            brier: mean(self.squared_error_sum),
+            reliability: self.bins,
         }
     }
 }
@@ -193,7 +234,30 @@ impl Metrics {
             "recall": self.recall,
             "threshold": self.threshold,
             "lift": lift,
+            "brier": finite_or_null(self.brier),
+            "reliability": self.reliability_json(),
         })
+    }
+
+    /// The ten bins, empty ones included (their means are null; `calibration_curve` leaves
+    /// them out): `mean_p_hat` is its `prob_pred`, `buyer_rate` its `prob_true`.
+    fn reliability_json(&self) -> Vec<Value> {
+        self.reliability
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let mean = |x: f64| (b.rows > 0).then(|| x / b.rows as f64);
+                json!({
+                    "bin": i + 1,
+                    "from": i as f64 * 0.1,
+                    "to": (i + 1) as f64 * 0.1,
+                    "rows": b.rows,
+                    "buyers": b.buyers,
+                    "mean_p_hat": mean(b.p_hat_sum),
+                    "buyer_rate": mean(b.buyers as f64),
+                })
+            })
+            .collect()
     }
 }
 
@@ -240,6 +304,46 @@ mod tests {
         assert!((m.log_loss - expected).abs() < 1e-15);
         // p = 0 for a buyer is clipped, not infinite.
         assert!(eval(&[(0.0, true), (1.0, false)]).log_loss.is_finite());
+    }
+
+    #[test]
+    fn brier_and_reliability_as_scikit_learn() {
+        // brier_score_loss([1, 0, 1, 0], [0.9, 0.6, 0.2, 0.1]) = (0.01 + 0.36 + 0.64 + 0.01) / 4
+        let m = eval(&[(0.9, true), (0.6, false), (0.2, true), (0.1, false)]);
+        assert!((m.brier - 0.255).abs() < 1e-15, "{}", m.brier);
+        // Bin edges as numpy's searchsorted(linspace(0, 1, 11)[1:-1], p): a p on an edge goes
+        // below it; 0.3 is below the float edge 3 * 0.1 = 0.30000000000000004.
+        assert_eq!(reliability_bin(0.0), 0);
+        assert_eq!(reliability_bin(0.1), 0);
+        assert_eq!(reliability_bin(0.10000000000000002), 1);
+        assert_eq!(reliability_bin(0.3), 2);
+        assert_eq!(reliability_bin(0.30000000000000004), 2);
+        assert_eq!(reliability_bin(0.3000000000000001), 3);
+        assert_eq!(reliability_bin(0.95), 9);
+        assert_eq!(reliability_bin(1.0), 9);
+        // calibration_curve([1, 0, 1, 0], [0.9, 0.6, 0.2, 0.1]) gives prob_true [0, 1, 0, 1] and
+        // prob_pred [0.1, 0.2, 0.6, 0.9] over the non-empty bins 1, 2, 6, 9.
+        let filled: Vec<(usize, f64, f64)> = m
+            .reliability
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.rows > 0)
+            .map(|(i, b)| {
+                (
+                    i,
+                    b.buyers as f64 / b.rows as f64,
+                    b.p_hat_sum / b.rows as f64,
+                )
+            })
+            .collect();
+        assert_eq!(
+            filled,
+            vec![(0, 0.0, 0.1), (1, 1.0, 0.2), (5, 0.0, 0.6), (8, 1.0, 0.9)]
+        );
+        let json = m.to_json();
+        assert_eq!(json["reliability"].as_array().unwrap().len(), 10);
+        assert_eq!(json["reliability"][2]["mean_p_hat"], Value::Null);
+        assert_eq!(json["reliability"][8]["buyer_rate"], 1.0);
     }
 
     #[test]

@@ -289,6 +289,15 @@ pub fn score_json_row(
     model.score_with(|i| raw_from_json(row, &model.inputs[i].column, index))
 }
 
+/// The uncalibrated response of a JSON row (`CompiledModel::response_with`).
+pub fn response_json_row(
+    model: &CompiledModel,
+    row: &Map<String, Value>,
+    index: usize,
+) -> Result<f64> {
+    model.response_with(|i| raw_from_json(row, &model.inputs[i].column, index))
+}
+
 pub fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

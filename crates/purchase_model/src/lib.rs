@@ -4,6 +4,7 @@
 //! is tested with plain `cargo test -p purchase_model`, without PostgreSQL headers or libclang.
 
 pub mod artifact;
+pub mod calibration;
 pub mod canonical;
 pub mod checked_json;
 pub mod clean;

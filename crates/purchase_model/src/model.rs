@@ -3,11 +3,12 @@
 //! vocabulary lookup (categories), then a weighted sum and the logistic function.
 
 use super::artifact::{Artifact, InputKind, MissingCategory, Output};
+use super::calibration::{Calibration, Response};
 use super::clean::{clean_number, BLANKS};
 use super::error::{PipelineError, Result};
 use super::interrupt::check_interrupts;
 use super::trees::artifact::TreeArtifact;
-use super::trees::Ensemble;
+use super::trees::{Ensemble, Library};
 use super::vocabulary::Vocabulary;
 use std::collections::{HashMap, HashSet};
 
@@ -96,6 +97,9 @@ pub struct CompiledModel {
     pub intercept: f64,
     pub threshold: f64,
     pub sha256: String,
+    /// The probability calibration, applied to the model's response on every path: p_hat is
+    /// the calibrated probability (`crate::calibration`).
+    pub calibration: Option<Calibration>,
 }
 
 /// What turns the prepared inputs into p_hat.
@@ -256,6 +260,11 @@ impl CompiledModel {
             intercept: artifact.intercept,
             threshold: artifact.threshold,
             sha256: artifact.sha256.clone(),
+            calibration: checked_response(
+                artifact.calibration.clone(),
+                Response::DecisionFunction,
+                "a logistic model",
+            )?,
         })
     }
 
@@ -396,10 +405,10 @@ impl CompiledModel {
         }
     }
 
-    /// A tree model's score: the prepared inputs into a feature vector (on the stack for
+    /// A tree model's raw score: the prepared inputs into a feature vector (on the stack for
     /// up to `STACK_INPUTS` inputs), then the ensemble.
     #[inline]
-    fn score_trees<F>(&self, trees: &Ensemble, mut value: F) -> Result<Score>
+    fn tree_raw<F>(&self, trees: &Ensemble, mut value: F) -> Result<f64>
     where
         F: FnMut(usize) -> Result<f64>,
     {
@@ -415,11 +424,67 @@ impl CompiledModel {
         for (i, slot) in x.iter_mut().enumerate() {
             *slot = value(i)?;
         }
-        let p_hat = trees.predict(x);
+        Ok(trees.raw_score(x))
+    }
+
+    /// A tree model's score: its probability, or the calibrated probability of its response.
+    #[inline]
+    fn score_trees<F>(&self, trees: &Ensemble, value: F) -> Result<Score>
+    where
+        F: FnMut(usize) -> Result<f64>,
+    {
+        let raw = self.tree_raw(trees, value)?;
+        let p = trees.probability(raw);
+        let p_hat = match &self.calibration {
+            None => p,
+            Some(c) => c.apply(match c.response {
+                Response::DecisionFunction => raw,
+                Response::PredictProba => p,
+            }),
+        };
         Ok(Score {
             p_hat,
             business_outcome: i32::from(p_hat > self.threshold),
         })
+    }
+
+    /// What scikit-learn's `CalibratedClassifierCV` reads from this model: the decision
+    /// function (a logistic model's logit, HistGradientBoosting's raw score) where the
+    /// classifier has one, else the probability (LightGBM, XGBoost).
+    pub fn calibration_response(&self) -> Response {
+        match &self.scorer {
+            Scorer::Logistic => Response::DecisionFunction,
+            Scorer::Trees(t) if t.library == Library::Hgb => Response::DecisionFunction,
+            Scorer::Trees(_) => Response::PredictProba,
+        }
+    }
+
+    /// A row's uncalibrated response (`calibration_response`), what a calibration is fitted
+    /// on, given a reader of raw input `i`.
+    pub fn response_with<'a, F>(&self, mut raw: F) -> Result<f64>
+    where
+        F: FnMut(usize) -> Result<RawValue<'a>>,
+    {
+        if let Scorer::Trees(trees) = &self.scorer {
+            let r = self.tree_raw(trees, |i| {
+                Ok(match self.prepare(i, raw(i)?)? {
+                    Prepared::Imputed(x) => x,
+                    _ => f64::NAN,
+                })
+            })?;
+            return Ok(match self.calibration_response() {
+                Response::DecisionFunction => r,
+                Response::PredictProba => trees.probability(r),
+            });
+        }
+        let mut z = self.intercept;
+        for i in 0..self.inputs.len() {
+            z += self.contribution(i, self.prepare(i, raw(i)?)?);
+        }
+        if !z.is_finite() {
+            return Err(self.overflow(&mut raw));
+        }
+        Ok(z)
     }
 
     /// The score of a row already prepared: the same arithmetic as `score_with`, to the bit.
@@ -449,7 +514,11 @@ impl CompiledModel {
     }
 
     pub fn score_from_logit(&self, z: f64) -> Score {
-        let p_hat = logistic(z);
+        // A logistic model's calibration reads its decision function, the logit.
+        let p_hat = match &self.calibration {
+            None => logistic(z),
+            Some(c) => c.apply(z),
+        };
         Score {
             p_hat,
             business_outcome: i32::from(p_hat > self.threshold),
@@ -622,6 +691,20 @@ impl CompiledModel {
         }
         let mut ensemble = artifact.ensemble;
         ensemble.remap_features(&map, inputs.len());
+        // scikit-learn calibrates HistGradientBoosting's decision function (the raw score);
+        // LightGBM's and XGBoost's classifiers have none, so their probability.
+        let calibration = match ensemble.library {
+            Library::Hgb => checked_response(
+                artifact.calibration,
+                Response::DecisionFunction,
+                "a HistGradientBoosting model",
+            )?,
+            _ => checked_response(
+                artifact.calibration,
+                Response::PredictProba,
+                "a LightGBM or XGBoost model",
+            )?,
+        };
         Ok(CompiledModel {
             scorer: Scorer::Trees(Box::new(ensemble)),
             inputs,
@@ -635,6 +718,7 @@ impl CompiledModel {
             intercept: 0.0,
             threshold: artifact.threshold,
             sha256: artifact.sha256,
+            calibration,
         })
     }
 
@@ -673,6 +757,26 @@ impl ModelInput {
             }),
             _ => Ok(Prepared::UnseenLevel),
         }
+    }
+}
+
+/// A calibration whose response is the one scikit-learn's CalibratedClassifierCV reads from
+/// this kind of model; another is refused at load.
+fn checked_response(
+    calibration: Option<Calibration>,
+    expected: Response,
+    model: &str,
+) -> Result<Option<Calibration>> {
+    match calibration {
+        Some(c) if c.response != expected => Err(PipelineError::artifact(
+            "calibration.response",
+            format!(
+                "is \"{}\", but scikit-learn calibrates {model} on its {}",
+                c.response.as_str(),
+                expected.as_str()
+            ),
+        )),
+        c => Ok(c),
     }
 }
 

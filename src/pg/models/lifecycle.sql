@@ -83,6 +83,11 @@ ALTER FUNCTION optimize_purchase_threshold(regclass, text, text, float8, float8)
 ALTER FUNCTION set_purchase_threshold(text, float8, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 REVOKE EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) TO purchase_admin;
+-- Calibration (src/pg/calibration.rs): reads the source with the caller's rights and stores through
+-- load_purchase_model, like training, so it is for the roles that may load models.
+ALTER FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) TO purchase_admin;
 
 -- Training (src/pg/training.rs): reads the source with the caller's rights and stores through
 -- load_purchase_model, so it is for the roles that may load models.

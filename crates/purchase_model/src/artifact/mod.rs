@@ -135,6 +135,8 @@ pub struct Artifact {
     pub other_columns: Vec<String>,
     /// sha256 of the canonical content (verified against the document's own field if present).
     pub sha256: String,
+    /// Optional probability calibration of the logistic score (`calibration` in any format).
+    pub calibration: Option<crate::calibration::Calibration>,
 }
 
 impl Artifact {

@@ -8,6 +8,7 @@ use super::{
     extras, Artifact, CategoryEncoding, Check, Input, InputKind, MissingCategory, NumericStats,
     Output,
 };
+use crate::calibration::Calibration;
 use crate::error::{PipelineError, Result};
 use crate::interrupt::check_interrupts;
 use crate::json_fields::{array, describe, field, finite, finites, object, string, strings};
@@ -44,8 +45,13 @@ pub(super) fn parse_v1(doc: &Value, sha256: String) -> Result<Artifact> {
         None | Some(Value::Null) => Vec::new(),
         Some(v) => parse_checks(v)?,
     };
+    let calibration = match top.get("calibration") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(Calibration::from_json(v)?),
+    };
     let artifact = Artifact {
         format_version: 1,
+        calibration,
         inputs,
         features,
         coefficients,
@@ -110,6 +116,7 @@ pub(super) fn check_v1_keys(doc: &Value) -> Result<()> {
             "training",
             "checks",
             "profile",
+            "calibration",
             "sha256",
         ],
         None,

@@ -7,6 +7,7 @@ use super::{
     Artifact, CategoryEncoding, Check, Input, InputKind, MissingCategory, NumericStats, Output,
     MAX_LEVELS,
 };
+use crate::calibration::Calibration;
 use crate::error::{PipelineError, Result};
 use crate::interrupt::check_interrupts;
 use serde::Deserialize;
@@ -72,6 +73,9 @@ pub struct Document {
     /// Every raw column the pipeline was fitted on (`feature_names_in_`), read or not.
     #[serde(default)]
     raw_columns: Option<Vec<String>>,
+    /// The probability calibration (`crate::calibration`), validated there.
+    #[serde(default)]
+    calibration: Option<Value>,
     #[serde(default)]
     #[allow(dead_code)] // verified by from_json
     sha256: Option<String>,
@@ -279,8 +283,13 @@ impl Document {
                 p_hat: c.p_hat.0,
             })
             .collect();
+        let calibration = match &self.calibration {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(Calibration::from_json(v)?),
+        };
         let artifact = Artifact {
             format_version: 2,
+            calibration,
             inputs,
             features: self.model.features,
             coefficients: self.model.coefficients.into_iter().map(|c| c.0).collect(),

@@ -6,6 +6,7 @@
 use super::ensemble::{Ensemble, Library, MissingType, TreeSpec};
 use crate::artifact::{CategoryEncoding, Check, Input, InputKind, MissingCategory, NumericStats};
 use crate::artifact::{Output, MAX_LEVELS};
+use crate::calibration::Calibration;
 use crate::canonical::jcs_sha256;
 use crate::error::{PipelineError, Result};
 use crate::json_fields::{describe, field, object, string};
@@ -30,6 +31,7 @@ pub struct TreeArtifact {
     pub checks: Vec<Check>,
     pub other_columns: Vec<String>,
     pub sha256: String,
+    pub calibration: Option<Calibration>,
 }
 
 impl TreeArtifact {
@@ -168,6 +170,9 @@ struct Document {
     profile: Option<Value>,
     #[serde(default)]
     raw_columns: Option<Vec<String>>,
+    /// The probability calibration (`crate::calibration`), validated there.
+    #[serde(default)]
+    calibration: Option<Value>,
     #[serde(default)]
     #[allow(dead_code)]
     sha256: Option<String>,
@@ -390,7 +395,12 @@ impl Document {
                 p_hat: c.p_hat.0,
             })
             .collect();
+        let calibration = match &self.calibration {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(Calibration::from_json(v)?),
+        };
         Ok(TreeArtifact {
+            calibration,
             inputs,
             features,
             ensemble,
