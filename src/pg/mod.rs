@@ -2,6 +2,7 @@
 //! the model itself is the `purchase_model` crate. ARCHITECTURE.md says how the parts and
 //! their caches fit together.
 
+mod bad_rows;
 mod citus;
 mod cleaning_function;
 mod datum;
