@@ -78,6 +78,8 @@ log "parity with scikit-learn"
 pytest_run tests/parity/test_parity.py
 log "insights (explain, weights, evaluate, drift) against scikit-learn"
 pytest_run tests/parity/test_insights.py
+log "a staged version on every path, and compare_purchase_models against scipy (DeLong)"
+pytest_run tests/parity/test_staged.py
 if [ "$QUICK" = 1 ]; then
   log "quick run passed (lints, pure crate, SQL regression, parity); scripts/test.sh runs everything"
   exit 0

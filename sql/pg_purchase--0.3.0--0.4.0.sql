@@ -637,4 +637,22 @@ GRANT EXECUTE ON FUNCTION predict_purchase_version_columns(text, integer, text[]
   purchase_outcome_version_columns(text, integer, text[], "any"),
   score_purchase_version_columns(text, integer, text[], "any"),
   purchase_features_version_columns(text, integer, text[], "any") TO purchase_scorer;
+
+-- Two models, or two versions of one, compared on the same labelled rows (src/pg/compare.rs).
+CREATE  FUNCTION "compare_purchase_models"(
+	"source" regclass, /* SourceTable */
+	"target_column" TEXT, /* Option < & str > */
+	"model_a" TEXT DEFAULT 'default', /* Option < & str > */
+	"model_b" TEXT DEFAULT 'default', /* Option < & str > */
+	"version_a" INT DEFAULT NULL, /* Option < i32 > */
+	"version_b" INT DEFAULT NULL, /* Option < i32 > */
+	"value_per_purchase" double precision DEFAULT NULL, /* Option < f64 > */
+	"cost_per_contact" double precision DEFAULT NULL, /* Option < f64 > */
+	"on_bad_row" TEXT DEFAULT 'error', /* Option < & str > */
+	"key_column" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS jsonb /* JsonB */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'compare_purchase_models_wrapper';
+GRANT EXECUTE ON FUNCTION compare_purchase_models(regclass, text, text, text, integer, integer, float8, float8, text, text) TO purchase_scorer;
 -- ==== end versions ====

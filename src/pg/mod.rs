@@ -5,6 +5,7 @@
 mod bad_rows;
 mod citus;
 mod cleaning_function;
+mod compare;
 mod datum;
 pub(crate) mod errors;
 mod insights;

@@ -7,6 +7,7 @@ pub mod artifact;
 pub mod canonical;
 pub mod checked_json;
 pub mod clean;
+pub mod compare;
 pub mod drift;
 pub mod error;
 pub mod evaluate;

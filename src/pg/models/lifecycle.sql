@@ -78,6 +78,7 @@ GRANT EXECUTE ON FUNCTION predict_purchase(record, text, integer), purchase_outc
   explain_purchase(record, text, integer, integer), purchase_model_weights(text, integer),
   evaluate_purchase_model(regclass, text, text, integer, text, text),
   purchase_drift(regclass, text, integer, text, text),
+  compare_purchase_models(regclass, text, text, text, integer, integer, float8, float8, text, text),
   optimize_purchase_threshold(regclass, text, text, float8, float8) TO purchase_scorer;
 
 -- Targeting economics (src/pg/targeting.rs): the threshold search reads the source with the

@@ -120,3 +120,50 @@ SELECT error_of($$SELECT evaluate_purchase_model('messy', 'bought')$$);
 SELECT error_of($$SELECT evaluate_purchase_model('messy', 'bought', key_column => 'nope')$$);
 SELECT error_of($$SELECT evaluate_purchase_model('messy', 'bought', on_bad_row => 'ignore')$$);
 SELECT error_of($$SELECT * FROM purchase_drift('messy', on_bad_row => NULL)$$);
+
+-- 6. compare_purchase_models: the live version 1 against the staged version 2 on the same rows,
+-- in one pass.
+CREATE TEMP TABLE ab AS
+SELECT compare_purchase_models('labelled', 'bought', version_a => 1, version_b => 2,
+                               value_per_purchase => 40, cost_per_contact => 1.5) AS c;
+SELECT c->'rows' AS rows, c->'buyers' AS buyers, c->'a'->'model' AS a_model, c->'a'->'version' AS a_version,
+       c->'b'->'version' AS b_version, c->'rows_skipped' AS skipped, c->'rows_without_outcome' AS without_outcome
+  FROM ab;
+-- Each side's AUC and log loss are evaluate_purchase_model's for that version.
+SELECT abs((c->'a'->>'auc')::float8 - (e1->>'auc')::float8) < 1e-12 AS a_auc,
+       abs((c->'b'->>'auc')::float8 - (e2->>'auc')::float8) < 1e-12 AS b_auc,
+       abs((c->'a'->>'log_loss')::float8 - (e1->>'log_loss')::float8) < 1e-12 AS a_log_loss,
+       abs((c->'b'->>'log_loss')::float8 - (e2->>'log_loss')::float8) < 1e-12 AS b_log_loss
+  FROM ab, evaluate_purchase_model('labelled', 'bought', version => 1) e1,
+       evaluate_purchase_model('labelled', 'bought', version => 2) e2;
+-- Contacts, buyers, profit and agreement are what each version's outcome says row by row.
+SELECT (c->'a'->>'contacts')::int = count(*) FILTER (WHERE oa = 1) AS a_contacts,
+       (c->'b'->>'contacts')::int = count(*) FILTER (WHERE ob = 1) AS b_contacts,
+       (c->'b'->>'buyers_reached')::int = count(*) FILTER (WHERE ob = 1 AND bought = 1) AS b_buyers,
+       (c->'a'->>'profit')::float8 = 40 * count(*) FILTER (WHERE oa = 1 AND bought = 1) - 1.5 * count(*) FILTER (WHERE oa = 1) AS a_profit,
+       (c->'agreement'->>'both_1')::int = count(*) FILTER (WHERE oa = 1 AND ob = 1) AS both_1,
+       (c->'agreement'->>'only_a')::int = count(*) FILTER (WHERE oa = 1 AND ob = 0) AS only_a,
+       (c->'agreement'->>'only_b')::int = count(*) FILTER (WHERE oa = 0 AND ob = 1) AS only_b,
+       abs((c->'agreement'->>'rate')::float8 - avg((oa = ob)::int)) < 1e-12 AS rate
+  FROM ab, (SELECT bought, purchase_outcome(l, 'default', version => 1) AS oa,
+                   purchase_outcome(l, 'default', version => 2) AS ob FROM labelled l) o
+ GROUP BY c;
+-- DeLong's test (its arithmetic is checked against scipy in tests/parity/test_staged.py).
+SELECT abs((c->'delong'->>'auc_difference')::float8 - ((c->'a'->>'auc')::float8 - (c->'b'->>'auc')::float8)) < 1e-15 AS difference,
+       (c->'delong'->>'std_error')::float8 > 0 AS has_std_error,
+       abs((c->'delong'->>'z')::float8 * (c->'delong'->>'std_error')::float8 - (c->'delong'->>'auc_difference')::float8) < 1e-12 AS z,
+       (c->'delong'->>'p_value')::float8 BETWEEN 0 AND 1 AS p_value
+  FROM ab;
+-- A version compared with itself: equal AUCs, no test; without value and cost, no profit.
+SELECT c->'delong' AS delong, c->'a'->'profit' AS profit, c->'agreement'->'rate' AS agreement
+  FROM compare_purchase_models('labelled', 'bought', version_a => 2, version_b => 2) c;
+SELECT error_of($$SELECT compare_purchase_models('labelled', 'bought', version_b => 9)$$);
+SELECT error_of($$SELECT compare_purchase_models('labelled', 'bought', model_a => 'nosuch')$$);
+SELECT error_of($$SELECT compare_purchase_models('labelled', 'bought', value_per_purchase => 40)$$);
+SELECT error_of($$SELECT compare_purchase_models('labelled', 'bought', value_per_purchase => 0, cost_per_contact => 1)$$);
+SELECT error_of($$SELECT compare_purchase_models('labelled', NULL)$$);
+SELECT error_of($$SELECT compare_purchase_models('labelled', 'x31')$$);
+-- Bad rows as in evaluate: the messy table (no key column left) skips its two bad rows.
+SELECT c->'rows' AS rows, c->'rows_skipped' AS rows_skipped
+  FROM compare_purchase_models('messy', 'bought', version_b => 2, on_bad_row => 'skip') c;
+SELECT error_of($$SELECT compare_purchase_models('messy', 'bought', version_b => 2)$$);
