@@ -86,7 +86,7 @@ if [ "$QUICK" = 1 ]; then
 fi
 
 log "training inside the database against scikit-learn and statsmodels (40,000 rows)"
-pytest_run tests/training/test_training.py tests/training/test_limits.py tests/training/test_outcomes.py
+pytest_run tests/training/test_training.py tests/training/test_limits.py tests/training/test_outcomes.py tests/training/test_options.py
 
 for t in test_models test_snapshots test_nothing_lost test_concurrency test_entry_points; do
   log "lifecycle: $t"
