@@ -36,22 +36,37 @@ pub fn on_bad_row(value: Option<&str>) -> OnBadRow {
     }
 }
 
-/// The column that names a bad row: `key_column` when given (it must exist: 42703), else
-/// `customer_id` when the source has one, else None (the row is named by its number in the scan).
+/// The column that names a bad row: `key_column` when given (it must exist: 42703; the caller
+/// checks SELECT on it), else `customer_id` when the source has one the caller may read (a role
+/// with SELECT on only the columns the model reads is not refused for the default key), else
+/// None (the row is named by its number in the scan).
 pub fn key_column(relid: pg_sys::Oid, key_column: Option<&str>) -> Option<String> {
     match key_column {
         Some(column) => {
             check_column(relid, column);
             Some(column.to_string())
         }
-        None => has_column(relid, DEFAULT_KEY).then(|| DEFAULT_KEY.to_string()),
+        None => readable_column(relid, DEFAULT_KEY).then(|| DEFAULT_KEY.to_string()),
     }
 }
 
-fn has_column(relid: pg_sys::Oid, column: &str) -> bool {
+/// Whether `relid` has `column` and the current user may SELECT it (table or column privilege),
+/// from the catalog caches, before any lock.
+fn readable_column(relid: pg_sys::Oid, column: &str) -> bool {
     let name = std::ffi::CString::new(column).unwrap_or_default();
-    // SAFETY: a syscache lookup with a NUL-terminated name that outlives the call.
-    unsafe { pg_sys::get_attnum(relid, name.as_ptr()) != pg_sys::InvalidAttrNumber as i16 }
+    let select = pg_sys::ACL_SELECT as pg_sys::AclMode;
+    // SAFETY: syscache lookups with a NUL-terminated name that outlives the calls; an unknown
+    // column is InvalidAttrNumber, checked before the column privilege is looked up.
+    unsafe {
+        let attnum = pg_sys::get_attnum(relid, name.as_ptr());
+        if attnum == pg_sys::InvalidAttrNumber as i16 {
+            return false;
+        }
+        let user = pg_sys::GetUserId();
+        pg_sys::pg_class_aclcheck(relid, user, select) == pg_sys::AclResult::ACLCHECK_OK
+            || pg_sys::pg_attribute_aclcheck(relid, attnum, user, select)
+                == pg_sys::AclResult::ACLCHECK_OK
+    }
 }
 
 /// The bad rows of one pass over a source.
