@@ -77,9 +77,20 @@ pub fn refit_logistic(
         let grad = mat_t_vec(x, residual.view(), monitor);
         let weights = hessian_weights(&z, t, cw);
         let hessian = weighted_gram(x, weights.view(), None, monitor);
-        let chol = to_nalgebra(&hessian)
-            .cholesky()
-            .ok_or_else(|| collinear(names))?;
+        // Positive definite at w = 0 but singular later: the weights p(1 - p) underflowed, the
+        // fitted probabilities are 0 or 1, which is separation (with an intercept the Hessian
+        // can collapse before any coefficient passes SEPARATION_COEF).
+        let chol = to_nalgebra(&hessian).cholesky().ok_or_else(|| {
+            let largest = w
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| names[*j] != INTERCEPT)
+                .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()));
+            match largest {
+                Some((j, wj)) if iteration > 1 => separated(&names[j], *wj),
+                _ => collinear(names),
+            }
+        })?;
         let step = chol.solve(&DVector::from_iterator(k, grad.iter().copied()));
         let step = Array1::from_iter(step.iter().copied());
 
@@ -160,7 +171,7 @@ fn collinear(names: &[String]) -> TrainError {
 fn separated(feature: &str, coef: f64) -> TrainError {
     TrainError::numeric(
         format!(
-            "the training data are perfectly separable: the refit's coefficient of \"{feature}\" grows without bound (passed {coef:.1} on the standardised scale), so the likelihood has no maximum"
+            "the training data are perfectly separable: the refit's coefficient of \"{feature}\" grows without bound (reached {coef:.1} on the standardised scale), so the likelihood has no maximum"
         ),
         "A column that (almost) determines the target, such as the target itself or a value recorded after the purchase, should be left out with options.exclude.",
     )
