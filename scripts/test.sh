@@ -79,13 +79,15 @@ log "parity with scikit-learn"
 pytest_run tests/parity/test_parity.py
 log "insights (explain, weights, evaluate, drift) against scikit-learn"
 pytest_run tests/parity/test_insights.py
+log "a staged version on every path, and compare_purchase_models against scipy (DeLong)"
+pytest_run tests/parity/test_staged.py
 if [ "$QUICK" = 1 ]; then
   log "quick run passed (lints, pure crate, SQL regression, parity); scripts/test.sh runs everything"
   exit 0
 fi
 
 log "training inside the database against scikit-learn and statsmodels (40,000 rows)"
-pytest_run tests/training/test_training.py tests/training/test_limits.py tests/training/test_outcomes.py
+pytest_run tests/training/test_training.py tests/training/test_limits.py tests/training/test_outcomes.py tests/training/test_options.py
 
 for t in test_models test_snapshots test_nothing_lost test_concurrency test_entry_points; do
   log "lifecycle: $t"

@@ -398,10 +398,9 @@ GRANT EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) TO purch
 
 -- ==== explain ====
 -- explain (issue 20: tree explanations; by_column). purchase_model_weights gains importance,
--- gain and splits (a changed result type: dropped and recreated); explain_purchase gains
--- by_column (a changed signature: dropped and recreated), and both keep their grant to
--- purchase_scorer. purchase.feature_contributions is new (what explain_purchase reads).
-DROP FUNCTION explain_purchase(record, text, integer);
+-- gain and splits (a changed result type: dropped and recreated, granted to purchase_scorer
+-- again). purchase.feature_contributions is new (what explain_purchase reads). explain_purchase's
+-- by_column comes with its version argument, in the versions block below (one new signature).
 DROP FUNCTION purchase_model_weights(text, integer);
 CREATE  FUNCTION "purchase_model_weights"(
 	"model" TEXT DEFAULT 'default', /* Option < & str > */
@@ -422,59 +421,12 @@ CREATE  FUNCTION "purchase_model_weights"(
 STABLE PARALLEL SAFE 
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'purchase_model_weights_wrapper';
-CREATE FUNCTION purchase.feature_contributions(features jsonb, model text)
+CREATE FUNCTION purchase.feature_contributions(features jsonb, model text, version integer)
 RETURNS TABLE (feature text, input_column text, model_input float8, coefficient float8, contribution float8)
-    AS 'MODULE_PATHNAME', 'feature_contributions_wrapper' LANGUAGE C STABLE PARALLEL SAFE STRICT;
+    AS 'MODULE_PATHNAME', 'feature_contributions_wrapper' LANGUAGE C STABLE PARALLEL SAFE;
 
--- Why a row scored as it did: one row per model feature with the raw value, the model input after
--- cleaning/imputing/scaling/encoding (what the trees read, for a tree model), the coefficient and
--- the contribution. Logistic: coefficient x input, a non-zero intercept a row of its own. Trees:
--- the exact path-dependent TreeSHAP value on the log-odds scale, coefficient NULL, and a row
--- "(expected value)". The contributions add up to the logit of p_hat. by_column => true sums the
--- features of each raw column into one row named after the column (model_input and coefficient
--- only when the column has a single feature). (PL/pgSQL: SQL functions cannot take a record.)
-CREATE FUNCTION explain_purchase("row" record, model text DEFAULT 'default', top_k integer DEFAULT NULL,
-                                 by_column boolean DEFAULT false)
-RETURNS TABLE (feature text, raw_value text, model_input float8, coefficient float8, contribution float8)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  features jsonb := @extschema@.purchase_features("row", model);
-  raw jsonb := pg_catalog.to_jsonb("row");
-BEGIN
-  IF top_k IS NOT NULL AND top_k < 0 THEN
-    RAISE EXCEPTION 'top_k must be NULL or at least 0, not %', top_k USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF by_column IS NULL THEN
-    RAISE EXCEPTION 'by_column must not be NULL' USING ERRCODE = 'null_value_not_allowed',
-      HINT = 'Pass true for one row per raw column, false (the default) for one row per model feature.';
-  END IF;
-  IF features IS NULL THEN
-    RETURN;  -- a NULL row, as every scoring function answers NULL for it
-  END IF;
-  IF NOT by_column THEN
-    RETURN QUERY
-      SELECT c.feature, raw OPERATOR(pg_catalog.->>) c.input_column, c.model_input, c.coefficient, c.contribution
-        FROM purchase.feature_contributions(features, model) c
-       ORDER BY pg_catalog.abs(c.contribution) DESC, c.feature
-       LIMIT top_k;
-  ELSE
-    RETURN QUERY
-      SELECT COALESCE(c.input_column, pg_catalog.min(c.feature)),
-             raw OPERATOR(pg_catalog.->>) c.input_column,
-             CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) 1 THEN pg_catalog.min(c.model_input) END,
-             CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) 1 THEN pg_catalog.min(c.coefficient) END,
-             pg_catalog.sum(c.contribution)
-        FROM purchase.feature_contributions(features, model) c
-       GROUP BY c.input_column, CASE WHEN c.input_column IS NULL THEN c.feature END
-       ORDER BY pg_catalog.abs(pg_catalog.sum(c.contribution)) DESC, 1
-       LIMIT top_k;
-  END IF;
-END $$;
-COMMENT ON FUNCTION explain_purchase(record, text, integer, boolean) IS 'Per-feature (or, by_column, per-column) contributions to one row''s logit: coefficient x model input, or exact TreeSHAP for a tree model; they add up to logit(p_hat)';
-GRANT EXECUTE ON FUNCTION explain_purchase(record, text, integer, boolean), purchase_model_weights(text, integer),
-  purchase.feature_contributions(jsonb, text) TO purchase_scorer;
+GRANT EXECUTE ON FUNCTION purchase_model_weights(text, integer),
+  purchase.feature_contributions(jsonb, text, integer) TO purchase_scorer;
 -- ==== (end explain) ====
 -- ---------------------------------------------------------------------------------------------
 -- ==== targeting ====
@@ -803,3 +755,274 @@ ALTER FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) SET
 REVOKE EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) TO purchase_admin;
 -- ==== end targeting ====
+
+-- ---------------------------------------------------------------------------------------------
+-- ==== versions ====
+-- issue 22 items 2 and 6. Item 2: every scoring and insight function takes an optional version
+-- (NULL: the active version), so a staged version can be scored, explained, evaluated and
+-- compared before it goes live; a constant pin is rewritten by the planner into the new
+-- *_version_columns functions. Item 6: evaluate_purchase_model and purchase_drift get
+-- on_bad_row ('error' names the bad row by key_column; 'skip' counts it in the result).
+-- A changed signature is a new function: each old one is dropped and the new one created
+-- exactly as src/pg/scoring/scoring.sql, src/pg/insights.sql and insights.rs define it, keeping
+-- the old one's grants and revokes (a DBA's REVOKE ... FROM PUBLIC stays in force; the grants to
+-- purchase_scorer come along) and its comment, as 0.2.0 -> 0.3.0 did for predict_purchase_json.
+-- A view or SQL-standard function body that calls one of them blocks the update (2BP01): drop
+-- it first and re-create it afterwards. The C symbols of the old signatures stay in the library
+-- (a database not yet updated keeps working).
+-- Replays a dropped function's privileges (onto the default: PUBLIC and the owner may execute,
+-- then what the old list did not give is taken away) and its comment onto its successor.
+CREATE FUNCTION purchase.versions_keep_privileges(new_fn regprocedure, old_acl aclitem[], owner_id oid, note text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  item record;
+BEGIN
+  IF old_acl IS NOT NULL THEN
+    FOR item IN SELECT a.grantee, a.privilege_type, a.is_grantable FROM aclexplode(old_acl) a LOOP
+      EXECUTE format('GRANT %s ON FUNCTION %s TO %s%s', item.privilege_type, new_fn,
+        CASE WHEN item.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(item.grantee)) END,
+        CASE WHEN item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    IF NOT EXISTS (SELECT FROM aclexplode(old_acl) a WHERE a.grantee = 0) THEN
+      EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', new_fn);
+    END IF;
+    IF NOT EXISTS (SELECT FROM aclexplode(old_acl) a WHERE a.grantee = owner_id) THEN
+      EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %I', new_fn, pg_get_userbyid(owner_id));
+    END IF;
+  END IF;
+  IF note IS NOT NULL THEN
+    EXECUTE format('COMMENT ON FUNCTION %s IS %L', new_fn, note);
+  END IF;
+END $$;
+
+DO $upgrade$
+DECLARE
+  old_fn   oid := 'predict_purchase(record, text)'::regprocedure;
+  old_acl  aclitem[];
+  owner_id oid;
+  note     text;
+BEGIN
+  SELECT p.proacl, p.proowner INTO old_acl, owner_id FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+  note := pg_catalog.obj_description(old_fn, 'pg_proc');
+  DROP FUNCTION predict_purchase(record, text);
+  CREATE FUNCTION predict_purchase("row" record, model text DEFAULT 'default', version integer DEFAULT NULL) RETURNS float8
+      AS 'MODULE_PATHNAME', 'predict_purchase_row'
+      LANGUAGE C STABLE PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
+  PERFORM purchase.versions_keep_privileges('predict_purchase(record, text, integer)'::regprocedure, old_acl, owner_id, note);
+END $upgrade$;
+
+DO $upgrade$
+DECLARE
+  old_fn   oid := 'purchase_outcome(record, text)'::regprocedure;
+  old_acl  aclitem[];
+  owner_id oid;
+  note     text;
+BEGIN
+  SELECT p.proacl, p.proowner INTO old_acl, owner_id FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+  note := pg_catalog.obj_description(old_fn, 'pg_proc');
+  DROP FUNCTION purchase_outcome(record, text);
+  CREATE FUNCTION purchase_outcome("row" record, model text DEFAULT 'default', version integer DEFAULT NULL) RETURNS integer
+      AS 'MODULE_PATHNAME', 'purchase_outcome_row'
+      LANGUAGE C STABLE PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
+  PERFORM purchase.versions_keep_privileges('purchase_outcome(record, text, integer)'::regprocedure, old_acl, owner_id, note);
+END $upgrade$;
+
+DO $upgrade$
+DECLARE
+  old_fn   oid := 'score_purchase(record, text)'::regprocedure;
+  old_acl  aclitem[];
+  owner_id oid;
+  note     text;
+BEGIN
+  SELECT p.proacl, p.proowner INTO old_acl, owner_id FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+  note := pg_catalog.obj_description(old_fn, 'pg_proc');
+  DROP FUNCTION score_purchase(record, text);
+  CREATE FUNCTION score_purchase("row" record, model text DEFAULT 'default', version integer DEFAULT NULL) RETURNS purchase_score
+      AS 'MODULE_PATHNAME', 'score_purchase_row'
+      LANGUAGE C STABLE PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
+  PERFORM purchase.versions_keep_privileges('score_purchase(record, text, integer)'::regprocedure, old_acl, owner_id, note);
+END $upgrade$;
+
+DO $upgrade$
+DECLARE
+  old_fn   oid := 'purchase_features(record, text)'::regprocedure;
+  old_acl  aclitem[];
+  owner_id oid;
+  note     text;
+BEGIN
+  SELECT p.proacl, p.proowner INTO old_acl, owner_id FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+  note := pg_catalog.obj_description(old_fn, 'pg_proc');
+  DROP FUNCTION purchase_features(record, text);
+  CREATE FUNCTION purchase_features("row" record, model text DEFAULT 'default', version integer DEFAULT NULL) RETURNS jsonb
+      AS 'MODULE_PATHNAME', 'purchase_features_row'
+      LANGUAGE C STABLE PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
+  PERFORM purchase.versions_keep_privileges('purchase_features(record, text, integer)'::regprocedure, old_acl, owner_id, note);
+END $upgrade$;
+
+DO $upgrade$
+DECLARE
+  old_fn   oid := 'predict_purchase_json(jsonb, text, boolean)'::regprocedure;
+  old_acl  aclitem[];
+  owner_id oid;
+  note     text;
+BEGIN
+  SELECT p.proacl, p.proowner INTO old_acl, owner_id FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+  note := pg_catalog.obj_description(old_fn, 'pg_proc');
+  DROP FUNCTION predict_purchase_json(jsonb, text, boolean);
+  CREATE FUNCTION predict_purchase_json("rows" jsonb, "model" text DEFAULT 'default', "strict" boolean DEFAULT true,
+                                        "version" integer DEFAULT NULL)
+      RETURNS jsonb
+      AS 'MODULE_PATHNAME', 'predict_purchase_json_wrapper' LANGUAGE C STABLE PARALLEL SAFE;
+  PERFORM purchase.versions_keep_privileges('predict_purchase_json(jsonb, text, boolean, integer)'::regprocedure, old_acl, owner_id, note);
+END $upgrade$;
+
+DO $upgrade$
+DECLARE
+  old_fn   oid := 'explain_purchase(record, text, integer)'::regprocedure;
+  old_acl  aclitem[];
+  owner_id oid;
+  note     text;
+BEGIN
+  SELECT p.proacl, p.proowner INTO old_acl, owner_id FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+  note := pg_catalog.obj_description(old_fn, 'pg_proc');
+  DROP FUNCTION explain_purchase(record, text, integer);
+  CREATE FUNCTION explain_purchase("row" record, model text DEFAULT 'default', top_k integer DEFAULT NULL,
+                                   by_column boolean DEFAULT false, version integer DEFAULT NULL)
+  RETURNS TABLE (feature text, raw_value text, model_input float8, coefficient float8, contribution float8)
+  LANGUAGE plpgsql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    features jsonb := @extschema@.purchase_features("row", model, version);
+    raw jsonb := pg_catalog.to_jsonb("row");
+  BEGIN
+    IF top_k IS NOT NULL AND top_k < 0 THEN
+      RAISE EXCEPTION 'top_k must be NULL or at least 0, not %', top_k USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF by_column IS NULL THEN
+      RAISE EXCEPTION 'by_column must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+        HINT = 'Pass true for one row per raw column, false (the default) for one row per model feature.';
+    END IF;
+    IF features IS NULL THEN
+      RETURN;  -- a NULL row, as every scoring function answers NULL for it
+    END IF;
+    IF NOT by_column THEN
+      RETURN QUERY
+        SELECT c.feature, raw OPERATOR(pg_catalog.->>) c.input_column, c.model_input, c.coefficient, c.contribution
+          FROM purchase.feature_contributions(features, model, version) c
+         ORDER BY pg_catalog.abs(c.contribution) DESC, c.feature
+         LIMIT top_k;
+    ELSE
+      RETURN QUERY
+        SELECT COALESCE(c.input_column, pg_catalog.min(c.feature)),
+               raw OPERATOR(pg_catalog.->>) c.input_column,
+               CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) 1 THEN pg_catalog.min(c.model_input) END,
+               CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.=) 1 THEN pg_catalog.min(c.coefficient) END,
+               pg_catalog.sum(c.contribution)
+          FROM purchase.feature_contributions(features, model, version) c
+         GROUP BY c.input_column, CASE WHEN c.input_column IS NULL THEN c.feature END
+         ORDER BY pg_catalog.abs(pg_catalog.sum(c.contribution)) DESC, 1
+         LIMIT top_k;
+    END IF;
+  END $$;
+  COMMENT ON FUNCTION explain_purchase(record, text, integer, boolean, integer) IS 'Per-feature (or, by_column, per-column) contributions to one row''s logit: coefficient x model input, or exact TreeSHAP for a tree model; they add up to logit(p_hat)';
+  PERFORM purchase.versions_keep_privileges('explain_purchase(record, text, integer, boolean, integer)'::regprocedure, old_acl, owner_id, NULL);
+END $upgrade$;
+
+DO $upgrade$
+DECLARE
+  old_fn   oid := 'evaluate_purchase_model(regclass, text, text)'::regprocedure;
+  old_acl  aclitem[];
+  owner_id oid;
+  note     text;
+BEGIN
+  SELECT p.proacl, p.proowner INTO old_acl, owner_id FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+  note := pg_catalog.obj_description(old_fn, 'pg_proc');
+  DROP FUNCTION evaluate_purchase_model(regclass, text, text);
+  CREATE  FUNCTION "evaluate_purchase_model"(
+  	"source" regclass, /* SourceTable */
+  	"target_column" TEXT, /* Option < & str > */
+  	"model" TEXT DEFAULT 'default', /* Option < & str > */
+  	"version" INT DEFAULT NULL, /* Option < i32 > */
+  	"on_bad_row" TEXT DEFAULT 'error', /* Option < & str > */
+  	"key_column" TEXT DEFAULT NULL /* Option < & str > */
+  ) RETURNS jsonb /* JsonB */
+  STABLE PARALLEL SAFE 
+  LANGUAGE c /* Rust */
+  AS 'MODULE_PATHNAME', 'evaluate_purchase_model_pinned_wrapper';
+  PERFORM purchase.versions_keep_privileges('evaluate_purchase_model(regclass, text, text, integer, text, text)'::regprocedure, old_acl, owner_id, note);
+END $upgrade$;
+
+DO $upgrade$
+DECLARE
+  old_fn   oid := 'purchase_drift(regclass, text)'::regprocedure;
+  old_acl  aclitem[];
+  owner_id oid;
+  note     text;
+BEGIN
+  SELECT p.proacl, p.proowner INTO old_acl, owner_id FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+  note := pg_catalog.obj_description(old_fn, 'pg_proc');
+  DROP FUNCTION purchase_drift(regclass, text);
+  CREATE  FUNCTION "purchase_drift"(
+  	"source" regclass, /* SourceTable */
+  	"model" TEXT DEFAULT 'default', /* Option < & str > */
+  	"version" INT DEFAULT NULL, /* Option < i32 > */
+  	"on_bad_row" TEXT DEFAULT 'error', /* Option < & str > */
+  	"key_column" TEXT DEFAULT NULL /* Option < & str > */
+  ) RETURNS TABLE (
+  	"column_name" TEXT,  /* String */
+  	"train_mean" double precision,  /* Option < f64 > */
+  	"live_mean" double precision,  /* Option < f64 > */
+  	"train_std" double precision,  /* Option < f64 > */
+  	"live_std" double precision,  /* Option < f64 > */
+  	"train_null_rate" double precision,  /* Option < f64 > */
+  	"live_null_rate" double precision,  /* Option < f64 > */
+  	"unseen_categories" TEXT[],  /* :: std :: option :: Option < Vec < String > > */
+  	"psi" double precision,  /* Option < f64 > */
+  	"flagged" bool,  /* bool */
+  	"rows_skipped" bigint  /* i64 */
+  )
+  STABLE PARALLEL SAFE 
+  LANGUAGE c /* Rust */
+  AS 'MODULE_PATHNAME', 'purchase_drift_pinned_wrapper';
+  PERFORM purchase.versions_keep_privileges('purchase_drift(regclass, text, integer, text, text)'::regprocedure, old_acl, owner_id, note);
+END $upgrade$;
+
+DROP FUNCTION purchase.versions_keep_privileges(regprocedure, aclitem[], oid, text);
+
+-- What a call with a constant version pin is rewritten into: that version's columns only.
+-- (A name of their own: overloads of the *_columns names would make direct calls with untyped
+-- literals ambiguous.)
+CREATE FUNCTION predict_purchase_version_columns(model text, version integer, columns text[], VARIADIC "any") RETURNS float8
+    AS 'MODULE_PATHNAME', 'predict_purchase_version_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
+CREATE FUNCTION purchase_outcome_version_columns(model text, version integer, columns text[], VARIADIC "any") RETURNS integer
+    AS 'MODULE_PATHNAME', 'purchase_outcome_version_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
+CREATE FUNCTION score_purchase_version_columns(model text, version integer, columns text[], VARIADIC "any") RETURNS purchase_score
+    AS 'MODULE_PATHNAME', 'score_purchase_version_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
+CREATE FUNCTION purchase_features_version_columns(model text, version integer, columns text[], VARIADIC "any") RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'purchase_features_version_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
+
+GRANT EXECUTE ON FUNCTION predict_purchase_version_columns(text, integer, text[], "any"),
+  purchase_outcome_version_columns(text, integer, text[], "any"),
+  score_purchase_version_columns(text, integer, text[], "any"),
+  purchase_features_version_columns(text, integer, text[], "any") TO purchase_scorer;
+
+-- Two models, or two versions of one, compared on the same labelled rows (src/pg/compare.rs).
+CREATE  FUNCTION "compare_purchase_models"(
+	"source" regclass, /* SourceTable */
+	"target_column" TEXT, /* Option < & str > */
+	"model_a" TEXT DEFAULT 'default', /* Option < & str > */
+	"model_b" TEXT DEFAULT 'default', /* Option < & str > */
+	"version_a" INT DEFAULT NULL, /* Option < i32 > */
+	"version_b" INT DEFAULT NULL, /* Option < i32 > */
+	"value_per_purchase" double precision DEFAULT NULL, /* Option < f64 > */
+	"cost_per_contact" double precision DEFAULT NULL, /* Option < f64 > */
+	"on_bad_row" TEXT DEFAULT 'error', /* Option < & str > */
+	"key_column" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS jsonb /* JsonB */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'compare_purchase_models_wrapper';
+GRANT EXECUTE ON FUNCTION compare_purchase_models(regclass, text, text, text, integer, integer, float8, float8, text, text) TO purchase_scorer;
+-- ==== end versions ====

@@ -29,14 +29,18 @@ pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, hint: Option<Stri
 }
 
 pub fn raise_pipeline(err: PipelineError) -> ! {
-    let code = match err.kind() {
+    raise(pipeline_sqlstate(&err), err.to_string(), err.hint())
+}
+
+/// The SQLSTATE a pipeline error is raised with.
+pub fn pipeline_sqlstate(err: &PipelineError) -> PgSqlErrorCode {
+    match err.kind() {
         ErrorKind::InvalidText => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
         ErrorKind::InvalidParameter => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         ErrorKind::UndefinedColumn => PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
         ErrorKind::DatatypeMismatch => PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
         ErrorKind::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-    };
-    raise(code, err.to_string(), err.hint())
+    }
 }
 
 /// `result.or_raise()`: the value, or the pipeline error raised as a PostgreSQL ERROR.

@@ -1,11 +1,11 @@
-//! `purchase.feature_contributions(features, model)`: one row's per-feature contributions to
+//! `purchase.feature_contributions(features, model, version)`: one row's per-feature contributions to
 //! its logit, from the model inputs `purchase_features` gave for it. A logistic model's share
 //! is coefficient x input (and the intercept); a tree model's is its exact TreeSHAP value
 //! (`purchase_model::tree_explain`), with the expected value as a row of its own.
 //! `explain_purchase` (insights.sql) orders, limits and, with `by_column`, sums these rows.
 
 use crate::pg::errors::{guard_entry, raise, OrRaise};
-use crate::pg::models::cache::resolve;
+use crate::pg::models::cache::resolve_version;
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
 use purchase_model::error::PipelineError;
@@ -15,13 +15,15 @@ use serde_json::Value;
 
 type ContributionRow = (String, Option<String>, Option<f64>, Option<f64>, f64);
 
-/// Declared in insights.sql as `purchase.feature_contributions(features jsonb, model text)`
-/// (STABLE, PARALLEL SAFE: it reads the catalog and writes nothing).
+/// Declared in insights.sql as `purchase.feature_contributions(features jsonb, model text,
+/// version integer)` (STABLE, PARALLEL SAFE: it reads the catalog and writes nothing). Not
+/// STRICT, as a NULL version is the active one: NULL features or model give no rows.
 #[pg_extern(sql = false)]
 #[allow(clippy::type_complexity)]
 fn feature_contributions(
-    features: JsonB,
-    model: &str,
+    features: Option<JsonB>,
+    model: Option<&str>,
+    version: Option<i32>,
 ) -> TableIterator<
     'static,
     (
@@ -33,7 +35,10 @@ fn feature_contributions(
     ),
 > {
     guard_entry("feature_contributions", || {
-        let loaded = resolve(model);
+        let (Some(features), Some(model)) = (features, model) else {
+            return TableIterator::new(Vec::new());
+        };
+        let loaded = resolve_version(model, version);
         let Value::Object(values) = &features.0 else {
             raise(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,

@@ -1,10 +1,12 @@
 //! Model insight functions: the published weights of a version and its evaluation on known
 //! outcomes. `explain_purchase` (per-row contributions) is SQL over these, in `insights.sql`.
 
+use crate::pg::bad_rows::{self, BadRows, OnBadRow};
 use crate::pg::errors::{guard_entry, raise, OrRaise};
-use crate::pg::models::cache::{compile_stored, resolve, LoadedModel};
-use crate::pg::models::catalog::{self, StoredVersion};
-use crate::pg::source_rows::{check_select, for_each_row, SourceTable};
+use crate::pg::models::admin::required;
+use crate::pg::models::cache::{resolve_version, LoadedModel};
+use crate::pg::models::catalog;
+use crate::pg::source_rows::{check_select, for_each_row_with_texts, SourceTable};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
 use purchase_model::artifact::InputKind;
@@ -23,23 +25,10 @@ pgrx::extension_sql_file!(
 
 /// The model of `name` at `version` (the active one when None), as compiled for scoring.
 fn model_version(name: &str, version: Option<i32>) -> (Rc<LoadedModel>, Option<serde_json::Value>) {
-    let stored: StoredVersion = match version {
-        None => {
-            let active = resolve(name);
-            // Standard errors live in the stored document, not in the compiled model.
-            let doc = catalog::stored_version(name, active.version).map(|s| s.artifact);
-            return (active, doc.and_then(|d| serde_json::from_str(&d).ok()));
-        }
-        Some(v) => catalog::stored_version(name, v).unwrap_or_else(|| {
-            raise(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-                format!("purchase model \"{name}\" has no version {v}"),
-                Some("SELECT * FROM purchase_models() lists every version.".into()),
-            )
-        }),
-    };
-    let doc = serde_json::from_str(&stored.artifact).ok();
-    (compile_stored(name, stored), doc)
+    let loaded = resolve_version(name, version);
+    // Standard errors and the profile live in the stored document, not in the compiled model.
+    let doc = catalog::stored_version(name, loaded.version).map(|s| s.artifact);
+    (loaded, doc.and_then(|d| serde_json::from_str(&d).ok()))
 }
 
 /// One row per model feature. A logistic model (and its intercept when it is not zero):
@@ -166,46 +155,91 @@ fn tree_weights(loaded: &LoadedModel) -> Vec<WeightRow> {
         .collect()
 }
 
-/// Scores every row of `source` with the active version of `model` and compares with the 0/1
-/// outcome in `target_column`: AUC, log loss, accuracy/precision/recall at the model's threshold,
-/// and a decile lift table. One pass over the table; rows whose outcome is NULL are left out
-/// (and counted). The model is resolved once and scores in Rust: the version and threshold
-/// reported are the ones that scored, whatever is activated meanwhile.
-#[pg_extern(stable, parallel_safe)]
-fn evaluate_purchase_model(
+/// Scores every row of `source` with `model` (at `version`; the active one when NULL) and
+/// compares with the 0/1 outcome in `target_column`: AUC, log loss, accuracy/precision/recall
+/// at the model's threshold, and a decile lift table. One pass over the table; rows whose
+/// outcome is NULL are left out (and counted). A row scoring would refuse (or an outcome that
+/// is not 0/1) raises its error naming the row by `key_column` (`on_bad_row => 'error'`), or is
+/// left out and counted (`'skip'`). The model is resolved once and scores in Rust: the version
+/// and threshold reported are the ones that scored, whatever is activated meanwhile.
+#[pg_extern(stable, parallel_safe, name = "evaluate_purchase_model")]
+fn evaluate_purchase_model_pinned(
     source: SourceTable,
-    target_column: &str,
-    model: default!(&str, "'default'"),
+    target_column: Option<&str>,
+    model: default!(Option<&str>, "'default'"),
+    version: default!(Option<i32>, "NULL"),
+    on_bad_row: default!(Option<&str>, "'error'"),
+    key_column: default!(Option<&str>, "NULL"),
 ) -> JsonB {
     guard_entry("evaluate_purchase_model", || {
-        let loaded = resolve(model);
-        let relid = source.0;
-        let columns = model_columns(&loaded);
-        let mut read: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
-        read.push(target_column);
-        check_select(relid, &read);
-        for c in &read {
-            check_column(relid, c);
-        }
-        let scorer = &loaded.model;
-        let mut evaluation = Evaluation::with_capacity(1024);
-        let mut without_outcome = 0i64;
-        let mut scanned = 0usize;
-        for_each_row(relid, &columns, Some(target_column), |row| {
-            scanned += 1;
-            let p = scorer.score_with(|i| Ok(row.value(i))).or_raise().p_hat;
-            match row.text(columns.len()) {
-                Some(y) => evaluation.add(p, outcome(target_column, &y, scanned)),
-                None => without_outcome += 1,
-            }
-        });
-        let mut answer = evaluation.finish(scorer.threshold).to_json();
-        let obj = answer.as_object_mut().unwrap();
-        obj.insert("rows_without_outcome".into(), without_outcome.into());
-        obj.insert("model".into(), loaded.name.clone().into());
-        obj.insert("version".into(), loaded.version.into());
-        JsonB(answer)
+        let target_column = required(target_column, "target_column");
+        let model = required(model, "model");
+        let policy = bad_rows::on_bad_row(on_bad_row);
+        evaluate(source, target_column, model, version, policy, key_column)
     })
+}
+
+/// The entry point of the 0.1.0-0.3.0 signature `(regclass, text, text)`, which an installed
+/// extension keeps until `ALTER EXTENSION pg_purchase UPDATE`.
+#[pg_extern(stable, parallel_safe, sql = false)]
+fn evaluate_purchase_model(source: SourceTable, target_column: &str, model: &str) -> JsonB {
+    guard_entry("evaluate_purchase_model", || {
+        evaluate(source, target_column, model, None, OnBadRow::Error, None)
+    })
+}
+
+fn evaluate(
+    source: SourceTable,
+    target_column: &str,
+    model: &str,
+    version: Option<i32>,
+    policy: OnBadRow,
+    key_column: Option<&str>,
+) -> JsonB {
+    let loaded = resolve_version(model, version);
+    let relid = source.0;
+    let columns = model_columns(&loaded);
+    let mut read: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
+    read.push(target_column);
+    check_select(relid, &read);
+    for c in &read {
+        check_column(relid, c);
+    }
+    let key = bad_rows::key_column(relid, key_column);
+    let mut texts = vec![target_column];
+    if let Some(k) = &key {
+        check_select(relid, &[k.as_str()]);
+        texts.push(k.as_str());
+    }
+    let mut bad = BadRows::new(policy, key.clone(), relid);
+    let scorer = &loaded.model;
+    let mut evaluation = Evaluation::with_capacity(1024);
+    let mut without_outcome = 0i64;
+    let mut scanned = 0usize;
+    for_each_row_with_texts(relid, &columns, &texts, |row| {
+        scanned += 1;
+        let scored = scorer.score_with(|i| Ok(row.value(i))).map(|s| s.p_hat);
+        let target = row.text(columns.len());
+        let judged = scored.and_then(|p| match &target {
+            Some(y) => parse_outcome(target_column, y, scanned).map(|y| Some((p, y))),
+            None => Ok(None),
+        });
+        match judged {
+            Ok(Some((p, y))) => evaluation.add(p, y),
+            Ok(None) => without_outcome += 1,
+            Err(e) => {
+                let k = key.as_ref().and_then(|_| row.text(columns.len() + 1));
+                bad.bad_row(e, scanned, k)
+            }
+        }
+    });
+    let mut answer = evaluation.finish(scorer.threshold).to_json();
+    let obj = answer.as_object_mut().unwrap();
+    obj.insert("rows_without_outcome".into(), without_outcome.into());
+    obj.insert("rows_skipped".into(), bad.skipped.into());
+    obj.insert("model".into(), loaded.name.clone().into());
+    obj.insert("version".into(), loaded.version.into());
+    JsonB(answer)
 }
 
 /// The columns the model reads, with their kinds, in the model's input order.
@@ -276,13 +310,52 @@ pub fn relation_name(relid: pg_sys::Oid) -> String {
     }
 }
 
-/// Live data of `source` against the training statistics of `model`'s active version, one row
-/// per column the model reads (see `pipeline::drift` for the statistics and the flag rule).
-#[pg_extern(stable, parallel_safe)]
+/// Live data of `source` against the training statistics of `model` (at `version`; the active
+/// one when NULL), one row per column the model reads (see `pipeline::drift` for the statistics
+/// and the flag rule). Bad rows as in `evaluate_purchase_model`; `rows_skipped` (the same on
+/// every row) counts the rows left out.
+#[pg_extern(stable, parallel_safe, name = "purchase_drift")]
+#[allow(clippy::type_complexity)]
+fn purchase_drift_pinned(
+    source: SourceTable,
+    model: default!(Option<&str>, "'default'"),
+    version: default!(Option<i32>, "NULL"),
+    on_bad_row: default!(Option<&str>, "'error'"),
+    key_column: default!(Option<&str>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(column_name, String),
+        name!(train_mean, Option<f64>),
+        name!(live_mean, Option<f64>),
+        name!(train_std, Option<f64>),
+        name!(live_std, Option<f64>),
+        name!(train_null_rate, Option<f64>),
+        name!(live_null_rate, Option<f64>),
+        name!(unseen_categories, Option<Vec<String>>),
+        name!(psi, Option<f64>),
+        name!(flagged, bool),
+        name!(rows_skipped, i64),
+    ),
+> {
+    guard_entry("purchase_drift", || {
+        let model = required(model, "model");
+        let policy = bad_rows::on_bad_row(on_bad_row);
+        let (rows, skipped) = drift(source, model, version, policy, key_column);
+        TableIterator::new(
+            rows.into_iter()
+                .map(move |r| (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, skipped)),
+        )
+    })
+}
+
+/// The entry point of the 0.1.0-0.3.0 signature `(regclass, text)`, which an installed
+/// extension keeps until `ALTER EXTENSION pg_purchase UPDATE`.
+#[pg_extern(stable, parallel_safe, sql = false)]
 #[allow(clippy::type_complexity)]
 fn purchase_drift(
     source: SourceTable,
-    model: default!(&str, "'default'"),
+    model: &str,
 ) -> TableIterator<
     'static,
     (
@@ -299,22 +372,43 @@ fn purchase_drift(
     ),
 > {
     guard_entry("purchase_drift", || {
-        let (loaded, doc) = model_version(model, None);
-        let relid = source.0;
-        let columns = model_columns(&loaded);
-        let names: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
-        check_select(relid, &names);
-        for c in &names {
-            check_column(relid, c);
-        }
-        let mut drift = purchase_model::drift::Drift::new(&loaded.model, doc.as_ref());
-        for_each_row(relid, &columns, None, |row| {
-            for i in 0..columns.len() {
-                drift.add(i, row.value(i)).or_raise();
-            }
-        });
-        drift_rows(drift)
+        TableIterator::new(drift(source, model, None, OnBadRow::Error, None).0)
     })
+}
+
+/// The drift rows of `source` against `model`, and how many bad rows were skipped.
+fn drift(
+    source: SourceTable,
+    model: &str,
+    version: Option<i32>,
+    policy: OnBadRow,
+    key_column: Option<&str>,
+) -> (Vec<DriftRowTuple>, i64) {
+    let (loaded, doc) = model_version(model, version);
+    let relid = source.0;
+    let columns = model_columns(&loaded);
+    let names: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
+    check_select(relid, &names);
+    for c in &names {
+        check_column(relid, c);
+    }
+    let key = bad_rows::key_column(relid, key_column);
+    if let Some(k) = &key {
+        check_select(relid, &[k.as_str()]);
+    }
+    let texts: Vec<&str> = key.iter().map(String::as_str).collect();
+    let mut bad = BadRows::new(policy, key.clone(), relid);
+    let mut drift = purchase_model::drift::Drift::new(&loaded.model, doc.as_ref());
+    let mut scanned = 0usize;
+    for_each_row_with_texts(relid, &columns, &texts, |row| {
+        scanned += 1;
+        let values: Vec<_> = (0..columns.len()).map(|i| row.value(i)).collect();
+        if let Err(e) = drift.add_row(&values) {
+            let k = key.as_ref().and_then(|_| row.text(columns.len()));
+            bad.bad_row(e, scanned, k)
+        }
+    });
+    (drift_rows(drift), bad.skipped)
 }
 
 type DriftRowTuple = (
@@ -330,7 +424,7 @@ type DriftRowTuple = (
     bool,
 );
 
-fn drift_rows(drift: purchase_model::drift::Drift<'_>) -> TableIterator<'static, DriftRowTuple> {
+fn drift_rows(drift: purchase_model::drift::Drift<'_>) -> Vec<DriftRowTuple> {
     let rows: Vec<_> = drift
         .finish()
         .into_iter()
@@ -349,5 +443,5 @@ fn drift_rows(drift: purchase_model::drift::Drift<'_>) -> TableIterator<'static,
             )
         })
         .collect();
-    TableIterator::new(rows)
+    rows
 }

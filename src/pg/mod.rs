@@ -2,9 +2,11 @@
 //! the model itself is the `purchase_model` crate. ARCHITECTURE.md says how the parts and
 //! their caches fit together.
 
+mod bad_rows;
 mod calibration;
 mod citus;
 mod cleaning_function;
+mod compare;
 mod datum;
 pub(crate) mod errors;
 mod explain;

@@ -12,8 +12,13 @@
 //! catalog (`relationOids`): a load/activate/drop queues a relcache invalidation of the catalog,
 //! which invalidates every cached plan built this way (prepared statements, PL/pgSQL, pg_cron).
 //! Anything not provably safe to rewrite is left alone and takes the generic row path.
+//!
+//! A constant version pin (`version => 2`) is rewritten exactly, into the pinned function
+//! `predict_purchase_version_columns('default', 2, '{cols of version 2}', ...)`; a NULL pin is the
+//! active version's rewrite; a pin that is not a plan constant takes the generic path, which
+//! resolves the pin per row.
 
-use crate::pg::models::cache::{catalog_relid, is_final, try_resolve};
+use crate::pg::models::cache::{catalog_relid, is_final, try_resolve_version};
 use crate::pg::row_columns::row_columns;
 use crate::pg::scoring::binder::bind_inputs;
 use crate::pg::scoring::columns::may_execute;
@@ -29,7 +34,7 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     // SAFETY: `req` is the planner's request (the contract): `root` is NULL or the planner's
     // PlannerInfo, whose glob and parse are checked before use; `fcall` is the FuncExpr being
     // simplified, its args a valid List (two elements for these functions, checked).
-    let (root, fcall, row, model_arg) = unsafe {
+    let (root, fcall, row, model_arg, version_arg) = unsafe {
         let root = (*req).root;
         if root.is_null() || (*root).glob.is_null() || (*root).parse.is_null() {
             return None;
@@ -42,18 +47,22 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
         }
         let fcall = (*req).fcall;
         let args = (*fcall).args;
-        if pg_sys::list_length(args) != 2 {
+        let nargs = pg_sys::list_length(args);
+        if nargs != 2 && nargs != 3 {
             return None;
         }
         let row = pg_sys::list_nth(args, 0) as *mut pg_sys::Node;
         let model_arg = pg_sys::list_nth(args, 1) as *mut pg_sys::Node;
-        (root, fcall, row, model_arg)
+        let version_arg = (nargs == 3).then(|| pg_sys::list_nth(args, 2) as *mut pg_sys::Node);
+        (root, fcall, row, model_arg, version_arg)
     };
     // SAFETY: an element of the call's argument list: a valid expression node.
     let model_name = unsafe { const_text(model_arg) }?;
+    // SAFETY: an element of the call's argument list: a valid expression node.
+    let version = unsafe { version_pin(version_arg) }?;
     // SAFETY: `fcall` is the valid FuncExpr (above).
     let funcid = unsafe { (*fcall).funcid };
-    let columns_fn = columns_function(funcid)?;
+    let columns_fn = columns_function(funcid, version.is_some())?;
     // Rewrite only calls the planning role may make, of both functions: a call it may not make
     // stays as it is and the executor refuses it as usual. The columns function checks again
     // when it runs (a cached plan may run as another role), and a GRANT/REVOKE on the original
@@ -63,7 +72,7 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     }
     // SAFETY: `root` is the valid PlannerInfo with a non-null glob (above).
     unsafe { pg_sys::record_plan_function_dependency(root, funcid) };
-    let loaded = try_resolve(&model_name)?;
+    let loaded = try_resolve_version(&model_name, version)?;
     let catalog = catalog_relid()?;
     // A version read in a transaction that has already taken in an activation may be the one
     // that activation replaced (an older REPEATABLE READ snapshot, a savepoint's re-plan): its
@@ -71,7 +80,7 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     // Leave such a call on the generic row path, which scores whatever version is in force, and
     // mark the plan transient, so a later transaction (another TransactionXmin) plans it again
     // and rewrites it then.
-    if !is_final(&model_name) {
+    if !is_final(&model_name, version) {
         // SAFETY: `root` is the valid PlannerInfo with a non-null glob (above).
         unsafe { (*(*root).glob).transientPlan = true };
         return None;
@@ -85,7 +94,8 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     let names: Vec<String> = loaded.model.columns().map(str::to_string).collect();
     // A call takes at most FUNC_MAX_ARGS (100) arguments: a model reading more than 98
     // columns stays on the generic path.
-    if names.len() + 2 > pg_sys::FUNC_MAX_ARGS as usize {
+    let fixed_args = if version.is_some() { 3 } else { 2 };
+    if names.len() + fixed_args > pg_sys::FUNC_MAX_ARGS as usize {
         return None;
     }
     // Every column the model reads, bound before any node is built: a missing one leaves the
@@ -106,6 +116,9 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> Option<*mut 
     unsafe {
         let mut new_args = std::ptr::null_mut::<pg_sys::List>();
         new_args = pg_sys::lappend(new_args, pg_sys::copyObjectImpl(model_arg.cast()));
+        if let (Some(_), Some(pin)) = (version, version_arg) {
+            new_args = pg_sys::lappend(new_args, pg_sys::copyObjectImpl(pin.cast()));
+        }
         let names_const = pg_sys::makeConst(
             pg_sys::TEXTARRAYOID,
             -1,
@@ -156,8 +169,36 @@ unsafe fn const_text(node: *mut pg_sys::Node) -> Option<String> {
     }
 }
 
-/// `predict_purchase` -> `predict_purchase_columns` in the same schema (in a transaction).
-fn columns_function(funcid: pg_sys::Oid) -> Option<pg_sys::Oid> {
+/// The version a call pins: `Some(None)` for no pin (no argument, or a NULL constant: the
+/// active version), `Some(Some(v))` for a non-null integer constant, None (do not rewrite) for
+/// anything else.
+///
+/// # Safety
+/// `node` must be None or point to a valid Node.
+unsafe fn version_pin(node: Option<*mut pg_sys::Node>) -> Option<Option<i32>> {
+    let Some(node) = node else {
+        return Some(None);
+    };
+    // SAFETY: a valid node (the contract), read as a Const only after its tag says so; a
+    // non-null Const of type int4 holds an int4 datum.
+    unsafe {
+        if !pgrx::is_a(node, pg_sys::NodeTag::T_Const) {
+            return None;
+        }
+        let c = node as *mut pg_sys::Const;
+        if (*c).consttype != pg_sys::INT4OID {
+            return None;
+        }
+        if (*c).constisnull {
+            return Some(None);
+        }
+        Some(Some((*c).constvalue.value() as i32))
+    }
+}
+
+/// `predict_purchase` -> `predict_purchase_columns(text, text[], "any")` in the same schema (in
+/// a transaction), or with `pinned` `predict_purchase_version_columns(text, integer, text[], "any")`.
+fn columns_function(funcid: pg_sys::Oid, pinned: bool) -> Option<pg_sys::Oid> {
     // SAFETY: syscache lookups of any oid (NULL when it does not exist, checked); the names
     // are palloc'd C strings; the qualified name list is built of valid String nodes and read
     // by LookupFuncName with an argument array of its length.
@@ -167,16 +208,31 @@ fn columns_function(funcid: pg_sys::Oid) -> Option<pg_sys::Oid> {
         if fname.is_null() || nsp.is_null() {
             return None;
         }
+        let suffix = if pinned {
+            "_version_columns"
+        } else {
+            "_columns"
+        };
         let target =
-            CString::new(format!("{}_columns", CStr::from_ptr(fname).to_str().ok()?)).ok()?;
+            CString::new(format!("{}{suffix}", CStr::from_ptr(fname).to_str().ok()?)).ok()?;
         let mut qualified = std::ptr::null_mut::<pg_sys::List>();
         qualified = pg_sys::lappend(qualified, pg_sys::makeString(nsp).cast());
         qualified = pg_sys::lappend(
             qualified,
             pg_sys::makeString(pg_sys::pstrdup(target.as_ptr())).cast(),
         );
-        let argtypes = [pg_sys::TEXTOID, pg_sys::TEXTARRAYOID, pg_sys::ANYOID];
-        let oid = pg_sys::LookupFuncName(qualified, 3, argtypes.as_ptr(), true);
+        let oid = if pinned {
+            let argtypes = [
+                pg_sys::TEXTOID,
+                pg_sys::INT4OID,
+                pg_sys::TEXTARRAYOID,
+                pg_sys::ANYOID,
+            ];
+            pg_sys::LookupFuncName(qualified, 4, argtypes.as_ptr(), true)
+        } else {
+            let argtypes = [pg_sys::TEXTOID, pg_sys::TEXTARRAYOID, pg_sys::ANYOID];
+            pg_sys::LookupFuncName(qualified, 3, argtypes.as_ptr(), true)
+        };
         (oid != pg_sys::InvalidOid).then_some(oid)
     }
 }

@@ -122,13 +122,28 @@ pub fn for_each_row(
     relid: pg_sys::Oid,
     columns: &[(String, InputKind)],
     text_column: Option<&str>,
+    on_row: impl FnMut(&mut SourceRow<'_>),
+) {
+    for_each_row_with_texts(relid, columns, text_column.as_slice(), on_row)
+}
+
+/// Like [`for_each_row`], with several trailing columns read as text (`row.text(columns.len()
+/// + j)` is `text_columns[j]`).
+pub fn for_each_row_with_texts(
+    relid: pg_sys::Oid,
+    columns: &[(String, InputKind)],
+    text_columns: &[&str],
     mut on_row: impl FnMut(&mut SourceRow<'_>),
 ) {
     let mut select: Vec<String> = columns
         .iter()
         .map(|(c, _)| format!("s.{}", quote_ident(c)))
         .collect();
-    select.extend(text_column.map(|c| format!("s.{}::pg_catalog.text", quote_ident(c))));
+    select.extend(
+        text_columns
+            .iter()
+            .map(|c| format!("s.{}::pg_catalog.text", quote_ident(c))),
+    );
     let query = format!(
         "SELECT {} FROM {} s",
         select.join(", "),

@@ -43,7 +43,7 @@ def test_a_40_gb_training_is_refused_and_the_server_survives(conn, limits_db):
         e = refused(
             conn,
             """SELECT train_purchase_model('wide', 'y', 'wide',
-                   '{"max_levels": 30000, "validation_fraction": 0}')""",
+                   '{"max_levels": 30000, "validation_fraction": 0, "fit_intercept": false}')""",
         )
         assert e.sqlstate == "54000", f"{e.sqlstate} {e.diag.message_primary}"
         message = e.diag.message_primary

@@ -38,6 +38,7 @@ def table(conn):
 
 TRAIN = """SELECT train_purchase_model('outcomes', 'y', 'outcomes', '{"exclude": ["id"], "activate": true}')"""
 EVALUATE = "SELECT evaluate_purchase_model('outcomes', 'y', 'outcomes')"
+EVALUATE_KEYED = "SELECT evaluate_purchase_model('outcomes', 'y', 'outcomes', key_column => 'id')"
 
 
 def test_numeric_one_and_zero_are_outcomes_on_both(conn, table):
@@ -64,8 +65,11 @@ def test_other_values_are_refused_the_same_way_on_both(conn, table, value):
     conn.execute(TRAIN)  # a model to evaluate with
     conn.execute(f"UPDATE outcomes SET y = {value} WHERE id = 7")
     trained = error_of(conn, TRAIN)
-    evaluated = error_of(conn, EVALUATE)
+    evaluated = error_of(conn, EVALUATE_KEYED)
     assert trained[0] == "22023", trained
     assert '"y"' in trained[1] and value in trained[1], trained
     assert trained[2], "a hint"
-    assert evaluated == trained
+    # The same rule and message; evaluate names the row by its key and adds how to skip it.
+    assert evaluated[0] == trained[0]
+    assert evaluated[1] == f"row id = 7: {trained[1]}", evaluated
+    assert evaluated[2].startswith(trained[2]) and "on_bad_row => 'skip'" in evaluated[2], evaluated

@@ -136,6 +136,30 @@ impl<'m> Drift<'m> {
         }
     }
 
+    /// Adds one row (`raw[i]` is input `i`) only if scoring would accept every value of it: a
+    /// row with a bad value is an error and adds nothing, so a caller that skips bad rows
+    /// leaves no part of them in the statistics.
+    pub fn add_row(&mut self, raw: &[RawValue<'_>]) -> super::error::Result<()> {
+        for (i, value) in raw.iter().enumerate() {
+            self.check(i, *value)?;
+        }
+        for (i, value) in raw.iter().enumerate() {
+            self.add(i, *value)?;
+        }
+        Ok(())
+    }
+
+    /// The error `add(i, raw)` would return, without adding anything.
+    fn check(&self, i: usize, raw: RawValue<'_>) -> super::error::Result<()> {
+        let model = self.model;
+        if model.input_scaling(i).is_some() {
+            super::model::number(&model.inputs[i].column, raw)?;
+        } else {
+            model.prepare(i, raw)?;
+        }
+        Ok(())
+    }
+
     /// Adds raw value `raw` of input `i` (cleaned and looked up as scoring would; a value that
     /// scoring would refuse is an error here too).
     pub fn add(&mut self, i: usize, raw: RawValue<'_>) -> super::error::Result<()> {
@@ -406,6 +430,48 @@ mod tests {
         assert_eq!(s.live_null_rate, Some(2.0 / 3.0));
         assert_eq!(s.live_mean, Some(10.0));
         assert!(!s.flagged, "{s:?}");
+    }
+
+    /// A row with one value scoring refuses adds nothing, not even its good values; good rows
+    /// around it count as if it were not there.
+    #[test]
+    fn a_refused_row_adds_nothing() {
+        let (model, doc) = model_and_doc();
+        let spend = model
+            .inputs
+            .iter()
+            .position(|i| i.column == "spend")
+            .unwrap();
+        let row = |s: &'static str, t: &'static str| {
+            let mut raw = [RawValue::Missing; 2];
+            raw[spend] = RawValue::Text(s);
+            raw[1 - spend] = RawValue::Text(t);
+            raw
+        };
+        let mut d = Drift::new(&model, Some(&doc));
+        d.add_row(&row("9.0", "gold")).unwrap();
+        let err = d.add_row(&row("twelve", "silver")).unwrap_err();
+        assert!(err.to_string().contains("\"spend\""), "{err}");
+        d.add_row(&row("11.0", "gold")).unwrap();
+        let rows = d.finish();
+        let s = rows.iter().find(|r| r.column == "spend").unwrap();
+        assert_eq!(s.live_mean, Some(10.0));
+        assert_eq!(s.live_null_rate, Some(0.0));
+        let t = rows.iter().find(|r| r.column == "tier").unwrap();
+        assert_eq!(t.live_null_rate, Some(0.0));
+        assert_eq!(t.unseen_categories, Some(vec![]));
+        assert_eq!(
+            d_rows_of(&model, &doc, &[row("9.0", "gold"), row("11.0", "gold")]),
+            rows
+        );
+    }
+
+    fn d_rows_of(model: &CompiledModel, doc: &Value, rows: &[[RawValue<'_>; 2]]) -> Vec<DriftRow> {
+        let mut d = Drift::new(model, Some(doc));
+        for r in rows {
+            d.add_row(r).unwrap();
+        }
+        d.finish()
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod calibration;
 pub mod canonical;
 pub mod checked_json;
 pub mod clean;
+pub mod compare;
 pub mod drift;
 pub mod error;
 pub mod evaluate;

@@ -16,7 +16,7 @@ use purchase_model::loaded::compile_artifact_value;
 pgrx::extension_sql_file!("lifecycle.sql", finalize);
 
 /// An argument that must not be NULL: NULL is an error, never a silent NULL result.
-fn required<T>(value: Option<T>, argument: &str) -> T {
+pub(crate) fn required<T>(value: Option<T>, argument: &str) -> T {
     value.unwrap_or_else(|| {
         raise(
             PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,

@@ -66,7 +66,9 @@ struct Entry {
 
 #[derive(Default)]
 struct Cache {
-    entries: HashMap<String, Entry>,
+    /// Keyed by name and pinned version (None: the active version), so a version pin never
+    /// shares an entry with the active version or another pin.
+    entries: HashMap<(String, Option<i32>), Entry>,
     callback_registered: bool,
     catalog_relid: Option<pg_sys::Oid>,
     /// The local transaction that last processed an invalidation of the catalog.
@@ -181,6 +183,13 @@ pub fn catalog_relid() -> Option<pg_sys::Oid> {
 
 /// The active version of model `name`, or None when there is none.
 pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
+    try_resolve_version(name, None)
+}
+
+/// Version `version` of model `name` (the active one when None), or None when there is none.
+/// A pinned version is cached under its own key and read with the same snapshot rules as the
+/// active one (`set_purchase_threshold` and drops change the catalog, which empties the cache).
+pub fn try_resolve_version(name: &str, version: Option<i32>) -> Option<Rc<LoadedModel>> {
     ensure_registered();
     // Once per call site (not per row): take in invalidations already committed, so a
     // statement whose relation locks were all held before still sees the latest activation.
@@ -190,7 +199,7 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     let now = snapshot_key();
     let (cached, usable) = CACHE.with(|c| {
         let cache = c.borrow();
-        match cache.entries.get(name) {
+        match cache.entries.get(&(name.to_string(), version)) {
             Some(e) => {
                 let usable = match e.validity {
                     Validity::Final => true,
@@ -205,11 +214,10 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
     if usable {
         return cached;
     }
-    let stored = catalog::active_version(name)?;
-    let version = stored.version;
+    let stored = catalog::scoring_version(name, version)?;
     let loaded = match cached {
         // A provisional entry re-read unchanged: keep the compiled model.
-        Some(m) if m.version == version && m.model.sha256 == stored.sha256 => m,
+        Some(m) if m.version == stored.version && m.model.sha256 == stored.sha256 => m,
         _ => compile_stored(name, stored),
     };
     CACHE.with(|c| {
@@ -222,7 +230,7 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
             Validity::Once
         };
         cache.entries.insert(
-            name.to_string(),
+            (name.to_string(), version),
             Entry {
                 model: loaded.clone(),
                 validity,
@@ -236,10 +244,13 @@ pub fn try_resolve(name: &str) -> Option<Rc<LoadedModel>> {
 /// no invalidation of the catalog, so no later activation can be hidden from it except by an
 /// invalidation still to come (which then reaches every plan built on it). A provisional entry
 /// (see the module comment) may be the superseded version, and a plan built on it would keep it.
-pub fn is_final(name: &str) -> bool {
+pub fn is_final(name: &str, version: Option<i32>) -> bool {
     CACHE.with(|c| {
         matches!(
-            c.borrow().entries.get(name).map(|e| &e.validity),
+            c.borrow()
+                .entries
+                .get(&(name.to_string(), version))
+                .map(|e| &e.validity),
             Some(Validity::Final)
         )
     })
@@ -261,6 +272,28 @@ pub fn compile_stored(name: &str, stored: catalog::StoredVersion) -> Rc<LoadedMo
         name: name.to_string(),
         version,
         model,
+    })
+}
+
+/// Version `version` of model `name` (the active one when None); an error naming the model and
+/// the version, and listing the versions there are, when it does not exist.
+pub fn resolve_version(name: &str, version: Option<i32>) -> Rc<LoadedModel> {
+    let Some(pinned) = version else {
+        return resolve(name);
+    };
+    try_resolve_version(name, Some(pinned)).unwrap_or_else(|| {
+        let versions = catalog::versions(name);
+        let listed = if versions.is_empty() {
+            format!("no model \"{name}\" is loaded")
+        } else {
+            let numbers: Vec<String> = versions.iter().map(i32::to_string).collect();
+            format!("its versions: {}", numbers.join(", "))
+        };
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("purchase model \"{name}\" has no version {pinned} ({listed})"),
+            Some("SELECT * FROM purchase_models() lists every version; version => NULL scores with the active one.".into()),
+        )
     })
 }
 

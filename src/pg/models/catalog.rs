@@ -21,18 +21,24 @@ pub struct StoredVersion {
     pub artifact: String,
 }
 
+/// Version `version` of `name` as stored, for scoring: the active one when None, else that
+/// version whether active or not (a staged or retired version can be scored by pinning it).
 ///
 /// Read with the statement's own snapshot (read-only SPI): pgrx's SPI takes a fresh snapshot
 /// per query once the transaction has an XID, so in a CTAS, an INSERT ... SELECT or any statement
 /// after a write, a call site starting after a concurrent activation committed would otherwise
 /// score with the new version while an earlier one used the old.
-pub fn active_version(name: &str) -> Option<StoredVersion> {
+pub fn scoring_version(name: &str, version: Option<i32>) -> Option<StoredVersion> {
     // Every operator and type qualified: this runs under the caller's search_path. Citus hook:
     // the node's own placement when the catalog is a reference table.
+    let which = match version {
+        None => "active",
+        Some(_) => "version OPERATOR(pg_catalog.=) $2",
+    };
     let query = std::ffi::CString::new(format!(
         "SELECT version, sha256,
                 (artifact OPERATOR(pg_catalog.-) 'checks'::pg_catalog.text)::pg_catalog.text
-           FROM {} WHERE name OPERATOR(pg_catalog.=) $1 AND active",
+           FROM {} WHERE name OPERATOR(pg_catalog.=) $1 AND {which}",
         crate::pg::citus::catalog_table()
     ))
     .unwrap();
@@ -49,15 +55,20 @@ pub fn active_version(name: &str) -> Option<StoredVersion> {
             None,
         );
     }
-    let mut argtypes = [pg_sys::TEXTOID];
-    let mut values = [name.into_datum().unwrap()];
-    let nulls = [b' ' as std::ffi::c_char];
-    // SAFETY: a NUL-terminated query and one argument: the three arrays each hold exactly one
-    // element (a text datum palloc'd by into_datum, its type, "not null") and outlive the call.
+    let mut argtypes = [pg_sys::TEXTOID, pg_sys::INT4OID];
+    let mut values = [
+        name.into_datum().unwrap(),
+        pg_sys::Datum::from(version.unwrap_or(0)),
+    ];
+    let nulls = [b' ' as std::ffi::c_char; 2];
+    let nargs = if version.is_some() { 2 } else { 1 };
+    // SAFETY: a NUL-terminated query and `nargs` (1 or 2) arguments: the three arrays each hold
+    // two elements (a text datum palloc'd by into_datum and an int4, their types, "not null")
+    // and outlive the call; the query refers to $2 only when nargs is 2.
     let status = unsafe {
         pg_sys::SPI_execute_with_args(
             query.as_ptr(),
-            1,
+            nargs,
             argtypes.as_mut_ptr(),
             values.as_mut_ptr(),
             nulls.as_ptr(),
@@ -310,7 +321,7 @@ pub fn versions(name: &str) -> Vec<i32> {
     Spi::connect(|client| {
         client
             .select(
-                "SELECT version FROM purchase.model_versions WHERE name = $1 ORDER BY version",
+                "SELECT version FROM purchase.model_versions WHERE name OPERATOR(pg_catalog.=) $1 ORDER BY version",
                 None,
                 &[name.into()],
             )

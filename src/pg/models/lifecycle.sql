@@ -67,14 +67,19 @@ REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean), l
   activate_purchase_model(text, integer), drop_purchase_model(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean), load_purchase_model_file(text, text, boolean, boolean),
   activate_purchase_model(text, integer), drop_purchase_model(text) TO purchase_admin;
-GRANT EXECUTE ON FUNCTION predict_purchase(record, text), purchase_outcome(record, text),
-  score_purchase(record, text), purchase_features(record, text), predict_purchase_json(jsonb, text, boolean),
+GRANT EXECUTE ON FUNCTION predict_purchase(record, text, integer), purchase_outcome(record, text, integer),
+  score_purchase(record, text, integer), purchase_features(record, text, integer),
+  predict_purchase_json(jsonb, text, boolean, integer),
   predict_purchase_columns(text, text[], "any"), purchase_outcome_columns(text, text[], "any"),
   score_purchase_columns(text, text[], "any"), purchase_features_columns(text, text[], "any"),
+  predict_purchase_version_columns(text, integer, text[], "any"), purchase_outcome_version_columns(text, integer, text[], "any"),
+  score_purchase_version_columns(text, integer, text[], "any"), purchase_features_version_columns(text, integer, text[], "any"),
   clean_number(text), purchase_models(), export_purchase_model(text, integer),
-  explain_purchase(record, text, integer, boolean), purchase_model_weights(text, integer),
-  purchase.feature_contributions(jsonb, text),
-  evaluate_purchase_model(regclass, text, text), purchase_drift(regclass, text),
+  explain_purchase(record, text, integer, boolean, integer), purchase_model_weights(text, integer),
+  purchase.feature_contributions(jsonb, text, integer),
+  evaluate_purchase_model(regclass, text, text, integer, text, text),
+  purchase_drift(regclass, text, integer, text, text),
+  compare_purchase_models(regclass, text, text, text, integer, integer, float8, float8, text, text),
   optimize_purchase_threshold(regclass, text, text, float8, float8) TO purchase_scorer;
 
 -- Targeting economics (src/pg/targeting.rs): the threshold search reads the source with the

@@ -3,7 +3,7 @@
 //! later rows do no lookups.
 
 use crate::pg::datum::text::text_str;
-use crate::pg::models::cache::{resolve, snapshot_key, LoadedModel, SnapshotKey};
+use crate::pg::models::cache::{resolve_version, snapshot_key, LoadedModel, SnapshotKey};
 use pgrx::prelude::*;
 use std::ffi::c_void;
 use std::marker::PhantomData;
@@ -151,6 +151,15 @@ unsafe extern "C-unwind" fn drop_state<T>(arg: *mut c_void) {
     }
 }
 
+/// The `version` argument `n` of a call: None when the call has no such argument (an older
+/// release's SQL) or it is NULL (the active version).
+#[inline]
+pub fn version_arg(call: Call<'_>, n: usize) -> Option<i32> {
+    let (datum, null) = call.arg(n);
+    // An int4 datum (every declaration with a version argument says `version integer`).
+    (!null).then(|| datum.value() as i32)
+}
+
 /// Argument `n` of the current call as (datum, isnull). (`Call::arg` is the checked form.)
 ///
 /// # Safety
@@ -177,24 +186,35 @@ pub struct ModelArgument {
     /// Whether the argument was found to be a `Const` on the first row.
     constant: Option<bool>,
     name: String,
+    /// The version pin the model was resolved for (None: the active version).
+    version: Option<i32>,
     model: Option<Rc<LoadedModel>>,
     /// The snapshot `model` was resolved under (None: none was active, so never reused).
     snapshot: Option<SnapshotKey>,
 }
 
 impl ModelArgument {
-    /// The model for this row's `model` argument (argument `argno`, a non-null text), and
-    /// whether it differs from the last row's.
+    /// The model for this row's `model` argument (argument `argno`, a non-null text) at the
+    /// version this row's `version` argument pins (read by the caller; None for the active
+    /// version), and whether it differs from the last row's. The pin is an integer compared on
+    /// every row: a pin that changes from row to row (a column, a parameter) resolves again, so
+    /// no row is scored with another version's model.
     ///
     /// # Safety
     /// Argument `argno` of `call` must be a non-null text datum.
     #[inline]
-    pub unsafe fn model(&mut self, call: Call<'_>, argno: usize) -> (Rc<LoadedModel>, bool) {
+    pub unsafe fn model_version(
+        &mut self,
+        call: Call<'_>,
+        argno: usize,
+        version: Option<i32>,
+    ) -> (Rc<LoadedModel>, bool) {
         let constant = *self
             .constant
             .get_or_insert_with(|| arg_is_const(call, argno));
         let snapshot = snapshot_key();
-        let same_statement = snapshot.is_some() && self.snapshot == snapshot;
+        let same_statement =
+            snapshot.is_some() && self.snapshot == snapshot && self.version == version;
         if let (true, true, Some(model)) = (constant, same_statement, &self.model) {
             return (model.clone(), false);
         }
@@ -205,7 +225,7 @@ impl ModelArgument {
                 return (model.clone(), false);
             }
         }
-        let model = resolve(name);
+        let model = resolve_version(name, version);
         let changed = self
             .model
             .as_ref()
@@ -213,6 +233,7 @@ impl ModelArgument {
         self.name.clear();
         self.name.push_str(name);
         self.model = Some(model.clone());
+        self.version = version;
         self.snapshot = snapshot;
         (model, changed)
     }

@@ -13,20 +13,52 @@
 //! - **malformed direct calls** (too few arguments, `VARIADIC ARRAY[...]`, a NULL or
 //!   non-constant names array, a NULL or repeated name, names and values of different counts)
 //!   are refused with a named error instead of reading the wrong argument.
+//!
+//! A call with a constant version pin (`predict_purchase(c, 'm', version => 2)`) is rewritten
+//! into `predict_purchase_version_columns(model text, version integer, columns text[],
+//! VARIADIC "any")` with the pinned version's columns: [`Shape`] says where its arguments sit.
 
 use crate::pg::datum::column::ColumnReader;
 use crate::pg::errors::raise;
 use crate::pg::models::cache::LoadedModel;
 use crate::pg::scoring::binder::bind_inputs;
-use crate::pg::scoring::call_site::{arg, arg_is_const, Call, ModelArgument};
+use crate::pg::scoring::call_site::{arg, arg_is_const, version_arg, Call, ModelArgument};
 use crate::pg::scoring::entry_points::null_model;
 use crate::pg::scoring::output::{emit, Output, OutputState};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use std::ffi::{CStr, CString};
 
-/// Arguments before the column values: model name, column names.
-pub const FIXED_ARGS: usize = 2;
+/// Where a columns function's arguments sit: (model, columns, values...) or, with a version
+/// pin, (model, version, columns, values...).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Active,
+    Pinned,
+}
+
+impl Shape {
+    /// The argument holding the column-name array.
+    fn names_arg(self) -> usize {
+        match self {
+            Shape::Active => 1,
+            Shape::Pinned => 2,
+        }
+    }
+
+    /// Arguments before the column values.
+    fn fixed_args(self) -> usize {
+        self.names_arg() + 1
+    }
+
+    /// The version pin of this call (None: the active version).
+    fn version(self, call: Call<'_>) -> Option<i32> {
+        match self {
+            Shape::Active => None,
+            Shape::Pinned => version_arg(call, 1),
+        }
+    }
+}
 
 #[derive(Default)]
 struct ColumnsSite {
@@ -44,21 +76,21 @@ struct ColumnsSite {
 ///
 /// # Safety
 /// `call` is a call of a V1 function declared (text, text[], VARIADIC "any").
-pub unsafe fn score_columns(call: Call<'_>, output: Output) -> pg_sys::Datum {
+pub unsafe fn score_columns(call: Call<'_>, output: Output, shape: Shape) -> pg_sys::Datum {
     // SAFETY: this function is the only user of the columns functions' fn_extra, always as
     // ColumnsSite.
     let site: &mut ColumnsSite = unsafe { call.state(ColumnsSite::default) };
     if site.names.is_none() {
         check_privilege(call);
-        site.names = Some(checked_names(call));
+        site.names = Some(checked_names(call, shape));
     }
     if call.arg(0).1 {
         null_model();
     }
     // SAFETY: argument 0 is a text (the declaration), non-null (checked just above).
-    let (model, changed) = unsafe { site.model.model(call, 0) };
+    let (model, changed) = unsafe { site.model.model_version(call, 0, shape.version(call)) };
     if changed {
-        bind_columns(call, site, &model);
+        bind_columns(call, site, &model, shape);
     }
     let ColumnsSite {
         argpos,
@@ -78,7 +110,7 @@ pub unsafe fn score_columns(call: Call<'_>, output: Output) -> pg_sys::Datum {
 }
 
 /// Maps the model's inputs to argument positions by the column-name array baked into the plan.
-fn bind_columns(call: Call<'_>, site: &mut ColumnsSite, model: &LoadedModel) {
+fn bind_columns(call: Call<'_>, site: &mut ColumnsSite, model: &LoadedModel, shape: Shape) {
     let names = site.names.take().unwrap_or_default();
     let flinfo = call.flinfo();
     // SAFETY: the current call's flinfo has a valid fn_mcxt (it outlives the call-site state
@@ -107,7 +139,7 @@ fn bind_columns(call: Call<'_>, site: &mut ColumnsSite, model: &LoadedModel) {
         }
     };
     for (input, pos) in model.model.inputs.iter().zip(positions) {
-        let argno = FIXED_ARGS + pos;
+        let argno = shape.fixed_args() + pos;
         // SAFETY: flinfo is the current call's; argno < nargs (checked_names).
         let typid = unsafe { pg_sys::get_fn_expr_argtype(flinfo, argno as i32) };
         site.argpos.push(argno);
@@ -141,7 +173,7 @@ fn own_name(call: Call<'_>) -> String {
 }
 
 /// The column names of argument 1, checked against the arguments actually passed.
-fn checked_names(call: Call<'_>) -> Vec<String> {
+fn checked_names(call: Call<'_>, shape: Shape) -> Vec<String> {
     let flinfo = call.flinfo();
     let me = own_name(call);
     // SAFETY: the current call's valid flinfo.
@@ -159,10 +191,17 @@ fn checked_names(call: Call<'_>) -> Vec<String> {
         ));
     }
     let nargs = call.nargs();
-    if nargs < FIXED_ARGS {
+    let fixed = shape.fixed_args();
+    let names_arg = shape.names_arg();
+    if nargs < fixed {
         malformed(format!("{me} needs a model name and a column-name array"));
     }
-    let (names_datum, names_null) = call.arg(1);
+    if shape == Shape::Pinned && (call.arg(1).1 || !arg_is_const(call, 1)) {
+        malformed(format!(
+            "argument \"version\" of {me} must be a non-NULL constant"
+        ));
+    }
+    let (names_datum, names_null) = call.arg(names_arg);
     if names_null {
         raise(
             PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -170,7 +209,7 @@ fn checked_names(call: Call<'_>) -> Vec<String> {
             None,
         );
     }
-    if !arg_is_const(call, 1) {
+    if !arg_is_const(call, names_arg) {
         malformed(format!(
             "argument \"columns\" of {me} must be a constant array of column names"
         ));
@@ -206,21 +245,21 @@ fn checked_names(call: Call<'_>) -> Vec<String> {
         }
         checked.push(name);
     }
-    let values = nargs - FIXED_ARGS;
+    let values = nargs - fixed;
     if values != checked.len() {
         malformed(format!(
             "{me} got {values} column value(s) for {} column name(s)",
             checked.len()
         ));
     }
-    for argno in FIXED_ARGS..nargs {
+    for argno in fixed..nargs {
         // SAFETY: the current call's flinfo, with an expression; argno < nargs.
         if unsafe { pg_sys::get_fn_expr_argtype(flinfo, argno as i32) } == pg_sys::InvalidOid {
             raise(
                 PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
                 format!(
                     "{me} cannot determine the type of the value of column \"{}\"",
-                    checked[argno - FIXED_ARGS]
+                    checked[argno - fixed]
                 ),
                 None,
             );
@@ -229,8 +268,9 @@ fn checked_names(call: Call<'_>) -> Vec<String> {
     checked
 }
 
-/// The scoring function a `*_columns` function stands for: same schema, the name without
-/// `_columns`, arguments (record, text). Must run in a transaction (catalog lookups).
+/// The scoring function a `*_columns` (or `*_version_columns`) function stands for: same
+/// schema, the name without that suffix, arguments (record, text, integer) since 0.4.0, (record, text) before (a
+/// database not yet updated). Must run in a transaction (catalog lookups).
 pub fn original_function(columns_fn: pg_sys::Oid) -> Option<pg_sys::Oid> {
     // SAFETY: syscache lookups of any oid (NULL when it does not exist); the names are
     // palloc'd C strings, checked for NULL before use; the qualified name list is built of
@@ -240,10 +280,10 @@ pub fn original_function(columns_fn: pg_sys::Oid) -> Option<pg_sys::Oid> {
         if fname.is_null() {
             return None;
         }
-        let base = CStr::from_ptr(fname)
-            .to_str()
-            .ok()?
-            .strip_suffix("_columns")?;
+        let base = CStr::from_ptr(fname).to_str().ok()?;
+        let base = base
+            .strip_suffix("_version_columns")
+            .or_else(|| base.strip_suffix("_columns"))?;
         let nsp = pg_sys::get_namespace_name(pg_sys::get_func_namespace(columns_fn));
         if nsp.is_null() {
             return None;
@@ -255,8 +295,11 @@ pub fn original_function(columns_fn: pg_sys::Oid) -> Option<pg_sys::Oid> {
             qualified,
             pg_sys::makeString(pg_sys::pstrdup(base.as_ptr())).cast(),
         );
-        let argtypes = [pg_sys::RECORDOID, pg_sys::TEXTOID];
-        let oid = pg_sys::LookupFuncName(qualified, 2, argtypes.as_ptr(), true);
+        let argtypes = [pg_sys::RECORDOID, pg_sys::TEXTOID, pg_sys::INT4OID];
+        let oid = match pg_sys::LookupFuncName(qualified, 3, argtypes.as_ptr(), true) {
+            pg_sys::InvalidOid => pg_sys::LookupFuncName(qualified, 2, argtypes.as_ptr(), true),
+            oid => oid,
+        };
         (oid != pg_sys::InvalidOid).then_some(oid)
     }
 }

@@ -34,7 +34,7 @@
 use crate::pg::errors::{guard_entry, raise};
 use crate::pg::planner::simplify;
 use crate::pg::scoring::call_site::Call;
-use crate::pg::scoring::columns::score_columns;
+use crate::pg::scoring::columns::{score_columns, Shape};
 use crate::pg::scoring::json::predict_json;
 use crate::pg::scoring::output::Output;
 use crate::pg::scoring::row::score_row;
@@ -77,9 +77,11 @@ macro_rules! v1_function {
 /// The row functions are CALLED ON NULL INPUT (since 0.3.0) so that a NULL model name is an
 /// error, as for the admin functions; a NULL row still gives NULL (what STRICT gave).
 /// (A library newer than the SQL of a database still on 0.2.0 is called STRICT: same answers.)
+/// Since 0.4.0 they take a third argument, `version integer DEFAULT NULL` (a version pin;
+/// NULL is the active version); 0.1.0-0.3.0's SQL calls them with two, read as no pin.
 ///
 /// # Safety
-/// `call` is a call of one of the (record, text) scoring functions.
+/// `call` is a call of one of the (record, text[, integer]) scoring functions.
 unsafe fn row_entry(call: Call<'_>, output: Output) -> pg_sys::Datum {
     if call.arg(1).1 {
         null_model()
@@ -137,7 +139,7 @@ v1_function!(
     predict_purchase_columns,
     |call| {
         // SAFETY: scoring.sql declares it predict_purchase_columns(model text, columns text[], VARIADIC "any").
-        unsafe { score_columns(call, Output::PHat) }
+        unsafe { score_columns(call, Output::PHat, Shape::Active) }
     }
 );
 v1_function!(
@@ -145,7 +147,7 @@ v1_function!(
     purchase_outcome_columns,
     |call| {
         // SAFETY: scoring.sql declares it purchase_outcome_columns(model text, columns text[], VARIADIC "any").
-        unsafe { score_columns(call, Output::Outcome) }
+        unsafe { score_columns(call, Output::Outcome, Shape::Active) }
     }
 );
 v1_function!(
@@ -153,7 +155,7 @@ v1_function!(
     score_purchase_columns,
     |call| {
         // SAFETY: scoring.sql declares it score_purchase_columns(model text, columns text[], VARIADIC "any").
-        unsafe { score_columns(call, Output::Score) }
+        unsafe { score_columns(call, Output::Score, Shape::Active) }
     }
 );
 v1_function!(
@@ -161,7 +163,42 @@ v1_function!(
     purchase_features_columns,
     |call| {
         // SAFETY: scoring.sql declares it purchase_features_columns(model text, columns text[], VARIADIC "any").
-        unsafe { score_columns(call, Output::Features) }
+        unsafe { score_columns(call, Output::Features, Shape::Active) }
+    }
+);
+
+// The pinned columns functions (since 0.4.0): what the planner rewrites a call with a constant
+// version pin into, `*_version_columns(model text, version integer, columns text[], VARIADIC "any")`.
+v1_function!(
+    pg_finfo_predict_purchase_version_columns,
+    predict_purchase_version_columns,
+    |call| {
+        // SAFETY: scoring.sql declares it predict_purchase_version_columns(model text, version integer, columns text[], VARIADIC "any").
+        unsafe { score_columns(call, Output::PHat, Shape::Pinned) }
+    }
+);
+v1_function!(
+    pg_finfo_purchase_outcome_version_columns,
+    purchase_outcome_version_columns,
+    |call| {
+        // SAFETY: scoring.sql declares it purchase_outcome_version_columns(model text, version integer, columns text[], VARIADIC "any").
+        unsafe { score_columns(call, Output::Outcome, Shape::Pinned) }
+    }
+);
+v1_function!(
+    pg_finfo_score_purchase_version_columns,
+    score_purchase_version_columns,
+    |call| {
+        // SAFETY: scoring.sql declares it score_purchase_version_columns(model text, version integer, columns text[], VARIADIC "any").
+        unsafe { score_columns(call, Output::Score, Shape::Pinned) }
+    }
+);
+v1_function!(
+    pg_finfo_purchase_features_version_columns,
+    purchase_features_version_columns,
+    |call| {
+        // SAFETY: scoring.sql declares it purchase_features_version_columns(model text, version integer, columns text[], VARIADIC "any").
+        unsafe { score_columns(call, Output::Features, Shape::Pinned) }
     }
 );
 

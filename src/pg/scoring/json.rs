@@ -17,8 +17,8 @@
 use crate::pg::datum::column::numeric_raw;
 use crate::pg::datum::text::as_str;
 use crate::pg::errors::{raise, OrRaise};
-use crate::pg::models::cache::{resolve, LoadedModel};
-use crate::pg::scoring::call_site::Call;
+use crate::pg::models::cache::{resolve_version, LoadedModel};
+use crate::pg::scoring::call_site::{version_arg, Call};
 use crate::pg::scoring::entry_points::null_model;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
@@ -186,9 +186,12 @@ struct Scratch {
 /// The V1 entry of `predict_purchase_json(rows jsonb, model text, strict boolean)`
 /// (CALLED ON NULL INPUT: a NULL document gives NULL, a NULL model or strict is 22004).
 /// Release 0.1.0's and 0.2.0's SQL declare it (jsonb, text) STRICT: then it is strict mode.
+/// Since 0.4.0 a fourth argument, `version integer DEFAULT NULL`, pins a version (NULL: the
+/// active one).
 ///
 /// # Safety
-/// `call` is a call with a jsonb, a text and (since 0.3.0) a boolean argument.
+/// `call` is a call with a jsonb, a text, (since 0.3.0) a boolean and (since 0.4.0) an
+/// integer argument.
 pub unsafe fn predict_json(call: Call<'_>) -> pg_sys::Datum {
     let (doc, doc_null) = call.arg(0);
     if call.arg(1).1 {
@@ -211,7 +214,7 @@ pub unsafe fn predict_json(call: Call<'_>) -> pg_sys::Datum {
         return call.return_null();
     }
     // SAFETY: argument 1 is a non-null text (the declaration; checked above).
-    let loaded = resolve(unsafe { call.text_arg("model", 1) });
+    let loaded = resolve_version(unsafe { call.text_arg("model", 1) }, version_arg(call, 3));
     let rules = strict.then(|| KeyRules::new(&loaded.model));
     // SAFETY: argument 0 is a non-null jsonb (the declaration; checked above): detoasted, a
     // Jsonb whose root container lives for the call.

@@ -9,7 +9,7 @@ use crate::pg::datum::column::ColumnReader;
 use crate::pg::errors::raise;
 use crate::pg::models::cache::{relcache_generation, LoadedModel};
 use crate::pg::scoring::binder::bind_inputs;
-use crate::pg::scoring::call_site::{Call, ModelArgument};
+use crate::pg::scoring::call_site::{version_arg, Call, ModelArgument};
 use crate::pg::scoring::output::{emit, Output, OutputState};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -64,8 +64,9 @@ pub unsafe fn score_row(call: Call<'_>, output: Output) -> pg_sys::Datum {
     let site: &mut RowSite = unsafe { call.state(RowSite::default) };
     let (row, _) = call.arg(0);
     // A new model invalidates the layout below (it compares the model it was built for).
-    // SAFETY: argument 1 is a non-null text (this function's contract).
-    let (model, _) = unsafe { site.model.model(call, 1) };
+    // SAFETY: argument 1 is a non-null text (this function's contract); argument 2, when the
+    // declaration has it, is the int4 version pin.
+    let (model, _) = unsafe { site.model.model_version(call, 1, version_arg(call, 2)) };
 
     // SAFETY: argument 0 is a non-null composite datum (this function's contract); detoasted,
     // it is a HeapTupleHeader valid for the call.

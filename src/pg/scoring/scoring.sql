@@ -9,24 +9,26 @@ CREATE FUNCTION purchase_planner_support(internal) RETURNS internal
 -- scoring a large table is worth parallel workers.
 
 -- The generic path: any row value. CALLED ON NULL INPUT: a NULL row gives NULL, a NULL model
--- name is an error (22004), as for the admin functions.
-CREATE FUNCTION predict_purchase("row" record, model text DEFAULT 'default') RETURNS float8
+-- name is an error (22004), as for the admin functions. version pins a version of the model
+-- (staged or retired alike); NULL, the default, is the active version.
+CREATE FUNCTION predict_purchase("row" record, model text DEFAULT 'default', version integer DEFAULT NULL) RETURNS float8
     AS 'MODULE_PATHNAME', 'predict_purchase_row'
     LANGUAGE C STABLE PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
-CREATE FUNCTION purchase_outcome("row" record, model text DEFAULT 'default') RETURNS integer
+CREATE FUNCTION purchase_outcome("row" record, model text DEFAULT 'default', version integer DEFAULT NULL) RETURNS integer
     AS 'MODULE_PATHNAME', 'purchase_outcome_row'
     LANGUAGE C STABLE PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
-CREATE FUNCTION score_purchase("row" record, model text DEFAULT 'default') RETURNS purchase_score
+CREATE FUNCTION score_purchase("row" record, model text DEFAULT 'default', version integer DEFAULT NULL) RETURNS purchase_score
     AS 'MODULE_PATHNAME', 'score_purchase_row'
     LANGUAGE C STABLE PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
-CREATE FUNCTION purchase_features("row" record, model text DEFAULT 'default') RETURNS jsonb
+CREATE FUNCTION purchase_features("row" record, model text DEFAULT 'default', version integer DEFAULT NULL) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'purchase_features_row'
     LANGUAGE C STABLE PARALLEL SAFE COST 100 SUPPORT purchase_planner_support;
 
 -- The old web service's contract: raw rows as JSON in, answers as JSON out. strict (the
 -- default): each object carries every column the model reads and no key outside the model's
--- inputs. NULL rows give NULL; a NULL model or strict is an error (22004).
-CREATE FUNCTION predict_purchase_json("rows" jsonb, "model" text DEFAULT 'default', "strict" boolean DEFAULT true)
+-- inputs. NULL rows give NULL; a NULL model or strict is an error (22004). version as above.
+CREATE FUNCTION predict_purchase_json("rows" jsonb, "model" text DEFAULT 'default', "strict" boolean DEFAULT true,
+                                      "version" integer DEFAULT NULL)
     RETURNS jsonb
     AS 'MODULE_PATHNAME', 'predict_purchase_json_wrapper' LANGUAGE C STABLE PARALLEL SAFE;
 
@@ -39,3 +41,15 @@ CREATE FUNCTION score_purchase_columns(model text, columns text[], VARIADIC "any
     AS 'MODULE_PATHNAME', 'score_purchase_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
 CREATE FUNCTION purchase_features_columns(model text, columns text[], VARIADIC "any") RETURNS jsonb
     AS 'MODULE_PATHNAME', 'purchase_features_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
+
+-- What a call with a constant version pin is rewritten into: that version's columns only.
+-- (A name of their own: overloads of the *_columns names would make direct calls with untyped
+-- literals ambiguous.)
+CREATE FUNCTION predict_purchase_version_columns(model text, version integer, columns text[], VARIADIC "any") RETURNS float8
+    AS 'MODULE_PATHNAME', 'predict_purchase_version_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
+CREATE FUNCTION purchase_outcome_version_columns(model text, version integer, columns text[], VARIADIC "any") RETURNS integer
+    AS 'MODULE_PATHNAME', 'purchase_outcome_version_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
+CREATE FUNCTION score_purchase_version_columns(model text, version integer, columns text[], VARIADIC "any") RETURNS purchase_score
+    AS 'MODULE_PATHNAME', 'score_purchase_version_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;
+CREATE FUNCTION purchase_features_version_columns(model text, version integer, columns text[], VARIADIC "any") RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'purchase_features_version_columns' LANGUAGE C STABLE PARALLEL SAFE COST 100;

@@ -31,6 +31,15 @@ impl Monitor for Progress {
     fn detail(&mut self, message: &str) {
         pgrx::debug1!("train_purchase_model: {message}");
     }
+    fn advise(&mut self, message: &str, hint: &str) {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            format!("train_purchase_model: {message}"),
+            "pg_purchase",
+        )
+        .set_hint(hint)
+        .report(pgrx::PgLogLevel::NOTICE);
+    }
 }
 
 fn raise_train(e: TrainError) -> ! {

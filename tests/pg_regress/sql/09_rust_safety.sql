@@ -113,7 +113,7 @@ SELECT count(*) FILTER (WHERE predict_purchase_columns('default', '{x5,x12,x31,x
 -- predict_purchase stops scoring table rows, through the rewrite and through a direct call.
 CREATE ROLE purchase_regress_plain;
 GRANT SELECT ON customers TO purchase_regress_plain;
-REVOKE EXECUTE ON FUNCTION predict_purchase(record, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION predict_purchase(record, text, integer) FROM PUBLIC;
 SET ROLE purchase_regress_plain;
 SELECT error_of('SELECT predict_purchase(c) FROM customers c');
 SELECT error_of($$SELECT predict_purchase_columns('default', '{x5,x12,x31,x44,x53,x56,x58,x62,x81,x91}',
@@ -135,7 +135,7 @@ EXECUTE scored;
 RESET ROLE;
 DEALLOCATE scored;
 RESET plan_cache_mode;
-GRANT EXECUTE ON FUNCTION predict_purchase(record, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION predict_purchase(record, text, integer) TO PUBLIC;
 REVOKE purchase_scorer FROM purchase_regress_plain;
 DROP OWNED BY purchase_regress_plain;
 DROP ROLE purchase_regress_plain;

@@ -33,8 +33,9 @@ WITH members AS (
   ('activate_purchase_model_wrapper', 'SECURITY DEFINER, pinned'),
   ('drop_purchase_model_wrapper', 'SECURITY DEFINER, pinned'),
   ('purchase_model_weights_wrapper', 'catalog queries with qualified operators, types and relations'),
-  ('evaluate_purchase_model_wrapper', 'one scan of the source: its own schema-qualified function, pg_catalog casts, no operator'),
-  ('purchase_drift_wrapper', 'one scan of the source: pg_catalog casts, no operator'),
+  ('evaluate_purchase_model_pinned_wrapper', 'one scan of the source: its own schema-qualified function, pg_catalog casts, no operator'),
+  ('purchase_drift_pinned_wrapper', 'one scan of the source: pg_catalog casts, no operator'),
+  ('compare_purchase_models_wrapper', 'one scan of the source: pg_catalog casts, no operator'),
   ('model_catalog_changed_wrapper', 'trigger on the catalog: queues a cache invalidation, no SQL')
 )
 SELECT m.member, m.lanname,

@@ -124,14 +124,20 @@ fn overflow(column: &Column, v: &[f64], rows: &[usize]) -> TrainError {
 }
 
 /// The n x p design matrix of the training rows, row-major, features in the candidates' output
-/// order; allocated fallibly (53200 instead of an abort).
+/// order, and with `intercept` a last column of ones; allocated fallibly (53200 instead of an
+/// abort).
 pub fn design(
     candidates: &[Candidate],
     rows: &[usize],
     p: usize,
+    intercept: bool,
     monitor: &mut dyn Monitor,
 ) -> Result<Array2<f64>, TrainError> {
-    let mut x = try_zeros(rows.len(), p, "the design matrix")?;
+    let mut x = try_zeros(rows.len(), p + usize::from(intercept), "the design matrix")?;
+    if intercept {
+        // The intercept's column, last: liblinear's bias feature (intercept_scaling = 1).
+        x.column_mut(p).fill(1.0);
+    }
     let mut f = 0;
     for c in candidates {
         match (&c.encoded, &c.column.values) {

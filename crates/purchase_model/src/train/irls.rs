@@ -1,6 +1,9 @@
-//! The unpenalised refit: logistic regression without intercept on the selected features by
-//! Newton's method (IRLS), to convergence, with standard errors from the inverse Hessian at the
-//! optimum — what statsmodels' `Logit(y, X).fit(method="newton", tol=1e-12)` computes.
+//! The unpenalised refit: logistic regression on the selected features (and the intercept, a
+//! column of ones the caller appends, named [`INTERCEPT`]) by Newton's method (IRLS), to
+//! convergence, with standard errors from the inverse Hessian at the optimum — what statsmodels'
+//! `Logit(y, X).fit(method="newton", tol=1e-12)` computes. With class weights each row's
+//! log-likelihood is weighted by its class's weight: the optimum of scikit-learn's
+//! `LogisticRegression(penalty=None, class_weight=...)`.
 //!
 //! The Newton system is solved by Cholesky factorisation from nalgebra (pure Rust, widely used,
 //! small build): the Hessian XᵀDX is symmetric positive definite exactly when the features are
@@ -25,41 +28,69 @@ const MAX_ITERATIONS: usize = 100;
 /// maximum (perfect or quasi-perfect separation): p_hat of some rows is 0 or 1 to rounding.
 const SEPARATION_COEF: f64 = 50.0;
 
-fn log_likelihood(z: &Array1<f64>, t: &[bool]) -> f64 {
+/// The name of the intercept's column among the refit's.
+pub const INTERCEPT: &str = "(intercept)";
+
+fn log_likelihood(z: &Array1<f64>, t: &[bool], cw: &[f64; 2]) -> f64 {
     -z.iter()
         .zip(t)
-        .map(|(&zi, &ti)| softplus(if ti { -zi } else { zi }))
+        .map(|(&zi, &ti)| cw[usize::from(ti)] * softplus(if ti { -zi } else { zi }))
         .sum::<f64>()
+}
+
+/// The Hessian's weights: class weight × p(1 − p).
+fn hessian_weights(z: &Array1<f64>, t: &[bool], cw: &[f64; 2]) -> Array1<f64> {
+    z.iter()
+        .zip(t)
+        .map(|(&zi, &ti)| {
+            let pi = logistic(zi);
+            cw[usize::from(ti)] * pi * (1.0 - pi)
+        })
+        .collect()
 }
 
 fn to_nalgebra(h: &Array2<f64>) -> DMatrix<f64> {
     DMatrix::from_fn(h.nrows(), h.ncols(), |i, j| h[[i, j]])
 }
 
-/// Newton's method from w = 0. `names` name the columns of `x` for error messages.
+/// Newton's method from w = 0. `names` name the columns of `x` for error messages;
+/// `class_weight` weighs the rows of class 0 and class 1.
 pub fn refit_logistic(
     x: ArrayView2<f64>,
     t: &[bool],
     names: &[String],
+    class_weight: [f64; 2],
     monitor: &mut dyn Monitor,
 ) -> Result<Refit, TrainError> {
+    let cw = &class_weight;
     let k = x.ncols();
     let mut w = Array1::<f64>::zeros(k);
     let mut z = Array1::<f64>::zeros(x.nrows());
-    let mut ll = log_likelihood(&z, t);
+    let mut ll = log_likelihood(&z, t, cw);
     for iteration in 1..=MAX_ITERATIONS {
         let probs = z.mapv(logistic);
         let residual: Array1<f64> = probs
             .iter()
             .zip(t)
-            .map(|(&pi, &ti)| f64::from(u8::from(ti)) - pi)
+            .map(|(&pi, &ti)| cw[usize::from(ti)] * (f64::from(u8::from(ti)) - pi))
             .collect();
         let grad = mat_t_vec(x, residual.view(), monitor);
-        let weights = probs.mapv(|pi| pi * (1.0 - pi));
+        let weights = hessian_weights(&z, t, cw);
         let hessian = weighted_gram(x, weights.view(), None, monitor);
-        let chol = to_nalgebra(&hessian)
-            .cholesky()
-            .ok_or_else(|| collinear(names))?;
+        // Positive definite at w = 0 but singular later: the weights p(1 - p) underflowed, the
+        // fitted probabilities are 0 or 1, which is separation (with an intercept the Hessian
+        // can collapse before any coefficient passes SEPARATION_COEF).
+        let chol = to_nalgebra(&hessian).cholesky().ok_or_else(|| {
+            let largest = w
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| names[*j] != INTERCEPT)
+                .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()));
+            match largest {
+                Some((j, wj)) if iteration > 1 => separated(&names[j], *wj),
+                _ => collinear(names),
+            }
+        })?;
         let step = chol.solve(&DVector::from_iterator(k, grad.iter().copied()));
         let step = Array1::from_iter(step.iter().copied());
 
@@ -70,7 +101,7 @@ pub fn refit_logistic(
         let (mut new_z, mut new_ll) = (&z + &xs, 0.0);
         for _ in 0..50 {
             new_z = &z + &(&xs * scale);
-            new_ll = log_likelihood(&new_z, t);
+            new_ll = log_likelihood(&new_z, t, cw);
             if new_ll >= ll - 1e-12 * ll.abs() {
                 break;
             }
@@ -83,15 +114,16 @@ pub fn refit_logistic(
         monitor.detail(&format!(
             "refit: Newton iteration {iteration}, log-likelihood {ll:.12e}, largest step {change:.3e}"
         ));
+        // (An intercept is on the scale of the base rate's logit, not of a standardised feature.)
         if let Some((j, wj)) = w
             .iter()
             .enumerate()
-            .find(|(_, v)| v.abs() > SEPARATION_COEF)
+            .find(|(j, v)| v.abs() > SEPARATION_COEF && names[*j] != INTERCEPT)
         {
             return Err(separated(&names[j], *wj));
         }
         if change <= 1e-13 * w.iter().fold(1.0f64, |m, v| m.max(v.abs())) {
-            return finish(x, t, names, w, z, iteration, monitor);
+            return finish(x, t, names, cw, w, z, iteration, monitor);
         }
     }
     Err(TrainError::numeric(
@@ -101,17 +133,18 @@ pub fn refit_logistic(
 }
 
 /// Standard errors from the Hessian at the optimum, and the log-likelihood there.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     x: ArrayView2<f64>,
     t: &[bool],
     names: &[String],
+    cw: &[f64; 2],
     w: Array1<f64>,
     z: Array1<f64>,
     iterations: usize,
     monitor: &mut dyn Monitor,
 ) -> Result<Refit, TrainError> {
-    let probs = z.mapv(logistic);
-    let weights = probs.mapv(|pi| pi * (1.0 - pi));
+    let weights = hessian_weights(&z, t, cw);
     let hessian = weighted_gram(x, weights.view(), None, monitor);
     let chol = to_nalgebra(&hessian)
         .cholesky()
@@ -120,7 +153,7 @@ fn finish(
     Ok(Refit {
         coefficients: w.to_vec(),
         std_errors: (0..w.len()).map(|j| inverse[(j, j)].sqrt()).collect(),
-        log_likelihood: log_likelihood(&z, t),
+        log_likelihood: log_likelihood(&z, t, cw),
         iterations,
     })
 }
@@ -138,7 +171,7 @@ fn collinear(names: &[String]) -> TrainError {
 fn separated(feature: &str, coef: f64) -> TrainError {
     TrainError::numeric(
         format!(
-            "the training data are perfectly separable: the refit's coefficient of \"{feature}\" grows without bound (passed {coef:.1} on the standardised scale), so the likelihood has no maximum"
+            "the training data are perfectly separable: the refit's coefficient of \"{feature}\" grows without bound (reached {coef:.1} on the standardised scale), so the likelihood has no maximum"
         ),
         "A column that (almost) determines the target, such as the target itself or a value recorded after the purchase, should be left out with options.exclude.",
     )

@@ -1,6 +1,10 @@
-//! L1-penalised logistic regression without intercept, with liblinear's objective
+//! L1-penalised logistic regression with liblinear's objective
 //!
-//!   min_w  C * sum_i log(1 + exp(-y_i x_i.w)) + ||w||_1,   y_i in {-1, +1},
+//!   min_w  sum_i C_i log(1 + exp(-y_i x_i.w)) + ||w||_1,   y_i in {-1, +1},
+//!
+//! where C_i = C × the weight of row i's class (scikit-learn's `class_weight`, which liblinear
+//! applies exactly so). An intercept is liblinear's: a column of ones in X, penalised like any
+//! other coefficient (`fit_intercept=True, intercept_scaling=1`); the caller appends it.
 //!
 //! solved like liblinear's own solver (newGLMNET, Yuan, Ho and Lin 2012): a proximal Newton
 //! method whose quadratic subproblem is solved by coordinate descent, followed by an Armijo
@@ -32,6 +36,8 @@ pub struct L1Settings {
     pub c: f64,
     pub tol: f64,
     pub max_iterations: usize,
+    /// Weights of class 0 and class 1 (1 and 1 without class_weight).
+    pub class_weight: [f64; 2],
 }
 
 impl Default for L1Settings {
@@ -40,6 +46,7 @@ impl Default for L1Settings {
             c: 1.0,
             tol: 1e-10,
             max_iterations: 500,
+            class_weight: [1.0, 1.0],
         }
     }
 }
@@ -50,12 +57,11 @@ const BETA: f64 = 0.5;
 /// liblinear's small ridge on the subproblem's diagonal, so an all-zero column stays at 0.
 const NU: f64 = 1e-12;
 
-/// C * sum of log-losses for linear predictor z and labels t (true = positive class).
-fn loss(z: ArrayView1<f64>, t: &[bool], c: f64) -> f64 {
-    c * z
-        .iter()
+/// sum of C_i × log-loss for linear predictor z and labels t (true = positive class).
+fn loss(z: ArrayView1<f64>, t: &[bool], c: &[f64; 2]) -> f64 {
+    z.iter()
         .zip(t)
-        .map(|(&zi, &ti)| softplus(if ti { -zi } else { zi }))
+        .map(|(&zi, &ti)| c[usize::from(ti)] * softplus(if ti { -zi } else { zi }))
         .sum::<f64>()
 }
 
@@ -83,10 +89,14 @@ pub fn fit_l1_logistic(
     monitor: &mut dyn Monitor,
 ) -> Result<L1Fit, TrainError> {
     let (n, p) = x.dim();
-    let c = settings.c;
+    // C_i by class: C times the class's weight.
+    let c = [
+        settings.c * settings.class_weight[0],
+        settings.c * settings.class_weight[1],
+    ];
     let mut w = vec![0.0; p];
     let mut z: Array1<f64> = Array1::zeros(n);
-    let mut objective = loss(z.view(), t, c);
+    let mut objective = loss(z.view(), t, &c);
     let mut initial = None;
     let mut relative = 1.0;
     let mut iterations = 0;
@@ -96,9 +106,9 @@ pub fn fit_l1_logistic(
         let residual: Array1<f64> = probs
             .iter()
             .zip(t)
-            .map(|(&pi, &ti)| pi - f64::from(u8::from(ti)))
+            .map(|(&pi, &ti)| c[usize::from(ti)] * (pi - f64::from(u8::from(ti))))
             .collect();
-        let g = mat_t_vec(x, residual.view(), monitor) * c;
+        let g = mat_t_vec(x, residual.view(), monitor);
         let norm = subgradient_norm(&w, g.view());
         let init = *initial.get_or_insert(norm);
         relative = if init > 0.0 { norm / init } else { 0.0 };
@@ -118,9 +128,12 @@ pub fn fit_l1_logistic(
         let active: Vec<usize> = (0..p)
             .filter(|&j| w[j] != 0.0 || g[j].abs() > 1.0 - 1e-3)
             .collect();
-        let weights = probs.mapv(|pi| pi * (1.0 - pi));
-        let mut h = weighted_gram(x, weights.view(), Some(&active), monitor);
-        h *= c;
+        let weights: Array1<f64> = probs
+            .iter()
+            .zip(t)
+            .map(|(&pi, &ti)| c[usize::from(ti)] * pi * (1.0 - pi))
+            .collect();
+        let h = weighted_gram(x, weights.view(), Some(&active), monitor);
         let a = active.len();
         let ga: Vec<f64> = active.iter().map(|&j| g[j]).collect();
         let wa: Vec<f64> = active.iter().map(|&j| w[j]).collect();
@@ -171,14 +184,14 @@ pub fn fit_l1_logistic(
         for _ in 0..60 {
             let trial_z = &z + &(&xd * step);
             let l1_trial: f64 = wa.iter().zip(&d).map(|(v, dk)| (v + step * dk).abs()).sum();
-            let trial = loss(trial_z.view(), t, c) + l1_trial;
+            let trial = loss(trial_z.view(), t, &c) + l1_trial;
             // Coordinates outside the working set are 0, so l1_trial is the whole penalty.
             if trial - objective <= SIGMA * step * decrease {
                 for (k, &j) in active.iter().enumerate() {
                     w[j] = wa[k] + step * d[k];
                 }
                 z = trial_z;
-                objective = loss(z.view(), t, c) + w.iter().map(|v| v.abs()).sum::<f64>();
+                objective = loss(z.view(), t, &c) + w.iter().map(|v| v.abs()).sum::<f64>();
                 accepted = true;
                 break;
             }

@@ -1,8 +1,11 @@
 //! Training the whole pipeline from raw columns, as the data scientists' notebook did: on the
 //! training rows only, mean imputation and standard scaling (population standard deviation) of
 //! numeric columns; one-hot categories with the first sorted level dropped plus a `<col>_nan`
-//! indicator; an L1-penalised logistic regression without intercept (liblinear's objective) over
-//! every feature to rank them by squared coefficient; an unpenalised Newton refit on the top k.
+//! indicator; an L1-penalised logistic regression (liblinear's objective, its intercept a
+//! penalised column of ones as liblinear's is) over every feature to rank them by squared
+//! coefficient, its C given or chosen by cross-validation (`cv`); an unpenalised Newton refit on
+//! the top k and the intercept (unless `fit_intercept` is false). `class_weight` weighs both fits
+//! as scikit-learn's does. Columns that look like keys are named in a NOTICE (`keys`).
 //! The result is an artifact of format 2 (`document`, RFC 8785 hash) with reference checks
 //! scored by the fitted model, the standard errors, a drift profile, and the training metrics.
 //! Memory is estimated before the design matrix is allocated (`memory`).
@@ -10,9 +13,11 @@
 //! No pgrx here: `pg::training` reads the table into [`columns`] and calls [`train`].
 
 pub mod columns;
+pub mod cv;
 pub mod document;
 pub mod encode;
 pub mod irls;
+pub mod keys;
 pub mod l1;
 pub mod linalg;
 pub mod memory;
@@ -110,6 +115,10 @@ pub trait Monitor {
     fn progress(&mut self, _message: &str) {}
     /// Per-iteration detail (DEBUG1 in the database).
     fn detail(&mut self, _message: &str) {}
+    /// Something the user should act on, with a hint (a NOTICE with HINT in the database).
+    fn advise(&mut self, message: &str, _hint: &str) {
+        self.progress(message);
+    }
 }
 
 /// A monitor that does nothing (tests, benchmarks).
@@ -120,6 +129,11 @@ impl Monitor for Quiet {}
 pub struct TrainSettings {
     pub top_k: usize,
     pub l1_c: f64,
+    /// Choose l1_c by cross-validation (`cv`) instead.
+    pub l1_c_cv: bool,
+    /// Fit an intercept (scikit-learn's default) in the L1 fit and in the refit.
+    pub fit_intercept: bool,
+    pub class_weight: options::ClassWeight,
     pub threshold: f64,
     /// liblinear's stopping tolerance for the L1 fit.
     pub tol: f64,
@@ -127,6 +141,8 @@ pub struct TrainSettings {
     pub checks: usize,
     /// The memory a training may hold at its peak (`memory::estimate`), in MB.
     pub max_memory_mb: u64,
+    /// Seeds the cross-validation folds (options.seed).
+    pub seed: u64,
 }
 
 impl Default for TrainSettings {
@@ -134,10 +150,14 @@ impl Default for TrainSettings {
         TrainSettings {
             top_k: 25,
             l1_c: 1.0,
+            l1_c_cv: false,
+            fit_intercept: true,
+            class_weight: options::ClassWeight::Equal,
             threshold: 0.75,
             tol: 1e-10,
             checks: 20,
             max_memory_mb: options::DEFAULT_MAX_MEMORY_MB as u64,
+            seed: 0,
         }
     }
 }
@@ -220,6 +240,15 @@ pub fn train(
         }
         monitor.tick();
     }
+    for c in &candidates {
+        if let Some(why) = keys::looks_like_key(c.column, &rows) {
+            let name = &c.column.name;
+            monitor.advise(
+                &format!("column \"{name}\" looks like a key ({why}): a key says nothing about buying, but a fit may still use it"),
+                &format!("Leave it out with options.exclude, e.g. '{{\"exclude\": [\"{name}\"]}}'."),
+            );
+        }
+    }
     let mut names = Vec::new();
     for c in &candidates {
         match &c.encoded {
@@ -252,8 +281,8 @@ pub fn train(
         &TrainingShape {
             all_rows: set.target.len(),
             training_rows: n,
-            features: p,
-            selected: k,
+            features: p + usize::from(settings.fit_intercept),
+            selected: k + usize::from(settings.fit_intercept),
             rows_as_read: set.heap_bytes(),
         },
         settings.max_memory_mb,
@@ -264,21 +293,33 @@ pub fn train(
         memory::thousands(memory::megabytes(estimate.peak)),
         settings.max_memory_mb,
     ));
-    let x = design(&candidates, &rows, p, monitor)?;
+    let intercept = settings.fit_intercept;
+    let x = design(&candidates, &rows, p, intercept, monitor)?;
     let t: Vec<bool> = rows.iter().map(|&r| set.target[r]).collect();
+    let class_weight = settings.class_weight.weights(n, positives);
+    let mut l1_settings = l1::L1Settings {
+        c: settings.l1_c,
+        tol: settings.tol,
+        class_weight,
+        ..Default::default()
+    };
+    let cv = if settings.l1_c_cv {
+        let report = cv::choose_l1_c(x.view(), &t, settings.seed, &l1_settings, monitor)?;
+        monitor.progress(&format!(
+            "l1_c = {} chosen by {}-fold cross-validation",
+            report.chosen,
+            cv::FOLDS
+        ));
+        l1_settings.c = report.chosen;
+        Some(report)
+    } else {
+        None
+    };
+    let l1_c = l1_settings.c;
+    let l1 = l1::fit_l1_logistic(x.view(), &t, &l1_settings, monitor)?;
 
-    let l1 = l1::fit_l1_logistic(
-        x.view(),
-        &t,
-        &l1::L1Settings {
-            c: settings.l1_c,
-            tol: settings.tol,
-            ..Default::default()
-        },
-        monitor,
-    )?;
-
-    // Ranking by squared L1 coefficient; ties keep feature order (a stable sort).
+    // Ranking by squared L1 coefficient; ties keep feature order (a stable sort). The
+    // intercept (column p) is no feature and is not ranked.
     let mut ranking: Vec<usize> = (0..p).filter(|&j| l1.coefficients[j] != 0.0).collect();
     ranking.sort_by(|&a, &b| {
         (l1.coefficients[b] * l1.coefficients[b])
@@ -286,10 +327,7 @@ pub fn train(
     });
     if ranking.is_empty() {
         return Err(TrainError::invalid(
-            format!(
-                "the L1 penalty leaves no feature (every coefficient is 0 at l1_c = {})",
-                settings.l1_c
-            ),
+            format!("the L1 penalty leaves no feature (every coefficient is 0 at l1_c = {l1_c})"),
             "Choose a larger options.l1_c (weaker penalty).",
         ));
     }
@@ -301,10 +339,22 @@ pub fn train(
     }
     let selected: Vec<usize> = ranking.iter().copied().take(k).collect();
     let selected_names: Vec<String> = selected.iter().map(|&j| names[j].clone()).collect();
-    let xs = select_columns(&x, &selected)?;
+    let mut refit_columns = selected.clone();
+    let mut refit_names = selected_names.clone();
+    if intercept {
+        refit_columns.push(p);
+        refit_names.push(irls::INTERCEPT.to_string());
+    }
+    let xs = select_columns(&x, &refit_columns)?;
     drop(x);
-    let refit = irls::refit_logistic(xs.view(), &t, &selected_names, monitor)?;
+    let mut refit = irls::refit_logistic(xs.view(), &t, &refit_names, class_weight, monitor)?;
     drop(xs);
+    // The intercept's coefficient and standard error are the refit's last, when fitted.
+    let (intercept_value, intercept_std_error) = if intercept {
+        (refit.coefficients.pop(), refit.std_errors.pop())
+    } else {
+        (None, None)
+    };
 
     // The artifact, compiled and scored by the loader's own code.
     let inputs = || {
@@ -333,7 +383,7 @@ pub fn train(
         class: "sklearn.linear_model.LogisticRegression",
         features: &selected_names,
         coefficients: &refit.coefficients,
-        intercept: 0.0,
+        intercept: intercept_value.unwrap_or(0.0),
         std_errors: &refit.std_errors,
     };
     let (_, parsed) = new_document(inputs(), model_doc(), settings.threshold).finish()?;
@@ -391,7 +441,13 @@ pub fn train(
         "training_positives": positives,
         "validation_rows": validation_rows.len(),
         "features_considered": p,
-        "l1_c": settings.l1_c,
+        "l1_c": l1_c,
+        "l1_c_cv": cv.as_ref().map(cv::CvReport::to_json),
+        "l1_intercept": intercept.then(|| l1.coefficients[p]),
+        "fit_intercept": intercept,
+        "intercept": intercept_value,
+        "intercept_std_error": intercept_std_error,
+        "class_weight": {"0": class_weight[0], "1": class_weight[1]},
         "l1_objective": l1.objective,
         "l1_relative_subgradient": l1.relative_subgradient,
         "top_k": k,

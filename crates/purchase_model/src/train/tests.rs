@@ -98,7 +98,7 @@ fn refit_matches_the_closed_form_of_disjoint_indicators() {
         t[row + i] = i % 2 == 0; // neither indicator: contributes nothing
     }
     let names = vec!["a".to_string(), "b".to_string()];
-    let fit = refit_logistic(x.view(), &t, &names, &mut Quiet).unwrap();
+    let fit = refit_logistic(x.view(), &t, &names, [1.0, 1.0], &mut Quiet).unwrap();
     for (g, &(rows, buyers)) in groups.iter().enumerate() {
         let p = buyers as f64 / rows as f64;
         assert!((fit.coefficients[g] - (p / (1.0 - p)).ln()).abs() < 1e-12);
@@ -116,7 +116,8 @@ fn separable_data_is_an_error_naming_the_feature() {
     let n = 200;
     let x = Array2::from_shape_fn((n, 1), |(i, _)| i as f64 - 99.5);
     let t: Vec<bool> = (0..n).map(|i| i >= 100).collect();
-    let err = refit_logistic(x.view(), &t, &["leak".to_string()], &mut Quiet).unwrap_err();
+    let err =
+        refit_logistic(x.view(), &t, &["leak".to_string()], [1.0, 1.0], &mut Quiet).unwrap_err();
     assert_eq!(err.kind, TrainErrorKind::Numeric);
     assert!(
         err.message.contains("separable") && err.message.contains("\"leak\""),
@@ -132,7 +133,7 @@ fn collinear_features_are_an_error() {
         x[[i, 2]] = x[[i, 0]] - x[[i, 1]];
     }
     let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-    let err = refit_logistic(x.view(), &t, &names, &mut Quiet).unwrap_err();
+    let err = refit_logistic(x.view(), &t, &names, [1.0, 1.0], &mut Quiet).unwrap_err();
     assert!(
         err.message.contains("linearly dependent"),
         "{}",
@@ -343,7 +344,7 @@ fn a_training_above_max_memory_mb_is_refused_before_allocating() {
     assert_eq!(err.kind, TrainErrorKind::Limit);
     assert!(
         err.message.contains("more than max_memory_mb = 1")
-            && err.message.contains("16000 training rows x 6 features"),
+            && err.message.contains("16000 training rows x 7 features"), // 6 and the intercept
         "{}",
         err.message
     );
