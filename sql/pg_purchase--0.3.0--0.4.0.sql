@@ -395,3 +395,187 @@ ALTER FUNCTION set_purchase_threshold(text, float8, boolean) SECURITY DEFINER SE
 REVOKE EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) TO purchase_admin;
 -- (end targeting)
+
+-- ==== firstweek ====
+-- issue 22 items 1, 3, 4, 7, 8, 9 (slice "firstweek"). Each object below is recreated exactly as
+-- the src/**/*.sql file named defines it.
+
+-- Item 9 (src/pg/insights.sql): explain_purchase never returns -0.
+
+CREATE OR REPLACE FUNCTION explain_purchase("row" record, model text DEFAULT 'default', top_k integer DEFAULT NULL)
+RETURNS TABLE (feature text, raw_value text, model_input float8, coefficient float8, contribution float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  features jsonb := @extschema@.purchase_features("row", model);
+  raw jsonb := pg_catalog.to_jsonb("row");
+BEGIN
+  IF top_k IS NOT NULL AND top_k < 0 THEN
+    RAISE EXCEPTION 'top_k must be NULL or at least 0, not %', top_k USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF features IS NULL THEN
+    RETURN;  -- a NULL row, as every scoring function answers NULL for it
+  END IF;
+  RETURN QUERY
+    -- "+ 0": a zero input times a negative coefficient is -0 in IEEE arithmetic, and -0 + 0 is
+    -- 0 (any other value is unchanged), so no contribution or input prints as -0.
+    SELECT w.feature, raw OPERATOR(pg_catalog.->>) w.input_column,
+           CASE WHEN w.input_column IS NULL THEN 1::float8
+                ELSE (features OPERATOR(pg_catalog.->>) w.feature)::float8 END
+             OPERATOR(pg_catalog.+) 0::float8 AS model_input,
+           w.coefficient,
+           w.coefficient OPERATOR(pg_catalog.*) CASE WHEN w.input_column IS NULL THEN 1::float8
+                ELSE (features OPERATOR(pg_catalog.->>) w.feature)::float8 END
+             OPERATOR(pg_catalog.+) 0::float8 AS contribution
+      FROM @extschema@.purchase_model_weights(model) w
+     ORDER BY pg_catalog.abs(w.coefficient OPERATOR(pg_catalog.*) CASE WHEN w.input_column IS NULL THEN 1::float8
+                ELSE (features OPERATOR(pg_catalog.->>) w.feature)::float8 END) DESC, w.feature
+     LIMIT top_k;
+END $$;
+
+-- Item 7 (src/pg/refresh.sql): the first refresh creates its target with a primary key on
+-- key_column (or a plain index where the keys repeat); refresh_work calls the new helper.
+
+CREATE FUNCTION purchase.refresh_index_new_target(tschema text, tname text, key_column text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE unique_keys boolean;
+BEGIN
+  EXECUTE format('SELECT count(%1$I) = count(*) AND count(DISTINCT %1$I) = count(*) FROM %2$I.%3$I',
+                 key_column, tschema, tname) INTO unique_keys;
+  IF unique_keys THEN
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (%I)', tschema, tname, key_column);
+  ELSE
+    EXECUTE format('CREATE INDEX ON %I.%I (%I)', tschema, tname, key_column);
+  END IF;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION purchase.refresh_index_new_target(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purchase.refresh_index_new_target(text, text, text) TO purchase_admin;
+
+CREATE OR REPLACE FUNCTION purchase.refresh_work(run bigint, source regclass, target text, caller_schemas name[],
+                                      creation_schema name, model text, key_column text, threshold float8,
+                                      on_bad_row text, max_bad_rows integer,
+                                      OUT r_status text, OUT r_target text, OUT r_version integer,
+                                      OUT r_scored bigint, OUT r_targeted bigint, OUT r_skipped bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tschema   text;
+  tname     text;
+  existing  oid;
+  kind      "char";
+  staging   text := 'pg_purchase_refresh_' || run;
+  bad_keys  text := 'pg_purchase_refresh_bad_' || run;
+  keep      text;
+  bad       record;
+  first_bad record;
+BEGIN
+  IF on_bad_row NOT IN ('error', 'skip') THEN
+    RAISE EXCEPTION 'on_bad_row must be ''error'' or ''skip'', not %', quote_literal(on_bad_row)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_bad_rows < 0 OR max_bad_rows > 10000 THEN
+    RAISE EXCEPTION 'max_bad_rows must be between 0 and 10000, not %', max_bad_rows
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT t.schema_name, t.table_name, t.existing INTO tschema, tname, existing
+    FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
+  r_target := format('%I.%I', tschema, tname);
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column
+                                              AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
+      USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
+  END IF;
+  SELECT mv.version INTO r_version FROM purchase.model_versions mv WHERE mv.name = model AND mv.active;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'purchase model "%" does not exist', model
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
+  END IF;
+  -- Two refreshes of one target never interleave: the second skips with a NOTICE. The key is
+  -- the quoted qualified name (unambiguous: "a.b".c and a."b.c" differ), hashed to 64 bits.
+  IF NOT pg_try_advisory_xact_lock(hashtextextended('pg_purchase.refresh:' || r_target, 0)) THEN
+    RAISE NOTICE 'a refresh of % is already running; skipping this one', r_target;
+    r_status := 'skipped';
+    r_scored := 0;
+    r_targeted := 0;
+    RETURN;
+  END IF;
+  -- Looked up again under the lock: a refresh that held it may have just created the target.
+  SELECT c.oid, c.relkind INTO existing, kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = tschema AND c.relname = tname;
+  IF existing IS NOT NULL THEN
+    PERFORM purchase.refresh_check_owner(existing, r_target);
+  END IF;
+  IF existing IS NOT NULL AND kind NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'target % is not a table', r_target
+      USING ERRCODE = 'wrong_object_type', HINT = 'A refresh replaces the rows of a table it creates or that has its columns.';
+  END IF;
+
+  -- Score every row once (rows_scored and the list come from this one scan).
+  BEGIN
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column, '');
+  EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+    -- A bad cell: find the rows at fault (scoring each row on its own).
+    IF on_bad_row = 'error' THEN
+      SELECT * INTO first_bad FROM @extschema@.purchase_input_errors(source, model, key_column, 1);
+      IF NOT FOUND THEN
+        RAISE;  -- no single row explains it: the original error
+      END IF;
+      RAISE EXCEPTION 'row %: %', format('%I = %s', key_column, first_bad.key), first_bad.error
+        USING ERRCODE = first_bad.sqlstate,
+              HINT = 'Fix that row, or pass on_bad_row => ''skip'' to leave bad rows out; '
+                     || format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them all.', source::text, model, key_column);
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE %I (key text) ON COMMIT DROP', bad_keys);
+    r_skipped := 0;
+    FOR bad IN SELECT * FROM @extschema@.purchase_input_errors(source, model, key_column, NULL) LOOP
+      EXECUTE format('INSERT INTO pg_temp.%I VALUES ($1)', bad_keys) USING bad.key;
+      IF r_skipped < max_bad_rows THEN
+        PERFORM purchase.refresh_bad_row_add(run, bad.key, bad.column_name, bad.value, bad.sqlstate, bad.error);
+      END IF;
+      r_skipped := r_skipped + 1;
+    END LOOP;
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column,
+      format('WHERE NOT EXISTS (SELECT FROM pg_temp.%I b WHERE b.key = c.%I::text)', bad_keys, key_column));
+  END;
+  GET DIAGNOSTICS r_scored = ROW_COUNT;
+  r_skipped := coalesce(r_skipped, 0);
+  IF r_scored = 0 AND r_skipped > 0 THEN
+    RAISE EXCEPTION 'every row of % is bad (% rows); the list is left as it was', source, r_skipped
+      USING ERRCODE = 'data_exception',
+            HINT = format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them.', source::text, model, key_column);
+  END IF;
+  EXECUTE format('SELECT coalesce(min(version), %s) FROM pg_temp.%I', r_version, staging) INTO r_version;
+
+  keep := CASE WHEN threshold IS NULL THEN 'business_outcome = 1' ELSE format('p_hat > %L::float8', threshold) END;
+  IF existing IS NULL THEN
+    EXECUTE format('CREATE TABLE %I.%I AS
+                      SELECT key AS %I, p_hat, %L::text AS model, version, now() AS scored_at
+                        FROM pg_temp.%I WHERE %s ORDER BY p_hat DESC',
+                   tschema, tname, key_column, model, staging, keep);
+  ELSE
+    -- Readers see the old complete list until commit, then the new one.
+    EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', tschema, tname);
+    -- Checked again now that it is locked (owners cannot change any more): the name still means
+    -- the table checked before scoring, not one dropped and created anew meanwhile, and its
+    -- owners as committed now. Nothing has been written to it yet.
+    IF to_regclass(r_target)::oid IS DISTINCT FROM existing THEN
+      RAISE EXCEPTION 'target % was dropped or replaced while the refresh ran', r_target
+        USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Run the refresh again.';
+    END IF;
+    PERFORM purchase.refresh_check_owner(existing, r_target);
+    EXECUTE format('TRUNCATE TABLE %I.%I', tschema, tname);
+    EXECUTE format('INSERT INTO %I.%I (%I, p_hat, model, version, scored_at)
+                      SELECT key, p_hat, %L, version, now() FROM pg_temp.%I WHERE %s ORDER BY p_hat DESC',
+                   tschema, tname, key_column, model, staging, keep);
+  END IF;
+  GET DIAGNOSTICS r_targeted = ROW_COUNT;
+  IF existing IS NULL THEN
+    PERFORM purchase.refresh_index_new_target(tschema, tname, key_column);
+  END IF;
+  EXECUTE format('DROP TABLE pg_temp.%I', staging);
+  r_status := 'succeeded';
+END $$;
+-- ==== end firstweek ====

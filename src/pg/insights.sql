@@ -19,12 +19,16 @@ BEGIN
     RETURN;  -- a NULL row, as every scoring function answers NULL for it
   END IF;
   RETURN QUERY
+    -- "+ 0": a zero input times a negative coefficient is -0 in IEEE arithmetic, and -0 + 0 is
+    -- 0 (any other value is unchanged), so no contribution or input prints as -0.
     SELECT w.feature, raw OPERATOR(pg_catalog.->>) w.input_column,
            CASE WHEN w.input_column IS NULL THEN 1::float8
-                ELSE (features OPERATOR(pg_catalog.->>) w.feature)::float8 END AS model_input,
+                ELSE (features OPERATOR(pg_catalog.->>) w.feature)::float8 END
+             OPERATOR(pg_catalog.+) 0::float8 AS model_input,
            w.coefficient,
            w.coefficient OPERATOR(pg_catalog.*) CASE WHEN w.input_column IS NULL THEN 1::float8
-                ELSE (features OPERATOR(pg_catalog.->>) w.feature)::float8 END AS contribution
+                ELSE (features OPERATOR(pg_catalog.->>) w.feature)::float8 END
+             OPERATOR(pg_catalog.+) 0::float8 AS contribution
       FROM @extschema@.purchase_model_weights(model) w
      ORDER BY pg_catalog.abs(w.coefficient OPERATOR(pg_catalog.*) CASE WHEN w.input_column IS NULL THEN 1::float8
                 ELSE (features OPERATOR(pg_catalog.->>) w.feature)::float8 END) DESC, w.feature

@@ -314,6 +314,26 @@ AS $$
                 staging, key_column, '@extschema@', model, source, filter)
 $$;
 
+-- The index of a target the first refresh creates: a primary key on key_column when the keys
+-- listed are unique and not NULL (what a table of customers to contact is keyed by), else a plain
+-- index (a source whose keys repeat). Later refreshes keep it: TRUNCATE + INSERT keep indexes,
+-- so a later run whose keys repeat fails on the primary key and leaves the old list.
+CREATE FUNCTION purchase.refresh_index_new_target(tschema text, tname text, key_column text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE unique_keys boolean;
+BEGIN
+  EXECUTE format('SELECT count(%1$I) = count(*) AND count(DISTINCT %1$I) = count(*) FROM %2$I.%3$I',
+                 key_column, tschema, tname) INTO unique_keys;
+  IF unique_keys THEN
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (%I)', tschema, tname, key_column);
+  ELSE
+    EXECUTE format('CREATE INDEX ON %I.%I (%I)', tschema, tname, key_column);
+  END IF;
+END $$;
+REVOKE EXECUTE ON FUNCTION purchase.refresh_index_new_target(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purchase.refresh_index_new_target(text, text, text) TO purchase_admin;
+
 -- The work of one run, in the caller's rights: score source into a temporary table (one scan:
 -- rows_scored and the list come from it), then replace the target's contents under an
 -- ACCESS EXCLUSIVE lock with TRUNCATE + INSERT, which keeps the table itself with its indexes,
@@ -436,6 +456,9 @@ BEGIN
                    tschema, tname, key_column, model, staging, keep);
   END IF;
   GET DIAGNOSTICS r_targeted = ROW_COUNT;
+  IF existing IS NULL THEN
+    PERFORM purchase.refresh_index_new_target(tschema, tname, key_column);
+  END IF;
   EXECUTE format('DROP TABLE pg_temp.%I', staging);
   r_status := 'succeeded';
 END $$;
