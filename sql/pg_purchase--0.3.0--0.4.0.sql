@@ -578,4 +578,160 @@ BEGIN
   EXECUTE format('DROP TABLE pg_temp.%I', staging);
   r_status := 'succeeded';
 END $$;
+
+-- Item 3 (src/pg/models/admin.rs, lifecycle.sql): load_purchase_model and _file gain
+-- replace_inputs, and name defaults to NULL (the artifact's own name, else 'default'): a new
+-- signature, so the 0.3.0 functions are dropped (the library keeps their C entry points for
+-- databases not yet updated) and the new ones created with the same privileges.
+DROP FUNCTION load_purchase_model(jsonb, text, boolean, boolean);
+DROP FUNCTION load_purchase_model_file(text, text, boolean, boolean);
+CREATE FUNCTION "load_purchase_model"(
+	"artifact" jsonb,
+	"name" TEXT DEFAULT NULL,
+	"activate" bool DEFAULT true,
+	"allow_unchecked" bool DEFAULT false,
+	"replace_inputs" bool DEFAULT false
+) RETURNS INT
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'load_purchase_model_named_wrapper';
+CREATE FUNCTION "load_purchase_model_file"(
+	"path" TEXT,
+	"name" TEXT DEFAULT NULL,
+	"activate" bool DEFAULT true,
+	"allow_unchecked" bool DEFAULT false,
+	"replace_inputs" bool DEFAULT false
+) RETURNS INT
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'load_purchase_model_file_named_wrapper';
+ALTER FUNCTION load_purchase_model(jsonb, text, boolean, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION load_purchase_model_file(text, text, boolean, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean, boolean),
+  load_purchase_model_file(text, text, boolean, boolean, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean, boolean),
+  load_purchase_model_file(text, text, boolean, boolean, boolean) TO purchase_admin;
+
+-- Item 4 (src/pg/models/lifecycle.sql, catalog.sql, refresh.sql): the catalog is purchase_admin's
+-- to read (its artifacts hold the reference rows); scoring reads it as its owner, so EXECUTE
+-- alone decides who scores; export is purchase_admin's and its refusal names the role.
+REVOKE ALL ON purchase.model_versions FROM PUBLIC;
+REVOKE ALL ON purchase.model_versions FROM purchase_scorer;
+GRANT SELECT ON purchase.model_versions TO purchase_admin;
+ALTER FUNCTION purchase_models() SECURITY DEFINER;
+-- explain_purchase, whatever its arguments (it calls purchase_features, which the README's recipe
+-- may revoke from PUBLIC; EXECUTE on explain_purchase is what decides).
+DO $$
+DECLARE f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+            WHERE p.proname = 'explain_purchase' AND p.pronamespace = '@extschema@'::regnamespace LOOP
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s SECURITY DEFINER', f);
+  END LOOP;
+END $$;
+CREATE OR REPLACE FUNCTION export_purchase_model(name text DEFAULT 'default', version integer DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE doc jsonb;
+BEGIN
+  -- The artifact holds the reference rows (checks), which may be real customer rows: it is
+  -- purchase_admin's, and the refusal says so (EXECUTE alone would name no role).
+  IF NOT pg_has_role('purchase_admin', 'USAGE') THEN
+    RAISE EXCEPTION 'permission denied for function export_purchase_model'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('The artifact holds the reference rows in checks; exporting is for purchase_admin: GRANT purchase_admin TO %I;', current_user);
+  END IF;
+  SELECT m.artifact INTO doc FROM purchase.model_versions m
+   WHERE m.name = export_purchase_model.name
+     AND (m.version = export_purchase_model.version OR (export_purchase_model.version IS NULL AND m.active));
+  IF doc IS NULL THEN
+    RAISE EXCEPTION 'purchase model "%" has no %', name,
+          coalesce('version ' || version, 'active version')
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists every version.';
+  END IF;
+  RETURN doc;
+END $$;
+COMMENT ON FUNCTION export_purchase_model(text, integer) IS 'The stored artifact of a version (the active one by default); load_purchase_model of it scores identically';
+REVOKE EXECUTE ON FUNCTION export_purchase_model(text, integer) FROM purchase_scorer;
+GRANT EXECUTE ON FUNCTION export_purchase_model(text, integer) TO purchase_admin;
+-- The column and kind of each input of a model's active version, NULL without one: what
+-- purchase_input_errors needs, read as the catalog's owner (the catalog, whose artifacts hold the
+-- reference rows, is purchase_admin's), so EXECUTE on purchase_input_errors is enough. PUBLIC
+-- keeps EXECUTE: it tells no more than the columns purchase_models() lists.
+CREATE FUNCTION purchase.model_inputs(model text) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('column', i->>'column', 'kind', i->>'kind') ORDER BY n), '[]')
+    FROM purchase.model_versions mv, jsonb_array_elements(mv.artifact->'inputs') WITH ORDINALITY AS e(i, n)
+   WHERE mv.name = model AND mv.active
+  HAVING count(mv.name) > 0
+$$;
+
+-- Finds rows of source that the model cannot score: key, the column and raw value at fault
+-- (when one column explains it), SQLSTATE and message. Reads with the caller's rights; each
+-- row is scored in its own subtransaction, so this is for diagnosis, not for the hot path.
+CREATE OR REPLACE FUNCTION purchase_input_errors(source regclass, model text DEFAULT 'default',
+                                      key_column text DEFAULT 'customer_id', max_rows bigint DEFAULT 1000)
+RETURNS TABLE (key text, column_name text, value text, sqlstate text, error text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r       record;
+  inputs  jsonb;
+  doc     jsonb;
+  listed  bigint := 0;
+  col     text;
+  kind    text;
+  e_state text;
+  e_text  text;
+BEGIN
+  IF source IS NULL OR model IS NULL OR key_column IS NULL THEN
+    RAISE EXCEPTION 'purchase_input_errors: source, model and key_column must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column
+                                              AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
+      USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
+  END IF;
+  inputs := purchase.model_inputs(model);
+  IF inputs IS NULL THEN
+    RAISE EXCEPTION 'purchase model "%" does not exist', model
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
+  END IF;
+  IF max_rows IS NOT NULL AND max_rows <= 0 THEN
+    RETURN;
+  END IF;
+  -- A record variable (not a field of one): its row type may differ from call to call.
+  FOR r IN EXECUTE format('SELECT c.%I::text AS "pg_purchase key", c.* FROM %s c', key_column, source) LOOP
+    BEGIN
+      PERFORM @extschema@.score_purchase(r, model);
+      CONTINUE;
+    EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+      GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_text = MESSAGE_TEXT;
+    END;
+    key := r."pg_purchase key";
+    sqlstate := e_state;
+    error := e_text;
+    column_name := NULL;
+    value := NULL;
+    -- The column at fault: the first number column whose text does not clean.
+    doc := to_jsonb(r);
+    FOR col, kind IN SELECT i->>'column', i->>'kind' FROM jsonb_array_elements(inputs) i LOOP
+      CONTINUE WHEN kind = 'category' OR doc->>col IS NULL;
+      BEGIN
+        PERFORM @extschema@.clean_number(doc->>col);
+      EXCEPTION WHEN data_exception THEN
+        column_name := col;
+        value := left(doc->>col, 200);
+        EXIT;
+      END;
+    END LOOP;
+    RETURN NEXT;
+    listed := listed + 1;
+    EXIT WHEN listed >= max_rows;
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION purchase_input_errors(regclass, text, text, bigint) IS
+  'Rows of source the model cannot score (key, column, value, SQLSTATE, message): find bad rows before a refresh';
 -- ==== end firstweek ====

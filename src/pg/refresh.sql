@@ -232,6 +232,19 @@ CREATE FUNCTION purchase.cron_database_name() RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT current_setting('cron.database_name', true) $$;
 
+-- The column and kind of each input of a model's active version, NULL without one: what
+-- purchase_input_errors needs, read as the catalog's owner (the catalog, whose artifacts hold the
+-- reference rows, is purchase_admin's), so EXECUTE on purchase_input_errors is enough. PUBLIC
+-- keeps EXECUTE: it tells no more than the columns purchase_models() lists.
+CREATE FUNCTION purchase.model_inputs(model text) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('column', i->>'column', 'kind', i->>'kind') ORDER BY n), '[]')
+    FROM purchase.model_versions mv, jsonb_array_elements(mv.artifact->'inputs') WITH ORDINALITY AS e(i, n)
+   WHERE mv.name = model AND mv.active
+  HAVING count(mv.name) > 0
+$$;
+
 -- Finds rows of source that the model cannot score: key, the column and raw value at fault
 -- (when one column explains it), SQLSTATE and message. Reads with the caller's rights; each
 -- row is scored in its own subtransaction, so this is for diagnosis, not for the hot path.
@@ -259,9 +272,8 @@ BEGIN
     RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
       USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
   END IF;
-  SELECT mv.artifact->'inputs' INTO inputs FROM purchase.model_versions mv
-   WHERE mv.name = purchase_input_errors.model AND mv.active;
-  IF NOT FOUND THEN
+  inputs := purchase.model_inputs(model);
+  IF inputs IS NULL THEN
     RAISE EXCEPTION 'purchase model "%" does not exist', model
       USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
   END IF;
