@@ -3,6 +3,7 @@
 workers on local ports), per-shard throughput, and a paper estimate for 100M customers.
 Not a test: never asserts times. Writes bench/results/citus.md."""
 
+import json
 import os
 import statistics
 import sys
@@ -12,6 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "citus"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lifecycle"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "trees"))
+sys.path.insert(0, os.path.join(ROOT, "python"))
 import cluster  # noqa: E402
 from common import bundled, load, make_customers  # noqa: E402
 
@@ -30,6 +33,59 @@ def timed(conn, sql, runs=RUNS, before=None):
             cur.fetchall()
         times.append(time.perf_counter() - t)
     return statistics.median(times[1:])
+
+
+def tree_models(train, y):
+    """The benchmark's tree models (issue 19): a 120-tree, 20-leaf LightGBM and a 100-tree,
+    depth-5 XGBoost, fitted on tests/trees/problems.py's rows."""
+    import lightgbm
+    import problems
+    from sklearn.pipeline import Pipeline
+
+    frame = problems.cleaned(train)
+    lgbm = lightgbm.LGBMClassifier(n_estimators=120, num_leaves=20, verbose=-1, random_state=0, n_jobs=1)
+    lgbm = Pipeline([("model", lgbm)]).fit(problems.as_category_dtype(frame), y)
+    xgb = problems.xgboost_pipeline(train, y)
+    xgb.set_params(model__n_estimators=100, model__max_depth=5).fit(frame, y)
+    return {"lgbm": lgbm, "xgb": xgb}
+
+
+def tree_rows(c, nodes):
+    """Tree models on the same machine: ROWS rows of the trees' own problem, distributed and on a
+    single node; the distributed scores are checked equal to the single-node ones first."""
+    import pg_purchase
+    import problems
+
+    train, y = problems.raw_rows(20000, 1)
+    score, _ = problems.raw_rows(ROWS, 2, unseen=True)
+    columns = list(problems.SQL_TYPES)
+    types = ", ".join(f"{col} {t}" for col, t in problems.SQL_TYPES.items())
+    c.execute(f"CREATE TABLE shoppers_local (id integer PRIMARY KEY, {types})")
+    with c.cursor().copy(f"COPY shoppers_local (id, {', '.join(columns)}) FROM STDIN") as copy:
+        for i, row in enumerate(score[columns].itertuples(index=False)):
+            copy.write_row([i] + [None if pg_purchase.is_missing_category(v) else v for v in row])
+    c.execute("CREATE TABLE shoppers AS SELECT * FROM shoppers_local")
+    c.execute("SELECT create_distributed_table('shoppers', 'id')")
+    c.execute("VACUUM ANALYZE shoppers_local")
+    c.execute("VACUUM ANALYZE shoppers")
+    out = []
+    for name, pipe in tree_models(train, y).items():
+        doc = pg_purchase.export_pipeline(
+            pipe, score.head(200), money=problems.MONEY, percent=problems.PERCENT, name=name
+        )
+        c.execute("SELECT load_purchase_model(%s::jsonb, %s)", (json.dumps(doc), name))
+        differ = c.execute(
+            "SELECT count(*) FROM shoppers d JOIN shoppers_local l USING (id)"
+            " WHERE predict_purchase(d, %s) IS DISTINCT FROM predict_purchase(l, %s)",
+            (name, name),
+        ).fetchone()[0]
+        if differ:
+            raise SystemExit(f"{name}: {differ} distributed scores differ from single-node ones")
+        for label, table in (("single node", "shoppers_local"), ("distributed", "shoppers")):
+            secs = timed(c, f"SELECT sum(predict_purchase(s, '{name}')) FROM {table} s")
+            out.append((f"tree model {name}: sum(predict_purchase(s, '{name}')), {label}", secs))
+            print(out[-1], flush=True)
+    return out
 
 
 def main():
@@ -82,6 +138,8 @@ def main():
             )
         )
 
+        rows += tree_rows(c, nodes)
+
         # One shard scored directly on its worker: the per-shard (one core) throughput.
         name, port, shard_rows = c.execute(
             "SELECT s.shard_name, s.nodeport, 0 FROM citus_shards s"
@@ -100,7 +158,8 @@ def main():
             "",
             f"One machine, {cores} cores shared by the coordinator and both workers (and other work); "
             "PostgreSQL 15, jit off, no parallel query, median of 3 warm runs; generated in "
-            f"{time.time() - started:.0f} s. Distributed and single-node scores identical on every row: "
+            f"{time.time() - started:.0f} s. Distributed and single-node scores identical on every row (checked for the "
+            "tree models too, which run on the trees' own 6-column problem, see tests/trees/problems.py): "
             f"{'yes' if same == 0 else f'NO ({same} rows differ)'}.",
             "",
             "| path | rows | seconds | rows/s |",
