@@ -1026,3 +1026,313 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'compare_purchase_models_wrapper';
 GRANT EXECUTE ON FUNCTION compare_purchase_models(regclass, text, text, text, integer, integer, float8, float8, text, text) TO purchase_scorer;
 -- ==== end versions ====
+
+-- ==== firstweek ====
+-- issue 22 items 1, 3, 4, 7, 8, 9 (slice "firstweek"). Each object below is recreated exactly as
+-- the src/**/*.sql file named defines it.
+
+-- Item 9 (src/pg/explain.rs): explain_purchase never returns -0; its one new definition is in
+-- the versions block above.
+
+-- Item 7 (src/pg/refresh.sql): the first refresh creates its target with a primary key on
+-- key_column (or a plain index where the keys repeat); refresh_work calls the new helper.
+
+CREATE FUNCTION purchase.refresh_index_new_target(tschema text, tname text, key_column text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE unique_keys boolean;
+BEGIN
+  EXECUTE format('SELECT count(%1$I) = count(*) AND count(DISTINCT %1$I) = count(*) FROM %2$I.%3$I',
+                 key_column, tschema, tname) INTO unique_keys;
+  IF unique_keys THEN
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (%I)', tschema, tname, key_column);
+  ELSE
+    EXECUTE format('CREATE INDEX ON %I.%I (%I)', tschema, tname, key_column);
+  END IF;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION purchase.refresh_index_new_target(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purchase.refresh_index_new_target(text, text, text) TO purchase_admin;
+
+CREATE OR REPLACE FUNCTION purchase.refresh_work(run bigint, source regclass, target text, caller_schemas name[],
+                                      creation_schema name, model text, key_column text, threshold float8,
+                                      on_bad_row text, max_bad_rows integer, budget bigint,
+                                      OUT r_status text, OUT r_target text, OUT r_version integer,
+                                      OUT r_scored bigint, OUT r_targeted bigint, OUT r_skipped bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tschema   text;
+  tname     text;
+  existing  oid;
+  kind      "char";
+  staging   text := 'pg_purchase_refresh_' || run;
+  bad_keys  text := 'pg_purchase_refresh_bad_' || run;
+  keep      text;
+  bad       record;
+  first_bad record;
+BEGIN
+  IF on_bad_row NOT IN ('error', 'skip') THEN
+    RAISE EXCEPTION 'on_bad_row must be ''error'' or ''skip'', not %', quote_literal(on_bad_row)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM purchase.refresh_check_max_bad_rows(max_bad_rows);
+  PERFORM purchase.refresh_check_budget(budget);
+  SELECT t.schema_name, t.table_name, t.existing INTO tschema, tname, existing
+    FROM purchase.refresh_target(target, caller_schemas, creation_schema) t;
+  r_target := format('%I.%I', tschema, tname);
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column
+                                              AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
+      USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
+  END IF;
+  SELECT mv.version INTO r_version FROM purchase.model_versions mv WHERE mv.name = model AND mv.active;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'purchase model "%" does not exist', model
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
+  END IF;
+  -- Two refreshes of one target never interleave: the second skips with a NOTICE. The key is
+  -- the quoted qualified name (unambiguous: "a.b".c and a."b.c" differ), hashed to 64 bits.
+  IF NOT pg_try_advisory_xact_lock(hashtextextended('pg_purchase.refresh:' || r_target, 0)) THEN
+    RAISE NOTICE 'a refresh of % is already running; skipping this one', r_target;
+    r_status := 'skipped';
+    r_scored := 0;
+    r_targeted := 0;
+    RETURN;
+  END IF;
+  -- Looked up again under the lock: a refresh that held it may have just created the target.
+  SELECT c.oid, c.relkind INTO existing, kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = tschema AND c.relname = tname;
+  IF existing IS NOT NULL THEN
+    PERFORM purchase.refresh_check_owner(existing, r_target);
+  END IF;
+  IF existing IS NOT NULL AND kind NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'target % is not a table', r_target
+      USING ERRCODE = 'wrong_object_type', HINT = 'A refresh replaces the rows of a table it creates or that has its columns.';
+  END IF;
+
+  -- Score every row once (rows_scored and the list come from this one scan).
+  BEGIN
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column, '');
+  EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+    -- A bad cell: find the rows at fault (scoring each row on its own).
+    IF on_bad_row = 'error' THEN
+      SELECT * INTO first_bad FROM @extschema@.purchase_input_errors(source, model, key_column, 1);
+      IF NOT FOUND THEN
+        RAISE;  -- no single row explains it: the original error
+      END IF;
+      RAISE EXCEPTION 'row %: %', format('%I = %s', key_column, first_bad.key), first_bad.error
+        USING ERRCODE = first_bad.sqlstate,
+              HINT = 'Fix that row, or pass on_bad_row => ''skip'' to leave bad rows out; '
+                     || format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them all.', source::text, model, key_column);
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE %I (key text) ON COMMIT DROP', bad_keys);
+    r_skipped := 0;
+    FOR bad IN SELECT * FROM @extschema@.purchase_input_errors(source, model, key_column, NULL) LOOP
+      EXECUTE format('INSERT INTO pg_temp.%I VALUES ($1)', bad_keys) USING bad.key;
+      IF r_skipped < max_bad_rows THEN
+        PERFORM purchase.refresh_bad_row_add(run, bad.key, bad.column_name, bad.value, bad.sqlstate, bad.error);
+      END IF;
+      r_skipped := r_skipped + 1;
+    END LOOP;
+    EXECUTE purchase.refresh_scoring_sql(staging, source, model, key_column,
+      format('WHERE NOT EXISTS (SELECT FROM pg_temp.%I b WHERE b.key = c.%I::text)', bad_keys, key_column));
+  END;
+  GET DIAGNOSTICS r_scored = ROW_COUNT;
+  r_skipped := coalesce(r_skipped, 0);
+  IF r_scored = 0 AND r_skipped > 0 THEN
+    RAISE EXCEPTION 'every row of % is bad (% rows); the list is left as it was', source, r_skipped
+      USING ERRCODE = 'data_exception',
+            HINT = format('SELECT * FROM purchase_input_errors(%L, %L, %L) lists them.', source::text, model, key_column);
+  END IF;
+  EXECUTE format('SELECT coalesce(min(version), %s) FROM pg_temp.%I', r_version, staging) INTO r_version;
+
+  keep := CASE WHEN threshold IS NULL THEN 'business_outcome = 1' ELSE format('p_hat > %L::float8', threshold) END;
+  -- The listed rows: highest p_hat first, ties by key ascending (in the key's own type), so a
+  -- budget's cut is deterministic; LIMIT NULL is no limit.
+  keep := format('%s ORDER BY p_hat DESC, key ASC LIMIT %s', keep, coalesce(budget::text, 'NULL'));
+  IF existing IS NULL THEN
+    EXECUTE format('CREATE TABLE %I.%I AS
+                      SELECT key AS %I, p_hat, %L::text AS model, version, now() AS scored_at
+                        FROM pg_temp.%I WHERE %s',
+                   tschema, tname, key_column, model, staging, keep);
+  ELSE
+    -- Readers see the old complete list until commit, then the new one.
+    EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', tschema, tname);
+    -- Checked again now that it is locked (owners cannot change any more): the name still means
+    -- the table checked before scoring, not one dropped and created anew meanwhile, and its
+    -- owners as committed now. Nothing has been written to it yet.
+    IF to_regclass(r_target)::oid IS DISTINCT FROM existing THEN
+      RAISE EXCEPTION 'target % was dropped or replaced while the refresh ran', r_target
+        USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Run the refresh again.';
+    END IF;
+    PERFORM purchase.refresh_check_owner(existing, r_target);
+    EXECUTE format('TRUNCATE TABLE %I.%I', tschema, tname);
+    EXECUTE format('INSERT INTO %I.%I (%I, p_hat, model, version, scored_at)
+                      SELECT key, p_hat, %L, version, now() FROM pg_temp.%I WHERE %s',
+                   tschema, tname, key_column, model, staging, keep);
+  END IF;
+  GET DIAGNOSTICS r_targeted = ROW_COUNT;
+  IF existing IS NULL THEN
+    PERFORM purchase.refresh_index_new_target(tschema, tname, key_column);
+  END IF;
+  EXECUTE format('DROP TABLE pg_temp.%I', staging);
+  r_status := 'succeeded';
+END $$;
+
+-- Item 3 (src/pg/models/admin.rs, lifecycle.sql): load_purchase_model and _file gain
+-- replace_inputs, and name defaults to NULL (the artifact's own name, else 'default'): a new
+-- signature, so the 0.3.0 functions are dropped (the library keeps their C entry points for
+-- databases not yet updated) and the new ones created with the same privileges.
+DROP FUNCTION load_purchase_model(jsonb, text, boolean, boolean);
+DROP FUNCTION load_purchase_model_file(text, text, boolean, boolean);
+CREATE FUNCTION "load_purchase_model"(
+	"artifact" jsonb,
+	"name" TEXT DEFAULT NULL,
+	"activate" bool DEFAULT true,
+	"allow_unchecked" bool DEFAULT false,
+	"replace_inputs" bool DEFAULT false
+) RETURNS INT
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'load_purchase_model_named_wrapper';
+CREATE FUNCTION "load_purchase_model_file"(
+	"path" TEXT,
+	"name" TEXT DEFAULT NULL,
+	"activate" bool DEFAULT true,
+	"allow_unchecked" bool DEFAULT false,
+	"replace_inputs" bool DEFAULT false
+) RETURNS INT
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'load_purchase_model_file_named_wrapper';
+ALTER FUNCTION load_purchase_model(jsonb, text, boolean, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION load_purchase_model_file(text, text, boolean, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean, boolean),
+  load_purchase_model_file(text, text, boolean, boolean, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean, boolean),
+  load_purchase_model_file(text, text, boolean, boolean, boolean) TO purchase_admin;
+
+-- Item 4 (src/pg/models/lifecycle.sql, catalog.sql, refresh.sql): the catalog is purchase_admin's
+-- to read (its artifacts hold the reference rows); scoring reads it as its owner, so EXECUTE
+-- alone decides who scores; export is purchase_admin's and its refusal names the role.
+REVOKE ALL ON purchase.model_versions FROM PUBLIC;
+REVOKE ALL ON purchase.model_versions FROM purchase_scorer;
+GRANT SELECT ON purchase.model_versions TO purchase_admin;
+ALTER FUNCTION purchase_models() SECURITY DEFINER;
+-- explain_purchase, whatever its arguments (it calls purchase_features, which the README's recipe
+-- may revoke from PUBLIC; EXECUTE on explain_purchase is what decides).
+DO $$
+DECLARE f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+            WHERE p.proname = 'explain_purchase' AND p.pronamespace = '@extschema@'::regnamespace LOOP
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s SECURITY DEFINER', f);
+  END LOOP;
+END $$;
+CREATE OR REPLACE FUNCTION export_purchase_model(name text DEFAULT 'default', version integer DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE doc jsonb;
+BEGIN
+  -- The artifact holds the reference rows (checks), which may be real customer rows: it is
+  -- purchase_admin's, and the refusal says so (EXECUTE alone would name no role).
+  IF NOT pg_has_role('purchase_admin', 'USAGE') THEN
+    RAISE EXCEPTION 'permission denied for function export_purchase_model'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('The artifact holds the reference rows in checks; exporting is for purchase_admin: GRANT purchase_admin TO %I;', current_user);
+  END IF;
+  SELECT m.artifact INTO doc FROM purchase.model_versions m
+   WHERE m.name = export_purchase_model.name
+     AND (m.version = export_purchase_model.version OR (export_purchase_model.version IS NULL AND m.active));
+  IF doc IS NULL THEN
+    RAISE EXCEPTION 'purchase model "%" has no %', name,
+          coalesce('version ' || version, 'active version')
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists every version.';
+  END IF;
+  RETURN doc;
+END $$;
+COMMENT ON FUNCTION export_purchase_model(text, integer) IS 'The stored artifact of a version (the active one by default); load_purchase_model of it scores identically';
+REVOKE EXECUTE ON FUNCTION export_purchase_model(text, integer) FROM purchase_scorer;
+GRANT EXECUTE ON FUNCTION export_purchase_model(text, integer) TO purchase_admin;
+-- The column and kind of each input of a model's active version, NULL without one: what
+-- purchase_input_errors needs, read as the catalog's owner (the catalog, whose artifacts hold the
+-- reference rows, is purchase_admin's), so EXECUTE on purchase_input_errors is enough. PUBLIC
+-- keeps EXECUTE: it tells no more than the columns purchase_models() lists.
+CREATE FUNCTION purchase.model_inputs(model text) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('column', i->>'column', 'kind', i->>'kind') ORDER BY n), '[]')
+    FROM purchase.model_versions mv, jsonb_array_elements(mv.artifact->'inputs') WITH ORDINALITY AS e(i, n)
+   WHERE mv.name = model AND mv.active
+  HAVING count(mv.name) > 0
+$$;
+
+-- Finds rows of source that the model cannot score: key, the column and raw value at fault
+-- (when one column explains it), SQLSTATE and message. Reads with the caller's rights; each
+-- row is scored in its own subtransaction, so this is for diagnosis, not for the hot path.
+CREATE OR REPLACE FUNCTION purchase_input_errors(source regclass, model text DEFAULT 'default',
+                                      key_column text DEFAULT 'customer_id', max_rows bigint DEFAULT 1000)
+RETURNS TABLE (key text, column_name text, value text, sqlstate text, error text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r       record;
+  inputs  jsonb;
+  doc     jsonb;
+  listed  bigint := 0;
+  col     text;
+  kind    text;
+  e_state text;
+  e_text  text;
+BEGIN
+  IF source IS NULL OR model IS NULL OR key_column IS NULL THEN
+    RAISE EXCEPTION 'purchase_input_errors: source, model and key_column must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column
+                                              AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
+      USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
+  END IF;
+  inputs := purchase.model_inputs(model);
+  IF inputs IS NULL THEN
+    RAISE EXCEPTION 'purchase model "%" does not exist', model
+      USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
+  END IF;
+  IF max_rows IS NOT NULL AND max_rows <= 0 THEN
+    RETURN;
+  END IF;
+  -- A record variable (not a field of one): its row type may differ from call to call.
+  FOR r IN EXECUTE format('SELECT c.%I::text AS "pg_purchase key", c.* FROM %s c', key_column, source) LOOP
+    BEGIN
+      PERFORM @extschema@.score_purchase(r, model);
+      CONTINUE;
+    EXCEPTION WHEN data_exception OR datatype_mismatch THEN
+      GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_text = MESSAGE_TEXT;
+    END;
+    key := r."pg_purchase key";
+    sqlstate := e_state;
+    error := e_text;
+    column_name := NULL;
+    value := NULL;
+    -- The column at fault: the first number column whose text does not clean.
+    doc := to_jsonb(r);
+    FOR col, kind IN SELECT i->>'column', i->>'kind' FROM jsonb_array_elements(inputs) i LOOP
+      CONTINUE WHEN kind = 'category' OR doc->>col IS NULL;
+      BEGIN
+        PERFORM @extschema@.clean_number(doc->>col);
+      EXCEPTION WHEN data_exception THEN
+        column_name := col;
+        value := left(doc->>col, 200);
+        EXIT;
+      END;
+    END LOOP;
+    RETURN NEXT;
+    listed := listed + 1;
+    EXIT WHEN listed >= max_rows;
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION purchase_input_errors(regclass, text, text, bigint) IS
+  'Rows of source the model cannot score (key, column, value, SQLSTATE, message): find bad rows before a refresh';
+-- ==== end firstweek ====

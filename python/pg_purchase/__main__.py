@@ -1,5 +1,6 @@
 """python -m pg_purchase export PIPELINE.joblib --sample ROWS.csv --out MODEL.json
-       [--money COL]... [--percent COL]... [--threshold T] [--name NAME]
+       [--money COL]... [--percent COL]... [--threshold T] [--name NAME] [--profile ROWS.csv]
+       [--redact-checks]
 
 Every refusal is one line on stderr (exit status 2), never a traceback."""
 
@@ -22,23 +23,28 @@ def main(argv=None) -> int:
     export.add_argument("--threshold", type=float, default=0.5, help="business threshold (default 0.5)")
     export.add_argument("--name", default=None, help="a name recorded in the artifact's training metadata")
     export.add_argument(
+        "--redact-checks",
+        action="store_true",
+        help="store synthetic reference rows drawn from the training profile instead of sample rows",
+    )
+    export.add_argument(
         "--profile", default=None, help="CSV of training rows (raw, like --sample) summarised as the drift baseline"
     )
     args = parser.parse_args(argv)
     try:
         import joblib
-        import pandas as pd
 
         from .export import ExportError, export_pipeline
+        from .sample_csv import read_sample
     except ImportError as e:  # a broken install: still one line
         print(f"pg_purchase export: error: {e}", file=sys.stderr)
         return 2
     try:
         pipeline = joblib.load(args.pipeline)
-        # Money/percent columns stay text, exactly as the table holds them.
-        text_columns = {c: str for c in args.money + args.percent}
-        sample = pd.read_csv(args.sample, dtype=text_columns, encoding="utf-8-sig")
-        training_rows = pd.read_csv(args.profile, dtype=text_columns, encoding="utf-8-sig") if args.profile else None
+        # Each column as the pipeline saw it: money/percent as text, exactly as the table holds
+        # them; codes such as 00501 as text where the fitted encoder's categories are text.
+        sample = read_sample(args.sample, pipeline, args.money, args.percent)
+        training_rows = read_sample(args.profile, pipeline, args.money, args.percent) if args.profile else None
         doc = export_pipeline(
             pipeline,
             sample,
@@ -47,6 +53,7 @@ def main(argv=None) -> int:
             threshold=args.threshold,
             name=args.name,
             training_rows=training_rows,
+            redact_checks=args.redact_checks,
         )
         with open(args.out, "w", encoding="utf-8") as handle:
             json.dump(doc, handle, ensure_ascii=False, allow_nan=False)

@@ -373,7 +373,37 @@ def training_profile(frame: pd.DataFrame, numeric, categories) -> dict:
     return {"rows": int(len(frame)), "columns": columns}
 
 
-def export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None, training_rows=None) -> dict:
+def export_pipeline(
+    pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None, training_rows=None, redact_checks=False
+) -> dict:
+    """A fitted Pipeline ending in a binary LogisticRegression or a tree model -> the artifact
+    (see `_export_pipeline`). With `redact_checks=True` no sample row leaves in the artifact: its
+    reference checks are as many synthetic rows drawn from the training profile (`training_rows`
+    summarised, else the sample's own) and re-scored with `predict_proba` (`redact.py`); the
+    artifact records `training.checks` = "synthetic"."""
+    kw = dict(money=money, percent=percent, threshold=threshold, name=name, training_rows=training_rows)
+    doc = _export_pipeline(pipeline, sample, **kw)
+    if not redact_checks:
+        return doc
+    from .redact import synthetic_sample
+
+    kinds = {i["column"]: i["kind"] for i in doc["inputs"]}
+    profile = doc.get("profile")
+    if profile is None:
+        numeric = [c for c, k in kinds.items() if k != "category"]
+        categories = [c for c, k in kinds.items() if k == "category"]
+        dtype_cats = [c for c in categories if isinstance(sample[c].dtype, pd.CategoricalDtype)]
+        frame = prepare_frame(sample.astype({c: object for c in dtype_cats}), list(kinds), numeric, categories)
+        profile = training_profile(frame, numeric, categories)
+    synthetic = synthetic_sample(profile, sample, kinds, len(sample))
+    doc = _export_pipeline(pipeline, synthetic, **kw)
+    doc.pop("sha256")
+    doc["training"]["checks"] = "synthetic"
+    doc["sha256"] = artifact_sha256(doc)
+    return doc
+
+
+def _export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None, training_rows=None) -> dict:
     """A fitted Pipeline ending in a binary LogisticRegression or a tree model (README, "Tree
     models"), or a bare binary lightgbm/xgboost Booster trained on a DataFrame -> the artifact.
 

@@ -65,7 +65,9 @@ fn feature_contributions(
 }
 
 /// coefficient x model input per feature, then the intercept when it is not zero: the same
-/// arithmetic as `coefficient * (features->>feature)::float8` in SQL.
+/// arithmetic as `coefficient * (features->>feature)::float8` in SQL. "+ 0.0": a zero input times
+/// a negative coefficient is -0 in IEEE arithmetic and -0 + 0 is 0 (any other value is
+/// unchanged), so no input or contribution prints as -0.
 fn logistic_rows<F>(model: &CompiledModel, mut value: F) -> Vec<ContributionRow>
 where
     F: FnMut(&str) -> Result<Option<f64>, PipelineError>,
@@ -78,9 +80,9 @@ where
             (
                 f.name.clone(),
                 Some(model.feature_column(f).to_string()),
-                Some(x),
+                Some(x + 0.0),
                 Some(f.coef),
-                f.coef * x,
+                f.coef * x + 0.0,
             )
         })
         .collect();

@@ -259,6 +259,19 @@ CREATE FUNCTION purchase.cron_database_name() RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT current_setting('cron.database_name', true) $$;
 
+-- The column and kind of each input of a model's active version, NULL without one: what
+-- purchase_input_errors needs, read as the catalog's owner (the catalog, whose artifacts hold the
+-- reference rows, is purchase_admin's), so EXECUTE on purchase_input_errors is enough. PUBLIC
+-- keeps EXECUTE: it tells no more than the columns purchase_models() lists.
+CREATE FUNCTION purchase.model_inputs(model text) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('column', i->>'column', 'kind', i->>'kind') ORDER BY n), '[]')
+    FROM purchase.model_versions mv, jsonb_array_elements(mv.artifact->'inputs') WITH ORDINALITY AS e(i, n)
+   WHERE mv.name = model AND mv.active
+  HAVING count(mv.name) > 0
+$$;
+
 -- Finds rows of source that the model cannot score: key, the column and raw value at fault
 -- (when one column explains it), SQLSTATE and message. Reads with the caller's rights; each
 -- row is scored in its own subtransaction, so this is for diagnosis, not for the hot path.
@@ -286,9 +299,8 @@ BEGIN
     RAISE EXCEPTION 'column "%" does not exist in %', key_column, source
       USING ERRCODE = 'undefined_column', HINT = 'Pass key_column => the column that identifies a customer.';
   END IF;
-  SELECT mv.artifact->'inputs' INTO inputs FROM purchase.model_versions mv
-   WHERE mv.name = purchase_input_errors.model AND mv.active;
-  IF NOT FOUND THEN
+  inputs := purchase.model_inputs(model);
+  IF inputs IS NULL THEN
     RAISE EXCEPTION 'purchase model "%" does not exist', model
       USING ERRCODE = 'undefined_object', HINT = 'SELECT * FROM purchase_models() lists the models.';
   END IF;
@@ -340,6 +352,26 @@ AS $$
                      FROM (SELECT c.%I AS key, %s.score_purchase(c, %L) AS s FROM %s c %s OFFSET 0) scored',
                 staging, key_column, '@extschema@', model, source, filter)
 $$;
+
+-- The index of a target the first refresh creates: a primary key on key_column when the keys
+-- listed are unique and not NULL (what a table of customers to contact is keyed by), else a plain
+-- index (a source whose keys repeat). Later refreshes keep it: TRUNCATE + INSERT keep indexes,
+-- so a later run whose keys repeat fails on the primary key and leaves the old list.
+CREATE FUNCTION purchase.refresh_index_new_target(tschema text, tname text, key_column text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE unique_keys boolean;
+BEGIN
+  EXECUTE format('SELECT count(%1$I) = count(*) AND count(DISTINCT %1$I) = count(*) FROM %2$I.%3$I',
+                 key_column, tschema, tname) INTO unique_keys;
+  IF unique_keys THEN
+    EXECUTE format('ALTER TABLE %I.%I ADD PRIMARY KEY (%I)', tschema, tname, key_column);
+  ELSE
+    EXECUTE format('CREATE INDEX ON %I.%I (%I)', tschema, tname, key_column);
+  END IF;
+END $$;
+REVOKE EXECUTE ON FUNCTION purchase.refresh_index_new_target(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purchase.refresh_index_new_target(text, text, text) TO purchase_admin;
 
 -- The work of one run, in the caller's rights: score source into a temporary table (one scan:
 -- rows_scored and the list come from it), then replace the target's contents under an
@@ -464,6 +496,9 @@ BEGIN
                    tschema, tname, key_column, model, staging, keep);
   END IF;
   GET DIAGNOSTICS r_targeted = ROW_COUNT;
+  IF existing IS NULL THEN
+    PERFORM purchase.refresh_index_new_target(tschema, tname, key_column);
+  END IF;
   EXECUTE format('DROP TABLE pg_temp.%I', staging);
   r_status := 'succeeded';
 END $$;

@@ -131,11 +131,13 @@ fn set_purchase_threshold(
             let hash = purchase_model::canonical::jcs_sha256(top, "sha256").or_raise();
             top.insert("sha256".into(), hash.into());
         }
-        crate::pg::models::admin::load_text(
-            doc.to_string(),
+        // A new threshold on the active version: the same input columns by construction.
+        let options = crate::pg::models::admin::LoadOptions::new(
             Some(name),
             Some(activate),
             Some(unchecked),
-        )
+            Some(true),
+        );
+        crate::pg::models::admin::load_text(doc.to_string(), options)
     })
 }

@@ -11,6 +11,7 @@ import sys
 import joblib
 import leads
 import numpy as np
+import pandas as pd
 import pg_purchase
 import pytest
 from pg_purchase import ExportError, export_pipeline
@@ -253,6 +254,65 @@ def test_cli_exports_and_refuses_in_one_line(data, tmp_path):
     assert not os.path.exists(tmp_path / "bad.json")
 
 
+def test_cli_reads_sample_columns_as_the_pipeline_saw_them(data, tmp_path):
+    """Issue 22 item 8: zero-padded codes stay text where the fitted encoder's categories are
+    text (pandas alone reads 00501 as 501, and the export failed with a raw numpy TypeError);
+    number categories are read as numbers; every error names the column."""
+    raw, frame, y = data
+    zips = np.array(["00501", "02134", "10001", "94105"])
+    raw = raw.assign(zip=zips[np.arange(len(raw)) % 4], tier=(np.arange(len(raw)) % 3) + 1)
+    frame = frame.assign(zip=raw["zip"], tier=raw["tier"])
+    pipe = fit(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("num", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]), ["visits"]),
+                        (
+                            "zip",
+                            Pipeline([("i", SimpleImputer(strategy="most_frequent")), ("o", OneHotEncoder())]),
+                            ["zip"],
+                        ),
+                        ("tier", OneHotEncoder(handle_unknown="ignore"), ["tier"]),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ],
+        frame,
+        y,
+    )
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    raw.head(200).to_csv(tmp_path / "rows.csv", index=False)
+    assert "00501" in (tmp_path / "rows.csv").read_text()
+    done = run_cli("export", "pipe.joblib", "--sample", "rows.csv", "--out", "model.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "model.json").read_text())
+    (zip_input,) = [i for i in doc["inputs"] if i["column"] == "zip"]
+    assert zip_input["encoder"]["categories"] == ["00501", "02134", "10001", "94105"]
+    assert {c["row"]["zip"] for c in doc["checks"]} == {"00501", "02134", "10001", "94105"}
+    (tier,) = [i for i in doc["inputs"] if i["column"] == "tier"]
+    assert tier["encoder"]["categories"] == ["1", "2", "3"]
+    # The same p_hat as predict_proba on the frame the pipeline was fitted on.
+    expected = pipe.predict_proba(frame.head(200))[:, 1]
+    assert max(abs(c["p_hat"] - p) for c, p in zip(doc["checks"], expected)) == 0.0
+    # A text value in a column whose encoder's categories are numbers: one line naming it.
+    bad = raw.head(200).astype({"tier": object})
+    bad.loc[bad.index[7], "tier"] = "gold"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    done = run_cli("export", "pipe.joblib", "--sample", "bad.csv", "--out", "bad.json", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "sample column 'tier'" in done.stderr and "'gold' (line 9)" in done.stderr, done.stderr
+    # Text in a number column: the cleaning rule's error, naming the column too.
+    bad = raw.head(200).astype({"visits": object})
+    bad.loc[bad.index[3], "visits"] = "many"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    done = run_cli("export", "pipe.joblib", "--sample", "bad.csv", "--out", "bad.json", cwd=tmp_path)
+    assert done.returncode == 2 and "visits" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not os.path.exists(tmp_path / "bad.json")
+
+
 def test_boolean_category_codes_keep_their_levels(data):
     raw, frame, y = data
     raw = raw.assign(partner=raw["channel"] == "partner")
@@ -303,3 +363,56 @@ def test_training_rows_become_the_drift_profile(data):
     assert sum(plan["categories"].values()) == pytest.approx(1.0, abs=1e-12)
     # Without training rows there is no profile (drift then reports what the pipeline holds).
     assert "profile" not in export_pipeline(pipe, raw.head(20))
+
+
+def test_redact_checks_keeps_no_sample_row(data):
+    """Issue 22 item 4: redact_checks=True keeps as many reference rows, each scored by
+    predict_proba and verified like any export, but drawn from the training profile: no value of
+    an identifying column is a sample row's, and no row is a sample row."""
+    raw, frame, y = data
+    pipe = fit(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("num", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]), NUM),
+                        ("money", Pipeline([("i", SimpleImputer()), ("s", StandardScaler())]), ["annual_revenue"]),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["industry"]),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ],
+        frame,
+        y,
+    )
+    sample = raw.head(120)
+    plain = export_pipeline(pipe, sample, money=leads.MONEY, percent=leads.PERCENT)
+    redacted = export_pipeline(pipe, sample, money=leads.MONEY, percent=leads.PERCENT, redact_checks=True)
+    again = export_pipeline(pipe, sample, money=leads.MONEY, percent=leads.PERCENT, redact_checks=True)
+    assert redacted == again  # seeded: the same inputs give the same artifact
+    assert redacted["training"]["checks"] == "synthetic" and "checks" not in plain["training"]
+    assert len(redacted["checks"]) == len(plain["checks"]) == 120
+    # The model is the same; only the reference rows differ.
+    assert redacted["model"] == plain["model"] and redacted["inputs"] == plain["inputs"]
+    real_rows = [json.dumps(c["row"], sort_keys=True) for c in plain["checks"]]
+    synthetic_rows = [json.dumps(c["row"], sort_keys=True) for c in redacted["checks"]]
+    assert not set(real_rows) & set(synthetic_rows)
+    # No value of a continuous column is a sample row's (whole-number columns may share values).
+    for column in [c for c in NUM if sample[c].dtype.kind == "f"] + ["annual_revenue"]:
+        real = {c["row"][column] for c in plain["checks"]} - {None}
+        fake = {c["row"][column] for c in redacted["checks"]} - {None}
+        assert fake and not real & fake, column
+    # Categories are levels of the profile, in its proportions' neighbourhood.
+    levels = set(redacted["inputs"][-1]["encoder"]["categories"])
+    assert {c["row"]["industry"] for c in redacted["checks"]} - {None} <= levels
+    # Each synthetic row's p_hat is predict_proba's for that row (the export verified the
+    # artifact's arithmetic against it within 1e-9, as a load does).
+    rows = pd.DataFrame([c["row"] for c in redacted["checks"]])
+    rows = rows.reindex(columns=sample.columns)
+    cleaned = pg_purchase.export.prepare_frame(
+        rows, list(pipe.feature_names_in_), NUM + ["annual_revenue"], ["industry"]
+    )
+    expected = pipe.predict_proba(cleaned)[:, 1]
+    assert max(abs(c["p_hat"] - p) for c, p in zip(redacted["checks"], expected)) < 1e-12

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 
+import psycopg
 import rfc8785
 from common import bundled, connect, load, make_customers, scores, sqlstate_of, variant
 
@@ -142,16 +143,18 @@ def test_privileges(customers_db, check, server_artifact_path):
     unpinned = [name for name, pinned in definers if not pinned]
     check("every SECURITY DEFINER function of the extension pins search_path", definers and not unpinned, unpinned)
     # The 4 model changes and set_purchase_threshold (a new version), sync_purchase_models, the
-    # refresh run log's 3 writers and the reader of the superuser-only cron.database_name; a new
-    # one must be added here on purpose.
+    # refresh run log's 3 writers and the reader of the superuser-only cron.database_name, and the
+    # 3 readers of the admin-only catalog (issue 22): the model list, explain_purchase and the
+    # input kinds purchase_input_errors needs; a new one must be added here on purpose.
     check(
-        "the extension's SECURITY DEFINER functions are exactly the known ten",
+        "the extension's SECURITY DEFINER functions are exactly the known thirteen",
         sorted(name.split("(")[0] for name, _ in definers)
         == sorted(
             [
                 "activate_purchase_model", "drop_purchase_model", "load_purchase_model", "load_purchase_model_file",
                 "sync_purchase_models", "purchase.refresh_run_started", "purchase.refresh_run_finished",
                 "purchase.refresh_bad_row_add", "purchase.cron_database_name", "set_purchase_threshold",
+                "purchase_models", "explain_purchase", "purchase.model_inputs",
             ]
         ),
         [name for name, _ in definers],
@@ -194,6 +197,109 @@ def test_privileges(customers_db, check, server_artifact_path):
         admin.execute("SELECT activate_purchase_model('campaign', 1)")
         removed = admin.execute("SELECT drop_purchase_model('campaign')").fetchone()[0]
         check("with pg_read_server_files it can; it can activate and drop", version == 2 and removed == 2)
+
+
+def error_of(conn, sql, params=None):
+    """(SQLSTATE, message, hint) of the statement's error, or None."""
+    try:
+        conn.execute(sql, params)
+    except psycopg.Error as e:
+        return e.sqlstate, e.diag.message_primary, e.diag.message_hint
+    return None
+
+
+def test_scoring_needs_only_execute(customers_db, check):
+    """Issue 22 item 4: no role but purchase_admin reads the catalog (its artifacts hold the
+    reference rows); EXECUTE alone decides who scores and explains, also after README's REVOKE
+    recipe; every refusal names the function called and the role that grants it."""
+    DB = customers_db
+    with connect(DB) as su:
+        load(su, bundled())
+        su.execute("ALTER TABLE customers ADD COLUMN bought boolean")
+        su.execute("UPDATE customers SET bought = customer_id % 3 = 0")
+        for role in ("app", "analyst", "stranger"):
+            su.execute(f"DROP ROLE IF EXISTS {role}")
+            su.execute(f"CREATE ROLE {role} LOGIN")
+        su.execute("GRANT SELECT ON customers TO app, analyst, stranger")
+        expected = scores(su)
+        # README's recipe, then: app scores through purchase_scorer; analyst has EXECUTE on the
+        # insight functions only; stranger has nothing.
+        su.execute("""REVOKE EXECUTE ON FUNCTION predict_purchase, purchase_outcome,
+                        score_purchase, purchase_features,
+                        predict_purchase_json, purchase_models FROM PUBLIC""")
+        su.execute("GRANT purchase_scorer TO app")
+        su.execute("""REVOKE EXECUTE ON FUNCTION explain_purchase,
+                        evaluate_purchase_model, purchase_model_weights
+                        FROM PUBLIC""")
+        su.execute("""GRANT EXECUTE ON FUNCTION explain_purchase,
+                        evaluate_purchase_model, purchase_model_weights
+                        TO analyst""")
+        # The catalog's grantees (PUBLIC is grantee 0), and who of the scoring roles may read it.
+        grantees = su.execute(
+            """SELECT array_agg(coalesce(r.rolname, 'PUBLIC') ORDER BY 1)
+                 FROM pg_class c CROSS JOIN aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                WHERE c.oid = 'purchase.model_versions'::regclass AND a.privilege_type = 'SELECT'
+                  AND a.grantee <> c.relowner"""
+        ).fetchone()[0]
+        readers = su.execute(
+            """SELECT array_agg(r ORDER BY r) FROM unnest(ARRAY['purchase_scorer', 'app', 'analyst', 'stranger']) r
+                WHERE has_table_privilege(r, 'purchase.model_versions', 'SELECT')"""
+        ).fetchone()[0]
+    check(
+        "only purchase_admin may read the catalog",
+        grantees == ["purchase_admin"] and readers is None,
+        (grantees, readers),
+    )
+    with connect(DB, user="app") as app:
+        check("purchase_scorer scores without SELECT on the catalog", scores(app) == expected)
+        listed = app.execute("SELECT count(*) FROM purchase_models()").fetchone()[0]
+        check("and lists the models", listed == 1, listed)
+        catalog = error_of(app, "SELECT artifact->'checks' FROM purchase.model_versions")
+        check("but cannot read the reference rows", catalog and catalog[0] == "42501", catalog)
+        export = error_of(app, "SELECT export_purchase_model()")
+        check(
+            "nor export; the refusal names the function and the role that grants it",
+            export and export[0] == "42501" and "export_purchase_model" in export[1]
+            and "GRANT purchase_admin TO app" in (export[2] or ""),
+            export,
+        )  # fmt: skip
+        explained = app.execute(
+            "SELECT round(sum(contribution)::numeric, 9) FROM customers c, explain_purchase(c) WHERE customer_id = 7"
+        ).fetchone()[0]
+        check("and explains", explained is not None)
+        errors = app.execute("SELECT count(*) FROM purchase_input_errors('customers', 'default')").fetchone()[0]
+        check("purchase_input_errors runs without reading the catalog", errors == 0, errors)
+    with connect(DB, user="analyst") as analyst:
+        rows = analyst.execute(
+            "SELECT count(*) FROM customers c, explain_purchase(c) WHERE customer_id = 7"
+        ).fetchone()[0]
+        check("EXECUTE on explain_purchase alone explains (no purchase_features, no catalog)", rows > 0, rows)
+        auc = analyst.execute("SELECT (evaluate_purchase_model('customers', 'bought')->>'auc')::float8").fetchone()[0]
+        check("EXECUTE on evaluate_purchase_model alone evaluates", auc is not None and 0 < auc < 1, auc)
+        weights = analyst.execute("SELECT count(*) FROM purchase_model_weights()").fetchone()[0]
+        check("and on purchase_model_weights alone lists the weights", weights > 0, weights)
+        refused = error_of(analyst, "SELECT predict_purchase(c) FROM customers c LIMIT 1")
+        check(
+            "scoring itself is refused, naming the function called (not the catalog)",
+            refused and refused[0] == "42501" and refused[1] == "permission denied for function predict_purchase",
+            refused,
+        )
+        # A direct call of the internal function the planner's rewrite uses: its own check names
+        # the original function and the role that grants it.
+        refused = error_of(
+            analyst,
+            "SELECT predict_purchase_columns('default', '{x5,x12,x31,x44,x53,x56,x58,x62,x81,x91}', "
+            "x5, x12, x31, x44, x53, x56, x58, x62, x81, x91) FROM customers c LIMIT 1",
+        )
+        check(
+            "the rewrite's function refuses naming predict_purchase and purchase_scorer",
+            refused and refused[0] == "42501" and refused[1] == "permission denied for function predict_purchase"
+            and "GRANT purchase_scorer TO analyst" in (refused[2] or ""),
+            refused,
+        )  # fmt: skip
+    with connect(DB, user="stranger") as stranger:
+        refused = error_of(stranger, "SELECT predict_purchase(c) FROM customers c LIMIT 1")
+        check("a role without EXECUTE is refused (42501)", refused and refused[0] == "42501", refused)
 
 
 def test_own_schema(pg, check):

@@ -6,7 +6,7 @@
 
 use crate::pg::errors::{guard_entry, raise, OrRaise};
 use crate::pg::models::artifact_input::{install_interrupt_check, parse_artifact_text, JsonbText};
-use crate::pg::models::catalog;
+use crate::pg::models::{catalog, load_rules};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 use purchase_model::artifact::MAX_ARTIFACT_BYTES;
@@ -36,19 +36,43 @@ fn check_name(name: &str) {
     }
 }
 
-/// Validates, self-checks and stores a new version of model `name`; returns its version.
-/// A rejected artifact writes nothing: the model in force before stays in force. An artifact
-/// without reference checks loads only with `allow_unchecked`.
+/// Validates, self-checks and stores a new version of a model; returns its version. The model
+/// is `name`, or without one the artifact's own name (`training.name`, as the exporter writes
+/// it), or `default`. A version whose input columns differ from the active version's is refused
+/// unless `replace_inputs`; an artifact identical to a stored version of the name (same sha256)
+/// is not stored again: that version is returned (and activated when `activate`). A rejected
+/// artifact writes nothing: the model in force before stays in force. An artifact without
+/// reference checks loads only with `allow_unchecked`.
 #[pg_extern(volatile, parallel_unsafe, name = "load_purchase_model")]
-fn load_purchase_model_checked(
+fn load_purchase_model_named(
     artifact: Option<JsonbText>,
-    name: default!(Option<&str>, "'default'"),
+    name: default!(Option<&str>, "NULL"),
     activate: default!(Option<bool>, true),
     allow_unchecked: default!(Option<bool>, false),
+    replace_inputs: default!(Option<bool>, false),
 ) -> i32 {
     guard_entry("load_purchase_model", || {
         let artifact = required(artifact, "artifact");
-        load_text(artifact.0, name, activate, allow_unchecked)
+        let options = LoadOptions::new(name, activate, allow_unchecked, replace_inputs);
+        load_text(artifact.0, options)
+    })
+}
+
+/// The entry point of the 0.3.0 signature `(jsonb, text, boolean, boolean)`, which an installed
+/// extension keeps until `ALTER EXTENSION pg_purchase UPDATE`: that release's contract (the name
+/// is required, input columns may change).
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+fn load_purchase_model_checked(
+    artifact: Option<JsonbText>,
+    name: Option<&str>,
+    activate: Option<bool>,
+    allow_unchecked: Option<bool>,
+) -> i32 {
+    guard_entry("load_purchase_model", || {
+        let artifact = required(artifact, "artifact");
+        let name = required(name, "name");
+        let options = LoadOptions::new(Some(name), activate, allow_unchecked, Some(true));
+        load_text(artifact.0, options)
     })
 }
 
@@ -63,36 +87,67 @@ fn load_purchase_model(
 ) -> i32 {
     guard_entry("load_purchase_model_0_2", || {
         let artifact = required(artifact, "artifact");
-        load_text(artifact.0, name, activate, Some(true))
+        let name = required(name, "name");
+        let options = LoadOptions::new(Some(name), activate, Some(true), Some(true));
+        load_text(artifact.0, options)
     })
+}
+
+/// How a load stores its version (the arguments every load path shares).
+pub(crate) struct LoadOptions<'a> {
+    /// None: the artifact's own name, else `default`.
+    pub name: Option<&'a str>,
+    pub activate: bool,
+    pub allow_unchecked: bool,
+    pub replace_inputs: bool,
+}
+
+impl<'a> LoadOptions<'a> {
+    pub fn new(
+        name: Option<&'a str>,
+        activate: Option<bool>,
+        allow_unchecked: Option<bool>,
+        replace_inputs: Option<bool>,
+    ) -> Self {
+        LoadOptions {
+            name,
+            activate: required(activate, "activate"),
+            allow_unchecked: required(allow_unchecked, "allow_unchecked"),
+            replace_inputs: required(replace_inputs, "replace_inputs"),
+        }
+    }
 }
 
 /// The load shared by the jsonb and the file paths: the text is parsed once (a number out of
 /// range or too deep a nesting names its field), validated, checked, then stored as jsonb.
-pub(crate) fn load_text(
-    text: String,
-    name: Option<&str>,
-    activate: Option<bool>,
-    allow_unchecked: Option<bool>,
-) -> i32 {
-    let name = required(name, "name");
-    let activate = required(activate, "activate");
-    let allow_unchecked = required(allow_unchecked, "allow_unchecked");
-    check_name(name);
+pub(crate) fn load_text(text: String, options: LoadOptions<'_>) -> i32 {
     install_interrupt_check();
     // The JSON tree is consumed by validation and the compiled model dropped at once: a large
     // artifact is held as text, as a tree and as the model only one after the other.
-    let sha256 = {
+    let (sha256, own_name, columns) = {
         let doc = parse_artifact_text(&text);
-        compile_artifact_value(doc, allow_unchecked)
+        let own_name = load_rules::artifact_name(&doc);
+        let columns = load_rules::input_columns(&doc);
+        let sha256 = compile_artifact_value(doc, options.allow_unchecked)
             .or_raise()
-            .sha256
+            .sha256;
+        (sha256, own_name, columns)
     };
-    let version = catalog::insert_version(name, &text, &sha256, activate);
+    let name = load_rules::model_name(options.name, own_name.as_deref());
+    check_name(&name);
+    if !options.replace_inputs {
+        load_rules::check_same_inputs(&name, &columns, own_name.as_deref());
+    }
+    let stored = catalog::insert_version(&name, &text, &sha256, options.activate);
     drop(text);
     release_freed_memory();
-    catalog::announce_change();
-    version
+    if stored.existing {
+        load_rules::notice_identical(&name, stored.version, stored.activated);
+    }
+    if stored.changed {
+        catalog::announce_change();
+    }
+    stored.version
 }
 
 /// Hands memory freed by a large load back to the operating system: glibc keeps freed heap
@@ -113,13 +168,37 @@ fn release_freed_memory() {
 /// Like load_purchase_model, reading the artifact from a file on the database server.
 /// Only for superusers and members of pg_read_server_files.
 #[pg_extern(volatile, parallel_unsafe, name = "load_purchase_model_file")]
-fn load_purchase_model_file_checked(
+fn load_purchase_model_file_named(
     path: Option<&str>,
-    name: default!(Option<&str>, "'default'"),
+    name: default!(Option<&str>, "NULL"),
     activate: default!(Option<bool>, true),
     allow_unchecked: default!(Option<bool>, false),
+    replace_inputs: default!(Option<bool>, false),
 ) -> i32 {
     guard_entry("load_purchase_model_file", || {
+        let options = LoadOptions::new(name, activate, allow_unchecked, replace_inputs);
+        load_file(path, options)
+    })
+}
+
+/// The 0.3.0 signature `(text, text, boolean, boolean)` of load_purchase_model_file, until
+/// `ALTER EXTENSION pg_purchase UPDATE` (see `load_purchase_model_checked`).
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+fn load_purchase_model_file_checked(
+    path: Option<&str>,
+    name: Option<&str>,
+    activate: Option<bool>,
+    allow_unchecked: Option<bool>,
+) -> i32 {
+    guard_entry("load_purchase_model_file", || {
+        let name = required(name, "name");
+        let options = LoadOptions::new(Some(name), activate, allow_unchecked, Some(true));
+        load_file(path, options)
+    })
+}
+
+fn load_file(path: Option<&str>, options: LoadOptions<'_>) -> i32 {
+    {
         let path = required(path, "path");
         if !catalog::invoker_may_read_server_files() {
             raise(
@@ -144,8 +223,8 @@ fn load_purchase_model_file_checked(
                 ),
             )
         });
-        load_text(text, name, activate, allow_unchecked)
-    })
+        load_text(text, options)
+    }
 }
 
 /// Reads a model artifact file: a regular file only (a FIFO, a device such as /dev/zero, a
@@ -273,5 +352,9 @@ fn drop_model(name: Option<&str>) -> i64 {
 /// `ALTER EXTENSION pg_purchase UPDATE` (see `load_purchase_model`).
 #[pg_extern(volatile, parallel_unsafe, sql = false)]
 fn load_purchase_model_file(path: Option<&str>, name: Option<&str>, activate: Option<bool>) -> i32 {
-    load_purchase_model_file_checked(path, name, activate, Some(true))
+    guard_entry("load_purchase_model_file", || {
+        let name = required(name, "name");
+        let options = LoadOptions::new(Some(name), activate, Some(true), Some(true));
+        load_file(path, options)
+    })
 }

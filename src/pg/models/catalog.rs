@@ -29,6 +29,10 @@ pub struct StoredVersion {
 /// after a write, a call site starting after a concurrent activation committed would otherwise
 /// score with the new version while an earlier one used the old.
 pub fn scoring_version(name: &str, version: Option<i32>) -> Option<StoredVersion> {
+    as_catalog_owner(|| scoring_version_read(name, version))
+}
+
+fn scoring_version_read(name: &str, version: Option<i32>) -> Option<StoredVersion> {
     // Every operator and type qualified: this runs under the caller's search_path. Citus hook:
     // the node's own placement when the catalog is a reference table.
     let which = match version {
@@ -119,6 +123,10 @@ pub fn scoring_version(name: &str, version: Option<i32>) -> Option<StoredVersion
 
 /// Version `version` of `name` as stored (checks left out), whether active or not.
 pub fn stored_version(name: &str, version: i32) -> Option<StoredVersion> {
+    as_catalog_owner(|| stored_version_read(name, version))
+}
+
+fn stored_version_read(name: &str, version: i32) -> Option<StoredVersion> {
     let table = crate::pg::citus::catalog_table();
     Spi::connect(|client| {
         let rows = client
@@ -145,37 +153,85 @@ pub fn stored_version(name: &str, version: i32) -> Option<StoredVersion> {
 /// new version derived from it).
 pub fn full_artifact(name: &str, version: i32) -> Option<String> {
     let table = crate::pg::citus::catalog_table();
-    Spi::connect(|client| {
-        let rows = client
-            .select(
-                &format!(
-                    "SELECT artifact::pg_catalog.text FROM {table}
+    as_catalog_owner(|| {
+        Spi::connect(|client| {
+            let rows = client
+                .select(
+                    &format!(
+                        "SELECT artifact::pg_catalog.text FROM {table}
                       WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2"
-                ),
-                Some(1),
-                &[name.into(), version.into()],
-            )
-            .or_raise();
-        rows.into_iter()
-            .next()
-            .and_then(|row| row.get(1).or_raise())
+                    ),
+                    Some(1),
+                    &[name.into(), version.into()],
+                )
+                .or_raise();
+            rows.into_iter()
+                .next()
+                .and_then(|row| row.get(1).or_raise())
+        })
     })
 }
 
 /// The names that have an active version, for "unknown model" errors.
 pub fn active_names() -> Vec<String> {
     let table = crate::pg::citus::catalog_table();
-    Spi::connect(|client| {
-        client
-            .select(
-                &format!("SELECT name FROM {table} WHERE active ORDER BY name"),
-                None,
-                &[],
-            )
-            .or_raise()
-            .filter_map(|row| row.get::<String>(1).or_raise())
-            .collect()
+    as_catalog_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    &format!("SELECT name FROM {table} WHERE active ORDER BY name"),
+                    None,
+                    &[],
+                )
+                .or_raise()
+                .filter_map(|row| row.get::<String>(1).or_raise())
+                .collect()
+        })
     })
+}
+
+/// Runs a catalog read as the catalog's owner, the way a SECURITY DEFINER function would: the
+/// scoring and insight functions are gated by EXECUTE on them (checked before they run), and the
+/// catalog, whose artifacts hold the reference rows, is readable by purchase_admin only. Only the
+/// catalog query runs so (never the caller's source table); every such query qualifies its
+/// operators, and the restricted-operation flag forbids SET ROLE and temporary objects meanwhile.
+/// The caller's identity is restored on return and on error.
+pub fn as_catalog_owner<R>(read: impl FnOnce() -> R) -> R {
+    let Some(owner) = catalog_owner() else {
+        return read(); // no catalog: the read reports that in its own words
+    };
+    let mut user = pg_sys::InvalidOid;
+    let mut context = 0;
+    // SAFETY: reads two backend globals into the locals.
+    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
+    if user == owner {
+        return read();
+    }
+    let restricted =
+        (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
+    // SAFETY: switches the current user id as SECURITY DEFINER does; restored by `finally` on
+    // every path, and by transaction abort if an error escapes further.
+    unsafe { pg_sys::SetUserIdAndSecContext(owner, context | restricted) };
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(read))
+        .finally(|| {
+            // SAFETY: restores the identity read above.
+            unsafe { pg_sys::SetUserIdAndSecContext(user, context) }
+        })
+        .execute()
+}
+
+/// The owner of the catalog table (the role that created the extension).
+fn catalog_owner() -> Option<pg_sys::Oid> {
+    let relid = catalog_relid()?;
+    // SAFETY: opens an existing relation (looked up just above) with the lock any read of it
+    // takes; rd_rel is valid while it is open; closed without releasing the lock, as a query
+    // would hold it to the end of the transaction.
+    unsafe {
+        let rel = pg_sys::relation_open(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let owner = (*(*rel).rd_rel).relowner;
+        pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        Some(owner)
+    }
 }
 
 /// Inserts a new version of `name` (already validated; `artifact` is its JSON text, stored as
@@ -185,7 +241,7 @@ pub fn active_names() -> Vec<String> {
 /// name cannot see the version that load committed (its snapshot is older), so it would
 /// collide on the version number or the one-active index: that is a serialization failure,
 /// raised as 40001 so the caller retries the transaction, not a 23505 duplicate key.
-pub fn insert_version(name: &str, artifact: &str, sha256: &str, activate: bool) -> i32 {
+pub fn insert_version(name: &str, artifact: &str, sha256: &str, activate: bool) -> Stored {
     PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
         insert_version_once(name, artifact, sha256, activate)
     }))
@@ -203,11 +259,49 @@ pub fn insert_version(name: &str, artifact: &str, sha256: &str, activate: bool) 
     .execute()
 }
 
+/// What a load did: the version it returns, whether that version was already stored (the same
+/// artifact loaded again: nothing inserted), whether an existing version was made active by it,
+/// and whether the catalog changed at all.
+pub struct Stored {
+    pub version: i32,
+    pub existing: bool,
+    pub activated: bool,
+    pub changed: bool,
+}
+
 /// One insert attempt; a per-name transaction advisory lock serialises concurrent loads of one name.
-fn insert_version_once(name: &str, artifact: &str, sha256: &str, activate: bool) -> i32 {
+fn insert_version_once(name: &str, artifact: &str, sha256: &str, activate: bool) -> Stored {
     let loaded_by = invoking_role();
     Spi::connect_mut(|client| {
         lock_name(client, name);
+        // The same artifact loaded again under the same name: its newest version, not a copy.
+        let same = client
+            .select(
+                "SELECT version, active FROM purchase.model_versions
+                  WHERE name = $1 AND sha256 = $2 ORDER BY version DESC LIMIT 1",
+                None,
+                &[name.into(), sha256.into()],
+            )
+            .or_raise()
+            .next()
+            .map(|row| {
+                (
+                    row.get::<i32>(1).or_raise().unwrap_or_default(),
+                    row.get::<bool>(2).or_raise().unwrap_or_default(),
+                )
+            });
+        if let Some((version, active)) = same {
+            let activated = activate && !active;
+            if activated {
+                set_active(client, name, version);
+            }
+            return Stored {
+                version,
+                existing: true,
+                activated,
+                changed: activated,
+            };
+        }
         if activate {
             client
                 .update(
@@ -229,7 +323,8 @@ fn insert_version_once(name: &str, artifact: &str, sha256: &str, activate: bool)
                 &[name.into(), artifact.into(), sha256.into(), activate.into(), loaded_by.into()],
             )
             .or_raise();
-        row.into_iter()
+        let version = row
+            .into_iter()
             .next()
             .and_then(|r| r.get::<i32>(1).or_raise())
             .unwrap_or_else(|| {
@@ -238,7 +333,33 @@ fn insert_version_once(name: &str, artifact: &str, sha256: &str, activate: bool)
                     "inserting the model version returned no row",
                     Some("A rule or trigger on purchase.model_versions suppressed the insert; remove it.".into()),
                 )
-            })
+            });
+        Stored {
+            version,
+            existing: false,
+            activated: activate,
+            changed: true,
+        }
+    })
+}
+
+/// The active version of `name` and the raw columns its inputs name, if it has one.
+pub fn active_input_columns(name: &str) -> Option<(i32, Vec<String>)> {
+    Spi::connect(|client| {
+        let rows = client
+            .select(
+                "SELECT version, ARRAY(SELECT i->>'column' FROM jsonb_array_elements(artifact->'inputs') i)
+                   FROM purchase.model_versions WHERE name = $1 AND active",
+                Some(1),
+                &[name.into()],
+            )
+            .or_raise();
+        rows.into_iter().next().map(|row| {
+            (
+                row.get::<i32>(1).or_raise().unwrap_or_default(),
+                row.get::<Vec<String>>(2).or_raise().unwrap_or_default(),
+            )
+        })
     })
 }
 
@@ -296,24 +417,29 @@ pub fn activate_version(name: &str, version: i32) -> bool {
             .is_empty()
             .not();
         if exists {
-            // Two statements: the one-active-per-name index is checked row by row.
-            client
-                .update(
-                    "UPDATE purchase.model_versions SET active = false WHERE name = $1 AND active AND version <> $2",
-                    None,
-                    &[name.into(), version.into()],
-                )
-                .or_raise();
-            client
-                .update(
-                    "UPDATE purchase.model_versions SET active = true WHERE name = $1 AND version = $2 AND NOT active",
-                    None,
-                    &[name.into(), version.into()],
-                )
-                .or_raise();
+            set_active(client, name, version);
         }
         exists
     })
+}
+
+/// Makes an existing `version` of `name` the active one (the caller holds the name's lock).
+fn set_active(client: &mut pgrx::spi::SpiClient<'_>, name: &str, version: i32) {
+    // Two statements: the one-active-per-name index is checked row by row.
+    client
+        .update(
+            "UPDATE purchase.model_versions SET active = false WHERE name = $1 AND active AND version <> $2",
+            None,
+            &[name.into(), version.into()],
+        )
+        .or_raise();
+    client
+        .update(
+            "UPDATE purchase.model_versions SET active = true WHERE name = $1 AND version = $2 AND NOT active",
+            None,
+            &[name.into(), version.into()],
+        )
+        .or_raise();
 }
 
 /// The versions of `name`, oldest first.
@@ -344,6 +470,25 @@ pub fn delete_model(name: &str) -> i64 {
             .or_raise()
             .len() as i64
     })
+}
+
+/// The hint of a refusal to score or explain: the role that grants the function called.
+pub fn scorer_hint(function: &str) -> String {
+    format!(
+        "EXECUTE on {function} is granted to purchase_scorer: GRANT purchase_scorer TO {};",
+        crate::pg::insights::quote_ident(&current_role())
+    )
+}
+
+/// The role whose privileges apply now (inside a SECURITY DEFINER function, its owner).
+pub fn current_role() -> String {
+    // SAFETY: as invoking_role, for GetUserId.
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false);
+        std::ffi::CStr::from_ptr(name)
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 /// The role that called us: the session's current role, even inside SECURITY DEFINER functions.

@@ -16,7 +16,6 @@ CREATE UNIQUE INDEX model_versions_one_active ON purchase.model_versions (name) 
 COMMENT ON TABLE purchase.model_versions IS 'Every loaded model version (immutable); at most one active per name';
 SELECT pg_catalog.pg_extension_config_dump('purchase.model_versions', '');
 GRANT USAGE ON SCHEMA purchase TO PUBLIC;
-GRANT SELECT ON purchase.model_versions TO PUBLIC;
 
 -- Roles: purchase_admin changes models, purchase_scorer scores. Roles are cluster-wide and
 -- outlive the extension; they are created only if missing.

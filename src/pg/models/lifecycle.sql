@@ -38,6 +38,13 @@ RETURNS jsonb LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog
 AS $$
 DECLARE doc jsonb;
 BEGIN
+  -- The artifact holds the reference rows (checks), which may be real customer rows: it is
+  -- purchase_admin's, and the refusal says so (EXECUTE alone would name no role).
+  IF NOT pg_has_role('purchase_admin', 'USAGE') THEN
+    RAISE EXCEPTION 'permission denied for function export_purchase_model'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('The artifact holds the reference rows in checks; exporting is for purchase_admin: GRANT purchase_admin TO %I;', current_user);
+  END IF;
   SELECT m.artifact INTO doc FROM purchase.model_versions m
    WHERE m.name = export_purchase_model.name
      AND (m.version = export_purchase_model.version OR (export_purchase_model.version IS NULL AND m.active));
@@ -53,20 +60,32 @@ COMMENT ON FUNCTION export_purchase_model(text, integer) IS 'The stored artifact
 -- Roles (created in the bootstrap SQL): purchase_admin changes models, purchase_scorer scores.
 GRANT purchase_scorer TO purchase_admin;
 
--- The catalog is written only through the SECURITY DEFINER functions below. Scoring reads it
--- with the caller's rights: PUBLIC may read (and so score) unless the DBA revokes that, in
--- which case purchase_scorer keeps both.
+-- The catalog is written only through the SECURITY DEFINER functions below, and read directly
+-- only by purchase_admin: its artifacts hold the reference rows (checks). Scoring and the
+-- insight functions read it as its owner (catalog.rs as_catalog_owner; purchase_models() and
+-- explain_purchase are SECURITY DEFINER), so EXECUTE on them alone decides who scores.
 REVOKE ALL ON purchase.model_versions FROM PUBLIC;
-GRANT SELECT ON purchase.model_versions TO PUBLIC, purchase_scorer, purchase_admin;
+GRANT SELECT ON purchase.model_versions TO purchase_admin;
+ALTER FUNCTION purchase_models() SECURITY DEFINER;
+-- explain_purchase, whatever its arguments (it calls purchase_features, which the README's recipe
+-- may revoke from PUBLIC; EXECUTE on explain_purchase is what decides).
+DO $$
+DECLARE f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+            WHERE p.proname = 'explain_purchase' AND p.pronamespace = '@extschema@'::regnamespace LOOP
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s SECURITY DEFINER', f);
+  END LOOP;
+END $$;
 
-ALTER FUNCTION load_purchase_model(jsonb, text, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION load_purchase_model_file(text, text, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION load_purchase_model(jsonb, text, boolean, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION load_purchase_model_file(text, text, boolean, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION activate_purchase_model(text, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION drop_purchase_model(text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean), load_purchase_model_file(text, text, boolean, boolean),
+REVOKE EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean, boolean), load_purchase_model_file(text, text, boolean, boolean, boolean),
   activate_purchase_model(text, integer), drop_purchase_model(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean), load_purchase_model_file(text, text, boolean, boolean),
-  activate_purchase_model(text, integer), drop_purchase_model(text) TO purchase_admin;
+GRANT EXECUTE ON FUNCTION load_purchase_model(jsonb, text, boolean, boolean, boolean), load_purchase_model_file(text, text, boolean, boolean, boolean),
+  activate_purchase_model(text, integer), drop_purchase_model(text), export_purchase_model(text, integer) TO purchase_admin;
 GRANT EXECUTE ON FUNCTION predict_purchase(record, text, integer), purchase_outcome(record, text, integer),
   score_purchase(record, text, integer), purchase_features(record, text, integer),
   predict_purchase_json(jsonb, text, boolean, integer),
@@ -74,7 +93,7 @@ GRANT EXECUTE ON FUNCTION predict_purchase(record, text, integer), purchase_outc
   score_purchase_columns(text, text[], "any"), purchase_features_columns(text, text[], "any"),
   predict_purchase_version_columns(text, integer, text[], "any"), purchase_outcome_version_columns(text, integer, text[], "any"),
   score_purchase_version_columns(text, integer, text[], "any"), purchase_features_version_columns(text, integer, text[], "any"),
-  clean_number(text), purchase_models(), export_purchase_model(text, integer),
+  clean_number(text), purchase_models(),
   explain_purchase(record, text, integer, boolean, integer), purchase_model_weights(text, integer),
   purchase.feature_contributions(jsonb, text, integer),
   evaluate_purchase_model(regclass, text, text, integer, text, text),

@@ -5,3 +5,4 @@ pub(crate) mod admin;
 pub(crate) mod artifact_input;
 pub(crate) mod cache;
 pub(crate) mod catalog;
+pub(crate) mod load_rules;

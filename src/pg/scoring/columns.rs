@@ -336,14 +336,15 @@ fn check_privilege(call: Call<'_>) {
         );
     };
     if !may_execute(original) {
-        // SAFETY: reports the ACL failure for an existing function (looked up above); its name
-        // is a palloc'd C string. Does not return.
-        unsafe {
-            pg_sys::aclcheck_error(
-                pg_sys::AclResult::ACLCHECK_NO_PRIV,
-                pg_sys::ObjectType::OBJECT_FUNCTION,
-                pg_sys::get_func_name(original),
-            );
-        }
+        // PostgreSQL's own message for the original, with the role that grants it.
+        // SAFETY: the name of an existing function (looked up above), a palloc'd C string.
+        let function = unsafe { std::ffi::CStr::from_ptr(pg_sys::get_func_name(original)) }
+            .to_string_lossy()
+            .into_owned();
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied for function {function}"),
+            Some(crate::pg::models::catalog::scorer_hint(&function)),
+        );
     }
 }

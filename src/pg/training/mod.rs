@@ -304,6 +304,9 @@ fn train_purchase_model_body(
         validation: validation_rows,
     };
     let mut meta = Map::new();
+    // The model's own name: a trained artifact exported and loaded elsewhere without a name
+    // argument keeps it (load_purchase_model's naming rule).
+    meta.insert("name".into(), json!(name));
     meta.insert("source".into(), json!(relation));
     meta.insert("target".into(), json!(target_column));
     meta.insert(

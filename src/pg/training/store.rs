@@ -23,13 +23,21 @@ pub fn store(artifact: Value, name: &str, activate: bool) -> i32 {
     .ok()
     .flatten()
     .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, "extension pg_purchase is not installed in this database", None));
+    // A staged version (the default) may read other columns than the active one: it serves
+    // no query until activate_purchase_model chooses it. An activated one is held to the
+    // active version's columns like any load (train with activate false, then activate).
     let query = format!(
-        "SELECT {}.load_purchase_model($1, $2, $3)",
+        "SELECT {}.load_purchase_model($1, $2, $3, replace_inputs => $4)",
         quote_ident(&schema)
     );
     let version = Spi::get_one_with_args::<i32>(
         &query,
-        &[JsonB(artifact).into(), name.into(), activate.into()],
+        &[
+            JsonB(artifact).into(),
+            name.into(),
+            activate.into(),
+            (!activate).into(),
+        ],
     )
     .ok()
     .flatten()

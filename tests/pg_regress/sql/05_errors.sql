@@ -45,7 +45,8 @@ SELECT error_of(format('SELECT load_purchase_model(%L::jsonb, %L)', doc, '')) FR
 SELECT name, version, active FROM purchase.model_versions ORDER BY 1, 2;
 -- NULL arguments to the admin functions are errors, not silent NULLs.
 SELECT error_of($$SELECT load_purchase_model(NULL)$$);
-SELECT error_of($$SELECT load_purchase_model('{}', NULL)$$);
+-- (A NULL name is no name given: the artifact's own name, else 'default'; 16_firstweek.)
+SELECT error_of($$SELECT load_purchase_model('{}', 'default', NULL)$$);
 SELECT error_of($$SELECT activate_purchase_model('default', NULL)$$);
 SELECT error_of($$SELECT drop_purchase_model(NULL)$$);
 -- Bring your own model: checks are required; a number jsonb accepts but a double cannot hold,

@@ -27,7 +27,8 @@ SELECT c.customer_id, abs(s.p - other_model_by_hand(c)) < 1e-12 AS prepared_uses
        abs(f.p - other_model_by_hand(c)) < 1e-12 AS plpgsql_uses_v2
   FROM customers c JOIN v2_scores s USING (customer_id) JOIN scores_now() f USING (customer_id)
  ORDER BY 1;
--- Back to the bundled model (version 3): both plans follow again.
+-- Back to the bundled model (version 1 made active again: the same artifact is not stored twice):
+-- both plans follow again.
 SELECT load_purchase_model(pg_read_file(:'artifact_path')::jsonb) AS version;
 CREATE TEMP TABLE v3_scores AS EXECUTE scores;
 SELECT count(*) FILTER (WHERE f.p = v.p AND s.p = v.p) AS back_on_bundled

@@ -72,8 +72,8 @@ UPDATE all_bad SET x12 = 'x';
 CALL refresh_purchase_targets('all_bad', 'ad_targets', on_bad_row => 'skip');
 
 -- The swap replaces the rows of the target, not the table: its indexes, constraints, comment,
--- grants and dependent views stay.
-ALTER TABLE ad_targets ADD PRIMARY KEY (customer_id);
+-- grants and dependent views stay. (The primary key ad_targets_pkey on customer_id is the
+-- first refresh's own: 16_firstweek.)
 CREATE INDEX ad_targets_by_p_hat ON ad_targets (p_hat);
 COMMENT ON TABLE ad_targets IS 'Tonight''s ad targets';
 CREATE VIEW top_targets AS SELECT customer_id, p_hat FROM ad_targets ORDER BY p_hat DESC LIMIT 3;
