@@ -371,9 +371,9 @@ def test_a_long_explanation_is_cancelled(world):
     )
     conn.execute("SET statement_timeout = '300ms'")
     try:
+        row = ", ".join(f"1e9::float8 AS f{j}" for j in range(100))
         started = time.monotonic()
         with pytest.raises(psycopg.errors.QueryCanceled):
-            row = ", ".join(f"1e9::float8 AS f{j}" for j in range(100))
             conn.execute(f"SELECT e.* FROM (SELECT {row}) r, explain_purchase(r, 'deep') e")
         assert time.monotonic() - started < 5
     finally:
