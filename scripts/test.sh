@@ -118,8 +118,8 @@ for venv in "$VENV" "$NEWEST"; do
   rm -rf "$ROOT/python/build" "$ROOT"/python/*.egg-info
   log "tree models, scikit-learn $("$venv/bin/python" -c 'import sklearn; print(sklearn.__version__)')"
   (cd "$ROOT/tests/trees" && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_trees.py test_tree_export.py test_tree_explain.py)
-  # calibrate_purchase_model against CalibratedClassifierCV (cv='prefit' / FrozenEstimator)
-  (cd "$ROOT/tests/parity" && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_calibration.py)
+  # calibrate_purchase_model against CalibratedClassifierCV (cv='prefit' / FrozenEstimator), and its export
+  (cd "$ROOT/tests/parity" && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_calibration.py test_calibrated_export.py)
 done
 
 log "Citus: a coordinator and two workers, a third added later"
