@@ -81,6 +81,8 @@ log "insights (explain, weights, evaluate, drift) against scikit-learn"
 pytest_run tests/parity/test_insights.py
 log "a staged version on every path, and compare_purchase_models against scipy (DeLong)"
 pytest_run tests/parity/test_staged.py
+log "whom to contact: the profit optimum against a brute force, budget ties, storage order, privileges"
+pytest_run tests/targeting/test_targeting.py
 if [ "$QUICK" = 1 ]; then
   log "quick run passed (lints, pure crate, SQL regression, parity); scripts/test.sh runs everything"
   exit 0
