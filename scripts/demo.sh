@@ -14,7 +14,8 @@ for arg in "$@"; do
 done
 install_all
 install_extension
-start_cluster /tmp/pg_purchase_demo "max_parallel_workers_per_gather = 2"
+DEMO_DIR="${DEMO_DIR:-/tmp/pg_purchase_demo}"  # another directory runs a second demo beside it
+start_cluster "$DEMO_DIR" "max_parallel_workers_per_gather = 2"
 if [ -n "$KEEP" ]; then trap - EXIT; fi
 log "loading the bundled model and generating $ROWS synthetic customers"
 psql -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_purchase" \
@@ -74,6 +75,28 @@ SELECT round((a->>'threshold')::numeric, 4) AS best_threshold, round((a->>'profi
        a->'contacts' AS contacts, round((a->>'profit_at_model_threshold')::numeric) AS profit_at_0_75,
        a->'contacts_at_model_threshold' AS contacts_at_0_75
   FROM optimize_purchase_threshold('customers', 'bought', value_per_purchase => 40, cost_per_contact => 9) a;
+-- The worked example of README "Choosing whom to contact": calibrate on a held-out fifth, choose
+-- the threshold by money, make it the rule (a new version), list a budget, chart the curve.
+CREATE TABLE holdout AS SELECT * FROM customers WHERE customer_id % 5 = 0;
+SELECT calibrate_purchase_model('holdout', 'bought', method => 'sigmoid', activate => true) AS calibrated \gset
+\echo 'Platt calibration on the held-out fifth (calibrate_purchase_model), active as version' :calibrated
+SELECT c->>'method' AS method, round((c->>'a')::numeric, 4) AS a, round((c->>'b')::numeric, 4) AS b, c->'rows' AS rows
+  FROM (SELECT export_purchase_model('default', :calibrated)->'calibration' AS c) x;
+SELECT optimize_purchase_threshold('customers', 'bought', value_per_purchase => 40, cost_per_contact => 9) AS o \gset
+SELECT round(((:'o'::jsonb)->>'threshold')::numeric, 4) AS best_threshold, round(((:'o'::jsonb)->>'profit')::numeric) AS profit,
+       (:'o'::jsonb)->'contacts' AS contacts, round(((:'o'::jsonb)->>'profit_at_model_threshold')::numeric) AS profit_at_0_75,
+       (:'o'::jsonb)->'contacts_at_model_threshold' AS contacts_at_0_75, (:'o'::jsonb)->'break_even_p' AS break_even_p;
+\echo 'profit of contacting p_hat > threshold (the curve of optimize_purchase_threshold, every 5th point):'
+SELECT round((c->>'threshold')::numeric, 2) AS threshold, (c->>'contacts')::bigint AS contacts,
+       round((c->>'profit')::numeric) AS profit,
+       repeat('#', greatest(0, round(40 * (c->>'profit')::numeric / ((:'o'::jsonb)->>'profit')::numeric))::int) AS chart
+  FROM jsonb_array_elements((:'o'::jsonb)->'curve') WITH ORDINALITY e(c, i) WHERE i % 5 = 1;
+SELECT set_purchase_threshold('default', ((:'o'::jsonb)->>'threshold')::float8) AS rule_version \gset
+\echo 'the profitable threshold is the rule now (set_purchase_threshold), version' :rule_version
+\echo 'this week the budget buys 5000 contacts (refresh_purchase_targets ... budget => 5000):'
+CALL refresh_purchase_targets('customers', 'ad_targets', budget => 5000) \g /dev/null
+SELECT count(*) AS listed, round(min(p_hat)::numeric, 4) AS lowest_p_hat_listed, round(max(p_hat)::numeric, 4) AS highest_p_hat
+  FROM ad_targets;
 SQL
 cat <<EOF
 
@@ -90,5 +113,5 @@ EOF
 if [ -n "$KEEP" ]; then
   echo
   echo "The cluster keeps running: psql -h $PGHOST -p $PGPORT -U postgres"
-  echo "Stop it with: runuser -u postgres -- $PG_BIN/pg_ctl -D /tmp/pg_purchase_demo/data stop"
+  echo "Stop it with: runuser -u postgres -- $PG_BIN/pg_ctl -D $DEMO_DIR/data stop"
 fi

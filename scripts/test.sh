@@ -81,6 +81,8 @@ log "insights (explain, weights, evaluate, drift) against scikit-learn"
 pytest_run tests/parity/test_insights.py
 log "a staged version on every path, and compare_purchase_models against scipy (DeLong)"
 pytest_run tests/parity/test_staged.py
+log "whom to contact: the profit optimum against a brute force, budget ties, storage order, privileges"
+pytest_run tests/targeting/test_targeting.py
 if [ "$QUICK" = 1 ]; then
   log "quick run passed (lints, pure crate, SQL regression, parity); scripts/test.sh runs everything"
   exit 0
@@ -118,8 +120,8 @@ for venv in "$VENV" "$NEWEST"; do
   rm -rf "$ROOT/python/build" "$ROOT"/python/*.egg-info
   log "tree models, scikit-learn $("$venv/bin/python" -c 'import sklearn; print(sklearn.__version__)')"
   (cd "$ROOT/tests/trees" && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_trees.py test_tree_export.py test_tree_explain.py)
-  # calibrate_purchase_model against CalibratedClassifierCV (cv='prefit' / FrozenEstimator)
-  (cd "$ROOT/tests/parity" && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_calibration.py)
+  # calibrate_purchase_model against CalibratedClassifierCV (cv='prefit' / FrozenEstimator), and its export
+  (cd "$ROOT/tests/parity" && "$venv/bin/python" -m pytest -q -p no:cacheprovider test_calibration.py test_calibrated_export.py)
 done
 
 log "Citus: a coordinator and two workers, a third added later"

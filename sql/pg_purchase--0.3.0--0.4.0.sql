@@ -1336,3 +1336,14 @@ END $$;
 COMMENT ON FUNCTION purchase_input_errors(regclass, text, text, bigint) IS
   'Rows of source the model cannot score (key, column, value, SQLSTATE, message): find bad rows before a refresh';
 -- ==== end firstweek ====
+
+-- ==== targeting round 2 ====
+-- set_purchase_threshold and calibrate_purchase_model run with the caller's rights and refuse a
+-- caller outside purchase_admin themselves, with a hint naming the role (src/pg/admin_only.rs);
+-- EXECUTE is everyone's, as src/pg/models/lifecycle.sql defines it.
+ALTER FUNCTION set_purchase_threshold(text, float8, boolean) SECURITY INVOKER;
+REVOKE EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) FROM purchase_admin;
+GRANT EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) TO PUBLIC;
+REVOKE EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) FROM purchase_admin;
+GRANT EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) TO PUBLIC;
+-- ==== end targeting round 2 ====

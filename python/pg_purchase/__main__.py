@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     try:
         import joblib
 
+        from .calibrated import columns_source
         from .export import ExportError, export_pipeline
         from .sample_csv import read_sample
     except ImportError as e:  # a broken install: still one line
@@ -43,8 +44,9 @@ def main(argv=None) -> int:
         pipeline = joblib.load(args.pipeline)
         # Each column as the pipeline saw it: money/percent as text, exactly as the table holds
         # them; codes such as 00501 as text where the fitted encoder's categories are text.
-        sample = read_sample(args.sample, pipeline, args.money, args.percent)
-        training_rows = read_sample(args.profile, pipeline, args.money, args.percent) if args.profile else None
+        typed_by = columns_source(pipeline)  # a CalibratedClassifierCV: its pipeline
+        sample = read_sample(args.sample, typed_by, args.money, args.percent)
+        training_rows = read_sample(args.profile, typed_by, args.money, args.percent) if args.profile else None
         doc = export_pipeline(
             pipeline,
             sample,

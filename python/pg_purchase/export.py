@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from . import calibrated as _calibrated
 from .cleaning import category_text, clean_number, is_missing_category
 from .trees import library_of
 
@@ -380,8 +381,16 @@ def export_pipeline(
     (see `_export_pipeline`). With `redact_checks=True` no sample row leaves in the artifact: its
     reference checks are as many synthetic rows drawn from the training profile (`training_rows`
     summarised, else the sample's own) and re-scored with `predict_proba` (`redact.py`); the
-    artifact records `training.checks` = "synthetic"."""
+    artifact records `training.checks` = "synthetic".
+
+    A `CalibratedClassifierCV` over such a pipeline with one calibrator (fitted with
+    `FrozenEstimator` or `cv='prefit'`) is exported as the pipeline plus its `calibration`; the
+    checks are its calibrated `predict_proba` (`calibrated.py`)."""
     kw = dict(money=money, percent=percent, threshold=threshold, name=name, training_rows=training_rows)
+    if _calibrated.is_calibrated(pipeline):
+        inner, calibration = _calibrated.unwrap(pipeline, ExportError)
+        kw.update(scorer=pipeline, calibration=calibration)
+        pipeline = inner
     doc = _export_pipeline(pipeline, sample, **kw)
     if not redact_checks:
         return doc
@@ -403,7 +412,18 @@ def export_pipeline(
     return doc
 
 
-def _export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, name=None, training_rows=None) -> dict:
+def _export_pipeline(
+    pipeline,
+    sample,
+    *,
+    money=(),
+    percent=(),
+    threshold=0.5,
+    name=None,
+    training_rows=None,
+    scorer=None,
+    calibration=None,
+) -> dict:
     """A fitted Pipeline ending in a binary LogisticRegression or a tree model (README, "Tree
     models"), or a bare binary lightgbm/xgboost Booster trained on a DataFrame -> the artifact.
 
@@ -411,7 +431,8 @@ def _export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, n
     columns the database cleans as money/percent text. The sample is scored with
     `pipeline.predict_proba` and stored as the artifact's reference checks. `training_rows`
     (optional, raw rows like `sample`, e.g. the training set) is summarised into the artifact's
-    `profile`, the baseline `purchase_drift` compares live data with."""
+    `profile`, the baseline `purchase_drift` compares live data with. `scorer` (default the
+    pipeline) gives the checks' p_hat; `calibration` is stored as the artifact's."""
     if type(pipeline).__name__ == "Booster" and library_of(pipeline) is not None:
         from .trees import BoosterPipeline, TreeExportError
 
@@ -457,6 +478,8 @@ def _export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, n
             threshold=threshold,
             name=name,
             training_rows=training_rows,
+            scorer=scorer,
+            calibration=calibration,
         )
     ordinal = [c.column for c in channels if c.ordinal]
     if ordinal:
@@ -528,7 +551,7 @@ def _export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, n
         doc_inputs.append(item)
 
     frame = prepare_frame(sample, columns, numeric, categories)
-    p_hat = pipeline.predict_proba(frame)[:, 1]
+    p_hat = (scorer or pipeline).predict_proba(frame)[:, 1]
     used = [c for c in columns if c in inputs]
     checks = []
     for (_, raw), p in zip(sample.iterrows(), p_hat):
@@ -562,6 +585,8 @@ def _export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, n
         },
         "checks": checks,
     }
+    if calibration is not None:
+        doc["calibration"] = calibration
     if training_rows is not None:
         if not isinstance(training_rows, pd.DataFrame) or len(training_rows) == 0:
             raise ExportError("training_rows must be a non-empty pandas DataFrame of raw rows")
@@ -575,7 +600,8 @@ def _export_pipeline(pipeline, sample, *, money=(), percent=(), threshold=0.5, n
 
 
 def score_rows(doc: dict, rows) -> list:
-    """The artifact's own arithmetic in Python (what the database computes), for self-checks."""
+    """The artifact's own arithmetic in Python (what the database computes), for self-checks;
+    a calibrated artifact's p_hat is its calibration of the logit (the decision function)."""
     coef = dict(zip(doc["model"]["features"], doc["model"]["coefficients"]))
     out = []
     for row in rows:
@@ -607,7 +633,10 @@ def score_rows(doc: dict, rows) -> list:
             if k == dropped:
                 continue
             z += coef.get(e["features"][k - (1 if dropped is not None and k > dropped else 0)], 0.0)
-        out.append(1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z)))
+        if "calibration" in doc:
+            out.append(_calibrated.apply(doc["calibration"], z))
+        else:
+            out.append(1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z)))
     return out
 
 

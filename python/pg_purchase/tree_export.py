@@ -61,7 +61,20 @@ def _inputs(tm, channels, money, percent):
     return inputs, names
 
 
-def export_trees(pipeline, channels, sample, *, columns, money, percent, threshold, name, training_rows):
+def export_trees(
+    pipeline,
+    channels,
+    sample,
+    *,
+    columns,
+    money,
+    percent,
+    threshold,
+    name,
+    training_rows,
+    scorer=None,
+    calibration=None,
+):
     """export_pipeline for a final tree ensemble (see export.export_pipeline)."""
     *steps, (last_name, last) = pipeline.steps
     for ch in channels:
@@ -97,7 +110,7 @@ def export_trees(pipeline, channels, sample, *, columns, money, percent, thresho
             f"column(s) {unused_cats} have pandas category dtype but the model does not split them as categories"
         )
     categories = [i["column"] for i in inputs if i["kind"] == "category"]
-    p_hat = pipeline.predict_proba(frame)[:, 1]
+    p_hat = (scorer or pipeline).predict_proba(frame)[:, 1]
     checks = []
     for (_, raw), p in zip(sample.iterrows(), p_hat):
         row = {}
@@ -126,6 +139,8 @@ def export_trees(pipeline, channels, sample, *, columns, money, percent, thresho
         },
         "checks": checks,
     }
+    if calibration is not None:
+        doc["calibration"] = calibration
     if training_rows is not None:
         if not isinstance(training_rows, pd.DataFrame) or len(training_rows) == 0:
             raise ExportError("training_rows must be a non-empty pandas DataFrame of raw rows")

@@ -90,6 +90,11 @@ def _leaf(library, tree, known, x):
 
 
 def score_tree_rows(doc, rows):
+    """p_hat of each row; with a `calibration`, its map of the raw score (decision_function)
+    or of the probability (predict_proba), as the calibration reads."""
+    from .calibrated import apply
+
+    cal = doc.get("calibration")
     model = doc["model"]
     library = model["library"]
     known = model.get("known_categories") or []
@@ -103,10 +108,13 @@ def score_tree_rows(doc, rows):
             for t in model["trees"]:
                 s = np.float32(s + np.float32(_leaf(library, t, known, x)))
             denom = np.float32(np.exp(np.float32(min(-s, np.float32(88.7))))) + np.float32(1.0) + np.float32(1e-16)
-            out.append(float(np.float32(1.0) / denom))
+            s, p = float(s), float(np.float32(1.0) / denom)
         else:
             s = model["baseline"]
             for t in model["trees"]:
                 s += _leaf(library, t, known, x)
-            out.append(1.0 / (1.0 + math.exp(-s)))
+            p = 1.0 / (1.0 + math.exp(-s))
+        if cal is not None:
+            p = apply(cal, s if cal["response"] == "decision_function" else p)
+        out.append(p)
     return out

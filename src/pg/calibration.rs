@@ -29,6 +29,10 @@ fn calibrate_purchase_model(
     activate: default!(Option<bool>, false),
 ) -> i32 {
     guard_entry("calibrate_purchase_model", || {
+        crate::pg::admin_only::require_purchase_admin(
+            "calibrate_purchase_model",
+            "It stores a new version of the model",
+        );
         let source = required(source, "source");
         let target_column = required(target_column, "target_column");
         let name = required(model, "model");
@@ -114,7 +118,12 @@ fn required<T>(value: Option<T>, argument: &str) -> T {
 
 /// Stores through `load_purchase_model` (SECURITY DEFINER), the one validated insert path,
 /// with the caller's right to execute it.
-fn store(artifact: serde_json::Value, name: &str, activate: bool, unchecked: bool) -> i32 {
+pub(crate) fn store(
+    artifact: serde_json::Value,
+    name: &str,
+    activate: bool,
+    unchecked: bool,
+) -> i32 {
     let schema = Spi::get_one::<String>(
         "SELECT n.nspname::text FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_purchase'",
     )
@@ -139,7 +148,7 @@ fn store(artifact: serde_json::Value, name: &str, activate: bool, unchecked: boo
     .unwrap_or_else(|| {
         raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            "storing the calibrated model returned no version",
+            "storing the new version returned no version",
             None,
         )
     })

@@ -2,6 +2,7 @@
 //! the model itself is the `purchase_model` crate. ARCHITECTURE.md says how the parts and
 //! their caches fit together.
 
+mod admin_only;
 mod bad_rows;
 mod calibration;
 mod citus;

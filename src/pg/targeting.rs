@@ -91,6 +91,10 @@ fn set_purchase_threshold(
     activate: default!(Option<bool>, true),
 ) -> i32 {
     guard_entry("set_purchase_threshold", || {
+        crate::pg::admin_only::require_purchase_admin(
+            "set_purchase_threshold",
+            "It stores a new version of the model",
+        );
         let name = required(model, "model", SET_EXAMPLE);
         let activate = required(activate, "activate", SET_EXAMPLE);
         let threshold = match threshold {
@@ -131,13 +135,8 @@ fn set_purchase_threshold(
             let hash = purchase_model::canonical::jcs_sha256(top, "sha256").or_raise();
             top.insert("sha256".into(), hash.into());
         }
-        // A new threshold on the active version: the same input columns by construction.
-        let options = crate::pg::models::admin::LoadOptions::new(
-            Some(name),
-            Some(activate),
-            Some(unchecked),
-            Some(true),
-        );
-        crate::pg::models::admin::load_text(doc.to_string(), options)
+        // Stored through load_purchase_model (SECURITY DEFINER, purchase_admin's) with the
+        // caller's right to execute it; the same input columns by construction.
+        crate::pg::calibration::store(doc, name, activate, unchecked)
     })
 }

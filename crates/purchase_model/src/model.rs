@@ -449,13 +449,14 @@ impl CompiledModel {
     }
 
     /// What scikit-learn's `CalibratedClassifierCV` reads from this model: the decision
-    /// function (a logistic model's logit, HistGradientBoosting's raw score) where the
-    /// classifier has one, else the probability (LightGBM, XGBoost).
+    /// function (a logistic model's logit, HistGradientBoosting's and LightGBM's raw score:
+    /// `LGBMClassifier.decision_function`, LightGBM >= 4.7.0, the pinned version) where the
+    /// classifier has one, else the probability (XGBoost).
     pub fn calibration_response(&self) -> Response {
         match &self.scorer {
             Scorer::Logistic => Response::DecisionFunction,
-            Scorer::Trees(t) if t.library == Library::Hgb => Response::DecisionFunction,
-            Scorer::Trees(_) => Response::PredictProba,
+            Scorer::Trees(t) if t.library == Library::XgBoost => Response::PredictProba,
+            Scorer::Trees(_) => Response::DecisionFunction,
         }
     }
 
@@ -692,17 +693,19 @@ impl CompiledModel {
         let mut ensemble = artifact.ensemble;
         ensemble.remap_features(&map, inputs.len());
         // scikit-learn calibrates HistGradientBoosting's decision function (the raw score);
-        // LightGBM's and XGBoost's classifiers have none, so their probability.
+        // XGBoost's classifier has none, so its probability. LightGBM's has one since 4.7.0
+        // (the raw margin) and had none before: its calibration reads either, as it says.
         let calibration = match ensemble.library {
             Library::Hgb => checked_response(
                 artifact.calibration,
                 Response::DecisionFunction,
                 "a HistGradientBoosting model",
             )?,
+            Library::LightGbm => artifact.calibration,
             _ => checked_response(
                 artifact.calibration,
                 Response::PredictProba,
-                "a LightGBM or XGBoost model",
+                "an XGBoost model",
             )?,
         };
         Ok(CompiledModel {

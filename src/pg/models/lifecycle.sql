@@ -102,16 +102,19 @@ GRANT EXECUTE ON FUNCTION predict_purchase(record, text, integer), purchase_outc
   optimize_purchase_threshold(regclass, text, text, float8, float8) TO purchase_scorer;
 
 -- Targeting economics (src/pg/targeting.rs): the threshold search reads the source with the
--- caller's rights; a new threshold is a new version, so it is purchase_admin's like a load.
+-- caller's rights. A new threshold (set_purchase_threshold) and a calibration
+-- (src/pg/calibration.rs) are new versions, so they are purchase_admin's like a load: both run
+-- with the caller's rights, refuse a caller outside purchase_admin with 42501 and a hint naming
+-- the role (src/pg/admin_only.rs; a revoked EXECUTE would name none), and store through
+-- load_purchase_model, itself purchase_admin's. EXECUTE is everyone's, written as revoke + grant
+-- so a fresh install and an upgraded one hold the same ACL.
 ALTER FUNCTION optimize_purchase_threshold(regclass, text, text, float8, float8) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION set_purchase_threshold(text, float8, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION set_purchase_threshold(text, float8, boolean) SET search_path = pg_catalog, pg_temp;
 REVOKE EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) TO purchase_admin;
--- Calibration (src/pg/calibration.rs): reads the source with the caller's rights and stores through
--- load_purchase_model, like training, so it is for the roles that may load models.
+GRANT EXECUTE ON FUNCTION set_purchase_threshold(text, float8, boolean) TO PUBLIC;
 ALTER FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) SET search_path = pg_catalog, pg_temp;
 REVOKE EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) TO purchase_admin;
+GRANT EXECUTE ON FUNCTION calibrate_purchase_model(regclass, text, text, text, boolean) TO PUBLIC;
 
 -- Training (src/pg/training.rs): reads the source with the caller's rights and stores through
 -- load_purchase_model, so it is for the roles that may load models.
