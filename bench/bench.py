@@ -463,9 +463,7 @@ def main():
     conn.execute("RESET jit")
     jit_plan = [
         r[0]
-        for r in conn.execute(
-            "EXPLAIN (ANALYZE, TIMING OFF) SELECT sum(predict_purchase(c)) FROM customers c"
-        ).fetchall()
+        for r in conn.execute("EXPLAIN (ANALYZE) SELECT sum(predict_purchase(c)) FROM customers c").fetchall()
         if r[0].lstrip().startswith(("Options:", "Timing:"))
     ]
     conn.execute("SET jit = off")
