@@ -31,6 +31,9 @@ SERVICE_ROWS = 10000
 JSON_ROWS = 10000
 MEMORY_CALLS = int(os.environ.get("BENCH_MEMORY_CALLS", "10000000"))
 PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "15"))
+# Tree models (issue 23 item 5): bench/trees.py's LightGBM and XGBoost plus a HistGradientBoosting,
+# on tests/trees' 6-column rows.
+TREE_ROWS = int(os.environ.get("BENCH_TREE_ROWS", "100000"))
 DB = "pg_purchase_bench"
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 ARTIFACT = os.path.join(ROOT, "artifacts", "purchase_model.json")
@@ -95,6 +98,85 @@ def pgbench(sql, seconds):
     return tps, latency
 
 
+def tree_paths(conn):
+    """The tree models' paths timed as the logistic model's are (serial, jit off unless stated):
+    table rows, default jit, a subquery's record, the select-list CTAS and predict_purchase_json,
+    each against the same model's table-row path. The models are bench/trees.py's (imported, not
+    copied) and tests/trees' HistGradientBoosting."""
+    try:
+        import pg_purchase
+        import trees
+        from trees import problems
+    except ImportError as missing:  # the exporter: pip install ./python (bench/run.sh does)
+        say(f"Tree models skipped: {missing}.")
+        return
+    train, y = problems.raw_rows(20000, 1)
+    raw, _ = problems.raw_rows(TREE_ROWS, 2, unseen=True)
+    pipes = dict(trees.models(train, y))
+    pipes["hgb"] = problems.hgb_ordinal(train, y)
+    trees.copy_rows(conn, raw)
+    conn.execute(
+        "CREATE TABLE shoppers_json AS SELECT jsonb_agg(to_jsonb(s) - 'id' ORDER BY id) AS doc "
+        f"FROM (SELECT * FROM shoppers ORDER BY id LIMIT {JSON_ROWS}) s"
+    )
+    serial = ["SET max_parallel_workers_per_gather = 0", "SET jit = off"]
+    jit_default = ["SET max_parallel_workers_per_gather = 0", "RESET jit"]
+    json_rows = min(JSON_ROWS, TREE_ROWS)
+    say()
+    say(f"## Tree models ({TREE_ROWS:,} rows of tests/trees' 6 raw columns; jit off unless stated)")
+    say()
+    say("| model | path | rows | seconds | rows/s | vs its table-row path (per row) |")
+    say("|---|---|---:|---:|---:|---:|")
+    for name, pipe in pipes.items():
+        doc = pg_purchase.export_pipeline(
+            pipe, raw.head(300), money=problems.MONEY, percent=problems.PERCENT, name=name
+        )
+        conn.execute("SELECT load_purchase_model(%s::jsonb, %s)", (json.dumps(doc), name))
+        paths = [
+            ("table rows", f"SELECT sum(predict_purchase(s, '{name}')) FROM shoppers s", serial, TREE_ROWS),
+            (
+                "table rows, default jit",
+                f"SELECT sum(predict_purchase(s, '{name}')) FROM shoppers s",
+                jit_default,
+                TREE_ROWS,
+            ),
+            (
+                "subquery record (OFFSET 0)",
+                f"SELECT sum(predict_purchase(s, '{name}')) FROM (SELECT * FROM shoppers OFFSET 0) s",
+                serial,
+                TREE_ROWS,
+            ),
+            (
+                "score_purchase in a select list via CREATE TABLE AS",
+                "CREATE TABLE tree_targets AS SELECT id, (s).p_hat, (s).business_outcome FROM "
+                f"(SELECT t.id, score_purchase(t, '{name}') AS s FROM shoppers t OFFSET 0) x",
+                serial,
+                TREE_ROWS,
+            ),
+            (
+                f"predict_purchase_json, {json_rows:,}-row document",
+                f"SELECT jsonb_array_length(predict_purchase_json(doc, '{name}')) FROM shoppers_json",
+                serial,
+                json_rows,
+            ),
+        ]
+        base = None
+        for label, sql, settings, rows in paths:
+            teardown = ["DROP TABLE IF EXISTS tree_targets"] if sql.startswith("CREATE") else []
+            secs = timed(conn, sql, setup=settings, teardown=teardown)
+            per_row = secs / rows
+            base = base or per_row
+            say(f"| {name} | {label} | {rows:,} | {secs:.3f} | {rows / secs:,.0f} | {per_row / base:.2f}× |")
+        for s in serial:
+            conn.execute(s)
+        agree = conn.execute(
+            f"SELECT max(abs((e->>'p_hat')::float8 - predict_purchase(s, '{name}'))) FROM shoppers_json, "
+            f"jsonb_array_elements(predict_purchase_json(doc, '{name}')) WITH ORDINALITY a(e, i) "
+            f"JOIN (SELECT row_number() OVER (ORDER BY id) AS i, s FROM shoppers s) s USING (i)"
+        ).fetchone()[0]
+        say(f"| {name} | agreement: predict_purchase_json vs table rows, max abs Δp | | {agree:.1e} | | |")
+
+
 def main():
     with open(ARTIFACT, encoding="utf-8") as handle:
         artifact = json.load(handle)
@@ -120,6 +202,9 @@ def main():
     names = plan_lines[1][0].split("'{", 1)[1].split("}'", 1)[0].split(",")
     expr = p_hat_sql(artifact, "c")
     args = f"predict_purchase_columns('default', '{{{','.join(names)}}}', {', '.join('c.' + n for n in names)})"
+    # PostgreSQL's own cost of passing those columns to a function: the builtin num_nulls with
+    # the same arguments (no scoring), the floor under the columns path.
+    null_count = f"num_nulls('default'::text, '{{x}}'::text[], {', '.join('c.' + n for n in names)})"
     # Issue 23's figures are with jit off; "default jit" rows use the server's jit settings.
     serial = ["SET max_parallel_workers_per_gather = 0", "SET jit = off"]
     jit_default = ["SET max_parallel_workers_per_gather = 0", "RESET jit"]
@@ -135,6 +220,11 @@ def main():
         ("deforming floor: sum(x91)", "SELECT sum(x91) FROM customers", serial),
         ("deforming floor: sum(x91), default jit", "SELECT sum(x91) FROM customers", jit_default),
         ("whole-row floor: count(c)", "SELECT count(c) FROM customers c", serial),
+        (
+            "argument floor: num_nulls of the same 12 arguments",
+            f"SELECT sum({null_count}) FROM customers c",
+            serial,
+        ),
         ("hand-written SQL expression of the model", f"SELECT sum({expr}) FROM customers c", serial),
         ("same model, needed columns as plain arguments", f"SELECT sum({args}) FROM customers c", serial),
         ("predict_purchase(c)", "SELECT sum(predict_purchase(c)) FROM customers c", serial),
@@ -367,6 +457,23 @@ def main():
     say(
         f"| predict_purchase(c) / sum(x91), default jit | {results['predict_purchase(c), default jit'] / results['deforming floor: sum(x91), default jit']:.2f} | ≤ 1.3 |"
     )
+    say(
+        f"| argument floor (num_nulls of the same arguments) / sum(x91), jit off | {results['argument floor: num_nulls of the same 12 arguments'] / results['deforming floor: sum(x91)']:.2f} | — |"
+    )
+    conn.execute("RESET jit")
+    jit_plan = [
+        r[0]
+        for r in conn.execute("EXPLAIN (ANALYZE) SELECT sum(predict_purchase(c)) FROM customers c").fetchall()
+        if r[0].lstrip().startswith(("Options:", "Timing:"))
+    ]
+    conn.execute("SET jit = off")
+    say()
+    say(
+        "Default jit on predict_purchase(c) (the plan's cost passes jit_above_cost, sum(x91)'s does not): "
+        + ("; ".join(l.strip() for l in jit_plan) or "not compiled")
+        + "."
+    )
+    tree_paths(conn)
     say()
     say("Parallel plan used for the 2-worker rows:")
     say()

@@ -4,7 +4,7 @@
 #   1. cargo fmt --check and cargo clippy -D warnings; ruff format --check and ruff check over
 #      tests/, bench/, tools/, python/ (ruff.toml)
 #   2. pure pipeline unit tests (cargo test -p purchase_model: no PostgreSQL needed)
-#   3. in-database tests (cargo pgrx test pg15)
+#   3. in-database tests (cargo pgrx test pg15), with the jsonb writer against jsonb_in (~1 min)
 #   4. the SQL regression suite (tests/pg_regress) on a throwaway cluster; every file also runs
 #      on its own (shared set-up in tests/pg_regress/sql/setup)
 # Steps 5-10 are pytest suites (tests/conftest.py: shared fixtures), run as

@@ -309,10 +309,21 @@ impl OutputLayout {
     /// # Safety
     /// Calls numeric_in: must run in a transaction (it allocates in the current context).
     pub(crate) unsafe fn new(loaded: &LoadedModel, with_score: bool) -> OutputLayout {
-        let mut unique: Vec<(&[u8], usize)> = answer_keys(&loaded.model, with_score)
+        let keys = answer_keys(&loaded.model, with_score)
             .into_iter()
             .map(|(key, slot)| (key.as_bytes(), slot.index()))
             .collect();
+        // SAFETY: this function's contract.
+        unsafe { OutputLayout::from_keys(keys) }
+    }
+
+    /// The layout of objects with these keys, each taking its value from `values[slot]`
+    /// (slot `AnswerSlot::BusinessOutcome.index()` is written as an integer). The keys must be
+    /// distinct (`answer_keys` makes them so).
+    ///
+    /// # Safety
+    /// As for [`OutputLayout::new`].
+    pub(crate) unsafe fn from_keys(mut unique: Vec<(&[u8], usize)>) -> OutputLayout {
         unique.sort_by(|a, b| jsonb_key_order(a.0, b.0));
         let mut key_entries = Vec::with_capacity(unique.len());
         let mut key_bytes = Vec::new();
@@ -350,7 +361,7 @@ impl OutputLayout {
     ///
     /// # Safety
     /// As for [`OutputLayout::write`].
-    unsafe fn write_object(&self, out: &mut ArrayWriter, values: &[f64]) {
+    pub(crate) unsafe fn write_object(&self, out: &mut ArrayWriter, values: &[f64]) {
         // SAFETY: this function's contract.
         let length = unsafe { self.write(&mut out.buf, values) };
         out.push_element(pg_sys::JENTRY_ISCONTAINER, length);
@@ -480,7 +491,7 @@ fn check_size(length: u64) {
 }
 
 /// The jsonb array being written: its header and element JEntries up front, elements after.
-struct ArrayWriter {
+pub(crate) struct ArrayWriter {
     buf: PallocBuffer,
     count: usize,
     written: usize,
@@ -491,7 +502,7 @@ struct ArrayWriter {
 impl ArrayWriter {
     /// # Safety
     /// As for [`PallocBuffer::new`].
-    unsafe fn new(count: usize) -> ArrayWriter {
+    pub(crate) unsafe fn new(count: usize) -> ArrayWriter {
         // SAFETY: this function's contract.
         let mut buf = unsafe { PallocBuffer::new(64 + count * 1024) };
         buf.reserve(pg_sys::VARHDRSZ); // the varlena header, set at the end
@@ -525,7 +536,7 @@ impl ArrayWriter {
     /// # Safety
     /// Every one of the `count` elements must have been written (else the datum has
     /// zeroed JEntries, which jsonb readers take as empty strings).
-    unsafe fn finish(self) -> pg_sys::Datum {
+    pub(crate) unsafe fn finish(self) -> pg_sys::Datum {
         debug_assert_eq!(self.written, self.count);
         check_size((self.buf.len() - pg_sys::VARHDRSZ) as u64);
         let len = self.buf.len();

@@ -6,5 +6,7 @@ pub(crate) mod call_site;
 pub(crate) mod columns;
 pub(crate) mod entry_points;
 pub(crate) mod json;
+#[cfg(any(test, feature = "pg_test"))]
+mod json_writer_tests;
 pub(crate) mod output;
 pub(crate) mod row;
