@@ -17,11 +17,16 @@ mod tests {
     #[pg_test]
     fn versions_count_up() {
         assert_eq!(load_bundled(), 1);
-        assert_eq!(load_bundled(), 2);
+        let second = Spi::get_one::<i32>("SELECT set_purchase_threshold('default', 0.6)").unwrap();
+        assert_eq!(second, Some(2));
         let active =
             Spi::get_one::<i64>("SELECT count(*) FROM purchase.model_versions WHERE active")
                 .unwrap();
         assert_eq!(active, Some(1));
+        // The same artifact again is the version that holds it, not a third one.
+        assert_eq!(load_bundled(), 1);
+        let stored = Spi::get_one::<i64>("SELECT count(*) FROM purchase.model_versions").unwrap();
+        assert_eq!(stored, Some(2));
     }
 
     #[pg_test]

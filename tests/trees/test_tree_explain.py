@@ -321,14 +321,18 @@ def test_weights_refuse_when_nothing_is_known(world):
         assert "tree ensemble" in str(e.value) and e.value.diag.message_hint, str(e.value)
 
 
-def chain_doc(trees, depth):
-    """A LightGBM artifact of `trees` chains `depth` deep (x <= i goes left to a leaf): TreeSHAP
-    costs O(leaves x depth^2) per tree, seconds per row in all."""
+def chain_doc(trees, depth, features):
+    """A LightGBM artifact of `trees` chains `depth` deep (x <= i goes left to a leaf), splitting
+    on `features` columns in turn: TreeSHAP costs O(leaves x d^2) per tree, d the number of
+    distinct features on a path (repeats unwind), so seconds per row in all."""
     n = 2 * depth + 1
     tree = {k: [] for k in ("left", "right", "feature", "threshold", "value", "default_left", "missing_type", "cover")}
     for i in range(depth):
         split, leaf = 2 * i, 2 * i + 1
-        for node, (l, r, f, t, v) in ((split, (leaf, split + 2, i % 2, float(i), 0.0)), (leaf, (-1, -1, 0, 0.0, 0.01))):
+        for node, (l, r, f, t, v) in (
+            (split, (leaf, split + 2, i % features, float(i), 0.0)),
+            (leaf, (-1, -1, 0, 0.0, 0.01)),
+        ):
             tree["left"].append(l)
             tree["right"].append(r)
             tree["feature"].append(f)
@@ -345,13 +349,10 @@ def chain_doc(trees, depth):
     doc = {
         "format": "pg_purchase.tree_pipeline",
         "format_version": 1,
-        "inputs": [
-            {"column": "a", "kind": "number", "feature": "a"},
-            {"column": "b", "kind": "number", "feature": "b"},
-        ],
+        "inputs": [{"column": f"f{j}", "kind": "number", "feature": f"f{j}"} for j in range(features)],
         "model": {
             "library": "lightgbm",
-            "features": ["a", "b"],
+            "features": [f"f{j}" for j in range(features)],
             "baseline": 0.0,
             "input_dtype": "float64",
             "trees": [tree] * trees,
@@ -365,13 +366,15 @@ def chain_doc(trees, depth):
 def test_a_long_explanation_is_cancelled(world):
     conn = world["conn"]
     conn.execute(
-        "SELECT load_purchase_model(%s::jsonb, 'deep', allow_unchecked => true)", (json.dumps(chain_doc(60, 900)),)
+        "SELECT load_purchase_model(%s::jsonb, 'deep', allow_unchecked => true)",
+        (json.dumps(chain_doc(240, 900, 100)),),
     )
     conn.execute("SET statement_timeout = '300ms'")
     try:
         started = time.monotonic()
         with pytest.raises(psycopg.errors.QueryCanceled):
-            conn.execute("SELECT e.* FROM (VALUES (1e9::float8, 1e9::float8)) r(a, b), explain_purchase(r, 'deep') e")
+            row = ", ".join(f"1e9::float8 AS f{j}" for j in range(100))
+            conn.execute(f"SELECT e.* FROM (SELECT {row}) r, explain_purchase(r, 'deep') e")
         assert time.monotonic() - started < 5
     finally:
         conn.execute("RESET statement_timeout")

@@ -270,7 +270,7 @@ def test_hostile_artifacts_are_refused_at_load(world):
         t = tree0(d)
         t.update(
             left=[-1] * n, right=[-1] * n, feature=[0] * n, threshold=[0.0] * n, value=[0.0] * n,
-            default_left=[False] * n, categories=[None] * n, cover=[0.0] * n,
+            default_left=[False] * n, categories=[None] * n, cover=[0.0] * n, gain=[0.0] * n,
         )  # fmt: skip
 
     refused(lambda d: huge(d, 10**6), "more than")
