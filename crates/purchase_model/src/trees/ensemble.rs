@@ -95,6 +95,9 @@ pub struct Ensemble {
     /// Per kept node, the library's split gain (NaN when the artifact has none).
     pub gains: Vec<f64>,
     pub leaves: usize,
+    /// The scoring walk's compact copy of `nodes` (same indices; see `fast.rs`). Empty when
+    /// the ensemble cannot use it, and the walk then reads `nodes`.
+    pub(super) fast: Vec<super::fast::FastNode>,
 }
 
 fn bad(path: String, problem: impl Into<String>) -> PipelineError {
@@ -155,6 +158,7 @@ impl Ensemble {
             covers: Vec::with_capacity(total),
             gains: Vec::with_capacity(total),
             leaves: 0,
+            fast: Vec::new(),
         };
         if !known.is_empty() {
             if known.len() != n_features {
@@ -174,6 +178,7 @@ impl Ensemble {
             check_interrupts();
             e.add_tree(t, tree)?;
         }
+        e.fast = e.compile_fast();
         Ok(e)
     }
 
@@ -360,5 +365,6 @@ impl Ensemble {
         }
         self.known = known;
         self.n_features = new_len;
+        self.fast = self.compile_fast();
     }
 }

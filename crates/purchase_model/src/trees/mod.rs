@@ -4,11 +4,13 @@
 //! * `ensemble.rs`: the flat arrays and their one-time validation (reachability, acyclicity,
 //!   depth, index ranges), built from per-tree parallel arrays as the artifact lists them.
 //! * `walk.rs`: the per-library decision rule, summation order and link.
+//! * `fast.rs`: the scoring walk's compact, branch-light copy of the node array.
 //! * `artifact.rs`: the `pg_purchase.tree_pipeline` artifact format (README, "The model
 //!   artifact").
 
 pub mod artifact;
 pub mod ensemble;
+mod fast;
 pub mod shap;
 pub mod walk;
 

@@ -3,6 +3,45 @@
 //! validated at build, so a walk only reads.
 
 use super::ensemble::{Ensemble, Kind, Library, MissingType, Node};
+use super::fast::LANES;
+
+/// The type a library adds its leaf values in: double, or float32 for XGBoost (each leaf
+/// rounded to float32, then added in float32).
+trait Accumulator: Copy {
+    fn from_f64(v: f64) -> Self;
+    fn add_f64(self, v: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Accumulator for f64 {
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn add_f64(self, v: f64) -> Self {
+        self + v
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+impl Accumulator for f32 {
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    #[inline(always)]
+    fn add_f64(self, v: f64) -> Self {
+        self + v as f32
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
 
 /// LightGBM's `kZeroThreshold` (a float literal widened to double).
 const LIGHTGBM_ZERO: f64 = 1e-35_f32 as f64;
@@ -141,6 +180,36 @@ impl Ensemble {
     /// library cast its input.
     pub fn raw_score(&self, x: &mut [f64]) -> f64 {
         self.cast_input(x);
+        if self.fast.is_empty() {
+            return self.raw_score_nodes(x);
+        }
+        match self.library {
+            Library::XgBoost => self.fast_raw_score::<true, f32>(x),
+            _ => self.fast_raw_score::<false, f64>(x),
+        }
+    }
+
+    /// `raw_score` on the compact nodes: LANES trees at a time, then the rest one by one, each
+    /// leaf added in tree order in the accumulator type `A` (float32 for XGBoost).
+    #[inline(always)]
+    fn fast_raw_score<const STRICT: bool, A: Accumulator>(&self, x: &[f64]) -> f64 {
+        let trees = self.roots.len();
+        let mut s = A::from_f64(self.baseline);
+        let mut t = 0;
+        while t + LANES <= trees {
+            for leaf in self.fast_leaves::<STRICT>(t, x) {
+                s = s.add_f64(leaf);
+            }
+            t += LANES;
+        }
+        for t in t..trees {
+            s = s.add_f64(self.fast_leaf::<STRICT>(t, x));
+        }
+        s.to_f64()
+    }
+
+    /// `raw_score` on the full nodes (x already cast).
+    fn raw_score_nodes(&self, x: &[f64]) -> f64 {
         match self.library {
             Library::XgBoost => {
                 let mut s = self.baseline as f32;
