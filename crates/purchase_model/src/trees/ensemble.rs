@@ -98,6 +98,8 @@ pub struct Ensemble {
     /// The scoring walk's compact copy of `nodes` (same indices; see `fast.rs`). Empty when
     /// the ensemble cannot use it, and the walk then reads `nodes`.
     pub(super) fast: Vec<super::fast::FastNode>,
+    /// Per tree, the splits on its longest path (with `fast`).
+    pub(super) fast_depths: Vec<u32>,
 }
 
 fn bad(path: String, problem: impl Into<String>) -> PipelineError {
@@ -159,6 +161,7 @@ impl Ensemble {
             gains: Vec::with_capacity(total),
             leaves: 0,
             fast: Vec::new(),
+            fast_depths: Vec::new(),
         };
         if !known.is_empty() {
             if known.len() != n_features {
@@ -178,7 +181,7 @@ impl Ensemble {
             check_interrupts();
             e.add_tree(t, tree)?;
         }
-        e.fast = e.compile_fast();
+        (e.fast, e.fast_depths) = e.compile_fast();
         Ok(e)
     }
 
@@ -365,6 +368,6 @@ impl Ensemble {
         }
         self.known = known;
         self.n_features = new_len;
-        self.fast = self.compile_fast();
+        (self.fast, self.fast_depths) = self.compile_fast();
     }
 }

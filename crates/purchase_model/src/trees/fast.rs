@@ -14,6 +14,11 @@
 //!
 //! Trees are walked `LANES` at a time, one level of each in turn: a walk is a chain of
 //! dependent loads, and independent chains side by side keep the core busy while each waits.
+//! A leaf steps to itself (its right child is itself and it never goes left), so a group of
+//! trees takes exactly as many steps as its deepest tree, with no branch on where a walk
+//! ended: a split's direction is a conditional move, not a branch the CPU must guess, which
+//! on real data it guesses wrong about once a tree. Groups deeper than `MAX_FIXED_DEPTH`
+//! stop each walk at its leaf instead, so one long chain does not cost every row its length.
 //! The leaves are still added in tree order (the summation order is the library's).
 //!
 //! Exactly the decisions of `Ensemble::next_child`; tests.rs checks the two walks agree.
@@ -22,6 +27,9 @@ use super::ensemble::{Ensemble, Kind, Library, MissingType};
 
 /// Trees walked side by side.
 pub(super) const LANES: usize = 8;
+
+/// The deepest group walked a fixed number of steps (see above).
+const MAX_FIXED_DEPTH: u32 = 24;
 
 pub(super) const LEAF: u32 = 1 << 31;
 pub(super) const SPECIAL: u32 = 1 << 30;
@@ -38,24 +46,26 @@ pub(super) struct FastNode {
 }
 
 impl Ensemble {
-    /// The compact copy of `nodes`, or none when a feature index does not fit its bits or a
-    /// left child is not the next node (never, for ensembles built here).
-    pub(super) fn compile_fast(&self) -> Vec<FastNode> {
+    /// The compact copy of `nodes` and each tree's depth, or none when a feature index does
+    /// not fit its bits or a left child is not the next node (never, for ensembles built here).
+    pub(super) fn compile_fast(&self) -> (Vec<FastNode>, Vec<u32>) {
+        let none = (Vec::new(), Vec::new());
         if self.n_features > FEATURE as usize {
-            return Vec::new();
+            return none;
         }
         let mut fast = Vec::with_capacity(self.nodes.len());
         for (i, n) in self.nodes.iter().enumerate() {
             if n.kind == Kind::Leaf {
+                // feature 0 is read and ignored: a leaf never goes left, and right is itself
                 fast.push(FastNode {
                     value: n.threshold,
                     meta: LEAF,
-                    right: 0,
+                    right: i as u32,
                 });
                 continue;
             }
             if n.left as usize != i + 1 {
-                return Vec::new();
+                return none;
             }
             let special = n.kind == Kind::Categorical
                 || (self.library == Library::LightGbm && n.missing == MissingType::Zero);
@@ -80,7 +90,24 @@ impl Ensemble {
                 right: n.right,
             });
         }
-        fast
+        let depths = self.roots.iter().map(|&r| self.depth(r)).collect();
+        (fast, depths)
+    }
+
+    /// The number of splits on the longest path from node `root` down.
+    fn depth(&self, root: u32) -> u32 {
+        let mut deepest = 0;
+        let mut stack = vec![(root, 0u32)];
+        while let Some((i, d)) = stack.pop() {
+            let n = &self.nodes[i as usize];
+            if n.kind == Kind::Leaf {
+                deepest = deepest.max(d);
+            } else {
+                stack.push((n.left, d + 1));
+                stack.push((n.right, d + 1));
+            }
+        }
+        deepest
     }
 
     /// The leaf value tree `t` gives `x`, already cast by `cast_input`, on the compact
@@ -98,7 +125,7 @@ impl Ensemble {
         }
     }
 
-    /// One step of the walk from split `i` (not a leaf).
+    /// One step of the walk from node `i`: a split's child, or a leaf itself.
     #[inline(always)]
     fn fast_step<const STRICT: bool>(&self, i: usize, n: FastNode, x: &[f64]) -> usize {
         let v = x[(n.meta & FEATURE) as usize];
@@ -106,12 +133,10 @@ impl Ensemble {
             return self.next_child(&self.nodes[i], v) as usize;
         }
         let below = if STRICT { v < n.value } else { v <= n.value };
-        let left = below | (v.is_nan() & (n.meta & NAN_LEFT != 0));
-        if left {
-            i + 1
-        } else {
-            n.right as usize
-        }
+        let left = (below | (v.is_nan() & (n.meta & NAN_LEFT != 0))) & (n.meta & LEAF == 0);
+        // a select, not a branch: i + 1 when left, else n.right
+        let mask = (left as usize).wrapping_neg();
+        (mask & (i + 1)) | (!mask & n.right as usize)
     }
 
     /// The leaf values of trees `t0 .. t0 + LANES` for `x`, walked side by side.
@@ -121,6 +146,15 @@ impl Ensemble {
         let mut at = [0usize; LANES];
         for (k, i) in at.iter_mut().enumerate() {
             *i = self.roots[t0 + k] as usize;
+        }
+        let depth = self.fast_depths[t0..t0 + LANES].iter().max().copied();
+        if let Some(depth) = depth.filter(|&d| d <= MAX_FIXED_DEPTH) {
+            for _ in 0..depth {
+                for i in at.iter_mut() {
+                    *i = self.fast_step::<STRICT>(*i, fast[*i], x);
+                }
+            }
+            return at.map(|i| fast[i].value);
         }
         loop {
             let mut moving = false;

@@ -305,6 +305,96 @@ proptest! {
     }
 }
 
+/// LightGBM's missing types and categorical splits on feature 2 (not XGBoost's), chosen by
+/// `kinds` per node.
+fn decorate(tree: &mut TreeSpec, library: Library, kinds: &[u8]) {
+    let n = tree.left.len();
+    if library == Library::LightGbm {
+        let types = [
+            MissingType::None,
+            MissingType::Zero,
+            MissingType::NaN,
+            MissingType::NaN,
+        ];
+        tree.missing = Some(
+            (0..n)
+                .map(|i| types[kinds[i % kinds.len()] as usize])
+                .collect(),
+        );
+    }
+    if library != Library::XgBoost {
+        let cats = (0..n).map(|i| {
+            (tree.left[i] != -1 && tree.feature[i] == 2)
+                .then(|| vec![u32::from(kinds[i % kinds.len()]), 3])
+        });
+        tree.categories = Some(cats.collect());
+    }
+}
+
+/// A staircase `depth` splits long, in preorder: split i (node 2i) sends `x0 <= i` to its leaf
+/// (node 2i + 1) and the rest down to split i + 1; the last split's right is a leaf.
+fn staircase(depth: usize) -> TreeSpec {
+    let mut t = TreeSpec::default();
+    for i in 0..depth {
+        let n = t.left.len() as i64;
+        t.left.extend([n + 1, -1]);
+        t.right.extend([n + 2, -1]);
+        t.feature.extend([0, 0]);
+        t.threshold.extend([i as f64, 0.0]);
+        t.value.extend([0.0, i as f64 * 0.5 + 0.25]);
+        t.default_left.extend([i % 2 == 0, false]);
+    }
+    t.left.push(-1);
+    t.right.push(-1);
+    t.feature.push(0);
+    t.threshold.push(0.0);
+    t.value.push(-1.0);
+    t.default_left.push(false);
+    t
+}
+
+#[test]
+fn a_block_deeper_than_the_fixed_walk_still_scores_every_depth() {
+    // One staircase of 40 splits among seven stumps: the block walks leaf by leaf, not 40 steps.
+    for library in [Library::Hgb, Library::LightGbm, Library::XgBoost] {
+        let mut trees = vec![staircase(40)];
+        trees.extend((0..7).map(|k| staircase(k % 2 + 1)));
+        trees.push(staircase(30));
+        let e = Ensemble::build(library, 3, 0.0, false, &trees, &[]).unwrap();
+        assert!(!e.fast.is_empty());
+        for x0 in [
+            -1.0,
+            0.0,
+            0.5,
+            1.0,
+            7.0,
+            23.5,
+            24.0,
+            25.0,
+            29.0,
+            39.0,
+            40.0,
+            99.0,
+            f64::NAN,
+        ] {
+            let x = vec![x0, 0.0, 0.0];
+            let mut cast = x.clone();
+            e.cast_input(&mut cast);
+            let want = if library == Library::XgBoost {
+                f64::from((0..trees.len()).fold(0.0f32, |s, t| s + e.leaf(t, &cast) as f32))
+            } else {
+                (0..trees.len()).fold(0.0, |s, t| s + e.leaf(t, &cast))
+            };
+            let mut row = x.clone();
+            assert_eq!(
+                e.raw_score(&mut row).to_bits(),
+                want.to_bits(),
+                "{library:?} x0={x0}"
+            );
+        }
+    }
+}
+
 proptest! {
     /// The scoring walk on the compact nodes (`fast.rs`) takes the same decisions as the node
     /// walk checked above, for every library, LightGBM's three missing types, categorical
@@ -318,22 +408,15 @@ proptest! {
         library in 0u8..3,
     ) {
         let library = [Library::Hgb, Library::LightGbm, Library::XgBoost][library as usize];
-        let mut tree = random_tree(splits, leaves);
-        let n = tree.left.len();
-        if library == Library::LightGbm {
-            tree.missing = Some((0..n).map(|i| [MissingType::None, MissingType::Zero, MissingType::NaN, MissingType::NaN][kinds[i] as usize]).collect());
-        }
-        // Feature 2 splits by category (HGB: known categories 0..4) except for XGBoost.
-        let categorical = library != Library::XgBoost;
-        if categorical {
-            tree.categories = Some((0..n).map(|i| (tree.left[i] != -1 && tree.feature[i] == 2).then(|| vec![u32::from(kinds[i]), 3])).collect());
-        }
         let known = if library == Library::Hgb { vec![None, None, Some(vec![0, 1, 2, 3, 4])] } else { vec![] };
         // Eleven trees (one block of LANES walked side by side, then the rest one by one),
-        // each with its own leaf values, so the summation order shows.
+        // each grown from a longer prefix of the splits, so a block mixes depths and its
+        // shallow trees sit on their leaves while the deep ones still walk; each has its own
+        // leaf values, so the summation order shows.
         let trees: Vec<TreeSpec> = (0..11).map(|k| {
-            let mut t = tree.clone();
-            t.value.iter_mut().for_each(|v| *v = *v * (1.0 + f64::from(k) / 3.0) + 1e-7 * f64::from(k));
+            let mut t = random_tree(splits[..splits.len() * (k + 1) / 11].to_vec(), leaves.clone());
+            decorate(&mut t, library, &kinds);
+            t.value.iter_mut().for_each(|v| *v = *v * (1.0 + k as f64 / 3.0) + 1e-7 * k as f64);
             t
         }).collect();
         let e = Ensemble::build(library, 3, 0.25, library == Library::LightGbm, &trees, &known).unwrap();
