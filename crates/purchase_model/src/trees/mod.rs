@@ -5,6 +5,8 @@
 //!   depth, index ranges), built from per-tree parallel arrays as the artifact lists them.
 //! * `walk.rs`: the per-library decision rule, summation order and link.
 //! * `fast.rs`: the scoring walk's compact, branch-light copy of the node array.
+//! * `shap.rs`, `shap_leaf.rs`: exact path-dependent TreeSHAP, each leaf's share in closed
+//!   form.
 //! * `artifact.rs`: the `pg_purchase.tree_pipeline` artifact format (README, "The model
 //!   artifact").
 
@@ -12,6 +14,7 @@ pub mod artifact;
 pub mod ensemble;
 mod fast;
 pub mod shap;
+mod shap_leaf;
 pub mod walk;
 
 #[cfg(test)]

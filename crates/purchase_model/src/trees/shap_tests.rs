@@ -3,6 +3,7 @@
 //! rule (contributions + expected value = raw score).
 
 use super::ensemble::{Ensemble, Library, TreeSpec};
+use super::shap_leaf::{gauss_legendre, weights, LeafScratch, PathFeature};
 use proptest::prelude::*;
 
 /// A random complete-ish tree over `n_features` features, given as node recipes in pre-order:
@@ -163,5 +164,141 @@ proptest! {
         };
         let total = c.expected_value + c.phi.iter().sum::<f64>();
         prop_assert!((total - raw).abs() <= 1e-9, "sum {total} raw {raw}");
+    }
+}
+
+/// Each entry's integral by `nodes`-point Gauss–Legendre quadrature, written out directly.
+fn integrals(path: &[PathFeature], nodes: usize) -> Vec<f64> {
+    (0..path.len())
+        .map(|j| {
+            gauss_legendre(nodes)
+                .iter()
+                .map(|&(t, w)| {
+                    let others = path.iter().enumerate().filter(|&(k, _)| k != j);
+                    w * others
+                        .map(|(_, e)| e.zero + t * (e.one - e.zero))
+                        .product::<f64>()
+                })
+                .sum()
+        })
+        .collect()
+}
+
+fn path_strategy(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<PathFeature>> {
+    prop::collection::vec((0.0f64..1.0, any::<bool>()), len).prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(feature, (zero, one))| PathFeature {
+                feature,
+                zero,
+                one: f64::from(u8::from(one)),
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    /// The leaf weights by quadrature (tabled up to 32 features, computed beyond) are the
+    /// integrals written out with more nodes than needed, and Algorithm 2's permutation
+    /// weights on paths short enough for its divisions to stay exact.
+    #[test]
+    fn quadrature_and_permutation_weights_agree(path in path_strategy(1..41)) {
+        let mut scratch = LeafScratch::default();
+        weights(&path, &mut scratch);
+        let mut permutation = vec![0.0; path.len()];
+        permutation_weights(&path, &mut permutation);
+        let direct = integrals(&path, 21);
+        for j in 0..path.len() {
+            prop_assert!(close(scratch.weights[j], direct[j]), "{j}: {} vs {}", scratch.weights[j], direct[j]);
+            if path.len() <= 12 {
+                prop_assert!(close(permutation[j], direct[j]), "{j}: {} vs {}", permutation[j], direct[j]);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_path_longer_than_the_quadrature_still_adds_up() {
+    // 40 splits on 40 distinct features, each sending x <= 0.5 to a leaf: the deepest leaves'
+    // paths need more quadrature nodes than the table holds; the sum rule holds for rows
+    // ending at every depth (Algorithm 2 missed it by 1.6e-7 at depth 0).
+    let d = 40;
+    let mut t = TreeSpec::default();
+    for j in 0..d {
+        let n = t.left.len() as i64;
+        t.left.extend([n + 1, -1]);
+        t.right.extend([n + 2, -1]);
+        t.feature.extend([j as i64, 0]);
+        t.threshold.extend([0.5, 0.0]);
+        t.value.extend([0.0, j as f64 * 0.1 - 1.0]);
+        t.default_left.extend([j % 2 == 0, false]);
+    }
+    t.left.push(-1);
+    t.right.push(-1);
+    t.feature.push(0);
+    t.threshold.push(0.0);
+    t.value.push(2.5);
+    t.default_left.push(false);
+    // covers: every leaf 1 + its depth, splits the sum of their children
+    let n = t.left.len();
+    let mut cover = vec![0.0; n];
+    for i in (0..n).rev() {
+        cover[i] = if t.left[i] == -1 {
+            1.0 + i as f64
+        } else {
+            cover[i + 1] + cover[i + 2]
+        };
+    }
+    t.cover = Some(cover);
+    let e = Ensemble::build(Library::LightGbm, d, 0.1, false, &[t], &[]).unwrap();
+    for stop in [0, 5, 31, 32, 33, 39, 40] {
+        let x: Vec<f64> = (0..d).map(|j| if j == stop { 0.0 } else { 1.0 }).collect();
+        let c = e.contributions(&x).unwrap();
+        let mut row = x.clone();
+        let raw = e.raw_score(&mut row);
+        let total = c.expected_value + c.phi.iter().sum::<f64>();
+        assert!(
+            (total - raw).abs() <= 1e-9,
+            "stop {stop}: sum {total} raw {raw}"
+        );
+    }
+}
+
+/// Algorithm 2's leaf weights (Lundberg et al. 2020; LightGBM's `pred_contrib`), as an
+/// independent reference: the permutation weights built by `extend` from a dummy root
+/// element, then each element's `unwound_sum`.
+fn permutation_weights(path: &[PathFeature], out: &mut [f64]) {
+    let d = path.len();
+    // (zero, one, weight) with the root's dummy (1, 1) first
+    let mut p: Vec<(f64, f64, f64)> = Vec::with_capacity(d + 1);
+    p.push((1.0, 1.0, 1.0));
+    for (depth, e) in (1..).zip(path) {
+        p.push((e.zero, e.one, 0.0));
+        let n = (depth + 1) as f64;
+        for i in (0..depth).rev() {
+            p[i + 1].2 += e.one * p[i].2 * (i + 1) as f64 / n;
+            p[i].2 = e.zero * p[i].2 * (depth - i) as f64 / n;
+        }
+    }
+    for (index, w) in (1..).zip(out.iter_mut()) {
+        let (zero, one, _) = p[index];
+        if zero == 0.0 && one == 0.0 {
+            // a cover-less branch the row does not take: its factor is 0, so is its share
+            *w = 0.0;
+            continue;
+        }
+        let n = (d + 1) as f64;
+        let mut total = 0.0;
+        let mut next_one = p[d].2;
+        for i in (0..d).rev() {
+            if one != 0.0 {
+                let tmp = next_one * n / ((i + 1) as f64 * one);
+                total += tmp;
+                next_one = p[i].2 - tmp * zero * ((d - i) as f64 / n);
+            } else {
+                total += p[i].2 / zero / ((d - i) as f64 / n);
+            }
+        }
+        *w = total;
     }
 }
