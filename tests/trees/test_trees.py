@@ -347,3 +347,85 @@ def test_purchase_models_shows_kind_trees_and_leaves(world):
         "lightgbm",
     )
     world["conn"].execute("SELECT drop_purchase_model('lgbm_copy')")
+
+
+def scores(conn, model, version=None):
+    sql = "SELECT predict_purchase(s, %s, version => %s) FROM shoppers s ORDER BY id"
+    return [r[0] for r in conn.execute(sql, (model, version))]
+
+
+def test_versions_activation_and_rollback_of_tree_models(world):
+    """One name holds a HistGradientBoosting, then a staged LightGBM, then an XGBoost version:
+    each version scores as its own library, pinned or active, and rollback restores the first."""
+    conn, expected = world["conn"], world["expected"]
+    load = "SELECT load_purchase_model(%s::jsonb, 'swap', activate => %s, replace_inputs => true)"
+    versions = {}
+    for model, activate in (("hgb_ordinal", True), ("lgbm", False), ("xgb", True)):
+        versions[model] = conn.execute(load, (json.dumps(world["docs"][model]), activate)).fetchone()[0]
+    try:
+        assert_parity("swap: active (xgb)", scores(conn, "swap"), expected["xgb"], tolerance("xgb"))
+        assert_parity("swap: staged lgbm", scores(conn, "swap", versions["lgbm"]), expected["lgbm"], 1e-12)
+        kinds = dict(conn.execute("SELECT version, kind FROM purchase_models() WHERE name = 'swap'").fetchall())
+        assert kinds == {
+            versions["hgb_ordinal"]: "hist_gradient_boosting",
+            versions["lgbm"]: "lightgbm",
+            versions["xgb"]: "xgboost",
+        }
+        conn.execute("SELECT activate_purchase_model('swap', %s)", (versions["hgb_ordinal"],))
+        assert_parity("swap: rolled back (hgb)", scores(conn, "swap"), expected["hgb_ordinal"], 1e-12)
+    finally:
+        conn.execute("SELECT drop_purchase_model('swap')")
+
+
+def test_refresh_lists_a_tree_models_targets(world):
+    """refresh_purchase_targets with a LightGBM model: the rows above a threshold, and a budget's
+    N best (ties by key), are the ones LightGBM's own probabilities pick."""
+    conn, p = world["conn"], world["expected"]["lgbm"]
+    threshold = float(np.quantile(p, 0.7))
+    conn.execute(
+        "CALL refresh_purchase_targets('shoppers', 'lgbm_targets', 'lgbm', key_column => 'id', threshold => %s)",
+        (threshold,),
+    )
+    listed = {r[0]: r[1] for r in conn.execute("SELECT id, p_hat FROM lgbm_targets")}
+    assert set(listed) == {i for i in range(len(p)) if p[i] > threshold}
+    assert max(abs(listed[i] - p[i]) for i in listed) <= 1e-12
+    conn.execute("CALL refresh_purchase_targets('shoppers', 'lgbm_best', 'lgbm', key_column => 'id', budget => 250)")
+    best = sorted(range(len(p)), key=lambda i: (-p[i], i))[:250]
+    assert {r[0] for r in conn.execute("SELECT id FROM lgbm_best")} == set(best)
+    conn.execute("DROP TABLE lgbm_targets, lgbm_best")
+
+
+def test_dump_restore_and_upgrade_keep_tree_models(world, tmp_path):
+    """pg_dump/pg_restore of a database holding every tree model restores scores bit for bit;
+    an extension updated from 0.3.0 loads and scores a tree model as a fresh one does."""
+    import os
+    import subprocess
+
+    bindir = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+    dump = str(tmp_path / "trees.dump")
+    subprocess.run([f"{bindir}/pg_dump", "-Fc", "-d", DB, "-f", dump], check=True)
+    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+        for db in ("trees_restored", "trees_upgraded"):
+            admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            admin.execute(f"CREATE DATABASE {db}")
+    try:
+        subprocess.run([f"{bindir}/pg_restore", "-d", "trees_restored", "--exit-on-error", dump], check=True)
+        with psycopg.connect(dbname="trees_restored", autocommit=True) as restored:
+            for model in MODELS:
+                assert scores(restored, model) == scores(world["conn"], model), model
+        with psycopg.connect(dbname="trees_upgraded", autocommit=True) as old:
+            old.execute("CREATE EXTENSION pg_purchase VERSION '0.3.0'")
+            old.execute("ALTER EXTENSION pg_purchase UPDATE")
+            old.execute("SELECT load_purchase_model(%s::jsonb, 'lgbm')", (json.dumps(world["docs"]["lgbm"]),))
+            rows = [
+                {c: v for c, v in r[0].items() if c in COLUMNS}
+                for r in world["conn"].execute("SELECT to_jsonb(s) FROM shoppers s WHERE id < 200 ORDER BY id")
+            ]
+            (answer,) = old.execute("SELECT predict_purchase_json(%s::jsonb, 'lgbm')", (json.dumps(rows),)).fetchone()
+            assert_parity(
+                "lgbm after 0.3.0 -> update", [a["p_hat"] for a in answer], world["expected"]["lgbm"][:200], 1e-12
+            )
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+            for db in ("trees_restored", "trees_upgraded"):
+                admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
