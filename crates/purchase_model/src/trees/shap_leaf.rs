@@ -12,21 +12,21 @@
 //! (1.6e-7 off the sum rule on a 40-split path, where quadrature's positive weights and
 //! positive integrand keep every path exact to rounding).
 
-use std::sync::LazyLock;
-
-/// Quadrature sizes kept in a table (paths up to twice as long); longer paths, rare and
-/// slow anyway, compute theirs once per row.
-const TABLED_NODES: usize = 16;
+use std::sync::OnceLock;
 
 /// Quadrature nodes taken together: independent product chains side by side.
 const LANES: usize = 4;
 
 type Group = ([f64; LANES], [f64; LANES]);
 
-/// Gauss–Legendre nodes and weights on [0, 1] for 1 ..= `TABLED_NODES` nodes (index =
-/// nodes − 1), in groups of `LANES`.
-static GAUSS_LEGENDRE: LazyLock<Vec<Vec<Group>>> =
-    LazyLock::new(|| (1..=TABLED_NODES).map(grouped).collect());
+/// The most nodes a path can need: a path has at most one entry per split of a tree no
+/// deeper than `MAX_DEPTH`.
+const MOST_NODES: usize = super::MAX_DEPTH.div_ceil(2);
+
+/// Gauss–Legendre nodes and weights on [0, 1] per number of nodes, in groups of `LANES`,
+/// each size computed once per process when a path first needs it.
+static GAUSS_LEGENDRE: [OnceLock<Vec<Group>>; MOST_NODES + 1] =
+    [const { OnceLock::new() }; MOST_NODES + 1];
 
 /// `n` nodes in groups of `LANES`, the last padded with weight 0.
 fn grouped(n: usize) -> Vec<Group> {
@@ -77,14 +77,12 @@ pub(super) struct PathFeature {
     pub one: f64,
 }
 
-/// Reused per row: a leaf's integrals, the quadrature's per-feature work arrays and the
-/// nodes of the last size beyond the table.
+/// Reused per row: a leaf's integrals and the quadrature's per-feature work arrays.
 #[derive(Default)]
 pub(super) struct LeafScratch {
     pub weights: Vec<f64>,
     factor: Vec<[f64; LANES]>,
     before: Vec<[f64; LANES]>,
-    untabled: (usize, Vec<Group>),
 }
 
 /// Each path entry's integral (see above), in `scratch.weights[..path.len()]`.
@@ -94,13 +92,14 @@ pub(super) fn weights(path: &[PathFeature], scratch: &mut LeafScratch) {
     out.clear();
     out.resize(d, 0.0);
     let nodes = d.div_ceil(2).max(1);
-    let groups = if nodes <= TABLED_NODES {
-        &GAUSS_LEGENDRE[nodes - 1]
-    } else {
-        if scratch.untabled.0 != nodes {
-            scratch.untabled = (nodes, grouped(nodes));
+    let untabled;
+    let groups = match GAUSS_LEGENDRE.get(nodes) {
+        Some(cell) => cell.get_or_init(|| grouped(nodes)),
+        None => {
+            // never, for trees within MAX_DEPTH
+            untabled = grouped(nodes);
+            &untabled
         }
-        &scratch.untabled.1
     };
     scratch.factor.resize(d, [0.0; LANES]);
     scratch.before.resize(d, [0.0; LANES]);

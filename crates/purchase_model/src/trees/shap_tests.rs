@@ -198,8 +198,8 @@ fn path_strategy(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<PathF
 }
 
 proptest! {
-    /// The leaf weights by quadrature (tabled up to 32 features, computed beyond) are the
-    /// integrals written out with more nodes than needed, and Algorithm 2's permutation
+    /// The leaf weights by quadrature are the integrals written out with more nodes than
+    /// needed, and Algorithm 2's permutation
     /// weights on paths short enough for its divisions to stay exact.
     #[test]
     fn quadrature_and_permutation_weights_agree(path in path_strategy(1..41)) {
@@ -218,11 +218,29 @@ proptest! {
 }
 
 #[test]
-fn a_path_longer_than_the_quadrature_still_adds_up() {
-    // 40 splits on 40 distinct features, each sending x <= 0.5 to a leaf: the deepest leaves'
-    // paths need more quadrature nodes than the table holds; the sum rule holds for rows
-    // ending at every depth (Algorithm 2 missed it by 1.6e-7 at depth 0).
-    let d = 40;
+fn long_paths_still_add_up() {
+    // d splits on d distinct features, each sending x <= 0.5 to a leaf, for rows ending at
+    // several depths: the sum rule holds (Algorithm 2 missed it by 1.6e-7 at depth 0 of the
+    // 40-split path), up to paths of 400 features (200 quadrature nodes).
+    for d in [40, 400] {
+        let e = Ensemble::build(Library::LightGbm, d, 0.1, false, &[staircase(d)], &[]).unwrap();
+        for stop in [0, 5, 31, 32, 33, 39, 40, 399, 400] {
+            let x: Vec<f64> = (0..d).map(|j| if j == stop { 0.0 } else { 1.0 }).collect();
+            let c = e.contributions(&x).unwrap();
+            let mut row = x.clone();
+            let raw = e.raw_score(&mut row);
+            let total = c.expected_value + c.phi.iter().sum::<f64>();
+            assert!(
+                (total - raw).abs() <= 1e-9,
+                "d {d} stop {stop}: sum {total} raw {raw}"
+            );
+        }
+    }
+}
+
+/// A staircase of `d` splits on `d` distinct features: split j sends `x_j <= 0.5` to a leaf
+/// and the rest down; covers grow with depth so no share is 0 or 1.
+fn staircase(d: usize) -> TreeSpec {
     let mut t = TreeSpec::default();
     for j in 0..d {
         let n = t.left.len() as i64;
@@ -239,7 +257,6 @@ fn a_path_longer_than_the_quadrature_still_adds_up() {
     t.threshold.push(0.0);
     t.value.push(2.5);
     t.default_left.push(false);
-    // covers: every leaf 1 + its depth, splits the sum of their children
     let n = t.left.len();
     let mut cover = vec![0.0; n];
     for i in (0..n).rev() {
@@ -250,18 +267,7 @@ fn a_path_longer_than_the_quadrature_still_adds_up() {
         };
     }
     t.cover = Some(cover);
-    let e = Ensemble::build(Library::LightGbm, d, 0.1, false, &[t], &[]).unwrap();
-    for stop in [0, 5, 31, 32, 33, 39, 40] {
-        let x: Vec<f64> = (0..d).map(|j| if j == stop { 0.0 } else { 1.0 }).collect();
-        let c = e.contributions(&x).unwrap();
-        let mut row = x.clone();
-        let raw = e.raw_score(&mut row);
-        let total = c.expected_value + c.phi.iter().sum::<f64>();
-        assert!(
-            (total - raw).abs() <= 1e-9,
-            "stop {stop}: sum {total} raw {raw}"
-        );
-    }
+    t
 }
 
 /// Algorithm 2's leaf weights (Lundberg et al. 2020; LightGBM's `pred_contrib`), as an
