@@ -98,8 +98,8 @@ pub struct Ensemble {
     /// The scoring walk's compact copy of `nodes` (same indices; see `fast.rs`). Empty when
     /// the ensemble cannot use it, and the walk then reads `nodes`.
     pub(super) fast: Vec<super::fast::FastNode>,
-    /// Per tree, the splits on its longest path (with `fast`).
-    pub(super) fast_depths: Vec<u32>,
+    /// Per tree, the splits on its longest path (measured by `add_tree`'s validation walk).
+    pub(super) depths: Vec<u32>,
 }
 
 fn bad(path: String, problem: impl Into<String>) -> PipelineError {
@@ -161,7 +161,7 @@ impl Ensemble {
             gains: Vec::with_capacity(total),
             leaves: 0,
             fast: Vec::new(),
-            fast_depths: Vec::new(),
+            depths: Vec::with_capacity(trees.len()),
         };
         if !known.is_empty() {
             if known.len() != n_features {
@@ -181,7 +181,7 @@ impl Ensemble {
             check_interrupts();
             e.add_tree(t, tree)?;
         }
-        (e.fast, e.fast_depths) = e.compile_fast();
+        e.fast = e.compile_fast();
         Ok(e)
     }
 
@@ -211,6 +211,7 @@ impl Ensemble {
         let mut order: Vec<usize> = Vec::new();
         let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
         let base = self.nodes.len();
+        let mut deepest = 0;
         while let Some((i, depth)) = stack.pop() {
             if order.len().is_multiple_of(4096) {
                 check_interrupts();
@@ -229,6 +230,7 @@ impl Ensemble {
             }
             new_index[i] = (base + order.len()) as u32;
             order.push(i);
+            deepest = deepest.max(depth);
             let (l, r) = (tree.left[i], tree.right[i]);
             if l == -1 && r == -1 {
                 continue;
@@ -245,6 +247,7 @@ impl Ensemble {
         }
         // Pass 2: emit the reached nodes in that order with renumbered children.
         self.roots.push(base as u32);
+        self.depths.push(deepest as u32);
         for &i in &order {
             let leaf = tree.left[i] == -1;
             let cover = tree.cover.as_ref().map_or(f64::NAN, |c| c[i]);
@@ -368,6 +371,6 @@ impl Ensemble {
         }
         self.known = known;
         self.n_features = new_len;
-        (self.fast, self.fast_depths) = self.compile_fast();
+        self.fast = self.compile_fast();
     }
 }

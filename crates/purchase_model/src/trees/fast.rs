@@ -46,12 +46,11 @@ pub(super) struct FastNode {
 }
 
 impl Ensemble {
-    /// The compact copy of `nodes` and each tree's depth, or none when a feature index does
-    /// not fit its bits or a left child is not the next node (never, for ensembles built here).
-    pub(super) fn compile_fast(&self) -> (Vec<FastNode>, Vec<u32>) {
-        let none = (Vec::new(), Vec::new());
+    /// The compact copy of `nodes`, or none when a feature index does not fit its bits or a
+    /// left child is not the next node (never, for ensembles built here).
+    pub(super) fn compile_fast(&self) -> Vec<FastNode> {
         if self.n_features > FEATURE as usize {
-            return none;
+            return Vec::new();
         }
         let mut fast = Vec::with_capacity(self.nodes.len());
         for (i, n) in self.nodes.iter().enumerate() {
@@ -65,7 +64,7 @@ impl Ensemble {
                 continue;
             }
             if n.left as usize != i + 1 {
-                return none;
+                return Vec::new();
             }
             let special = n.kind == Kind::Categorical
                 || (self.library == Library::LightGbm && n.missing == MissingType::Zero);
@@ -90,24 +89,7 @@ impl Ensemble {
                 right: n.right,
             });
         }
-        let depths = self.roots.iter().map(|&r| self.depth(r)).collect();
-        (fast, depths)
-    }
-
-    /// The number of splits on the longest path from node `root` down.
-    fn depth(&self, root: u32) -> u32 {
-        let mut deepest = 0;
-        let mut stack = vec![(root, 0u32)];
-        while let Some((i, d)) = stack.pop() {
-            let n = &self.nodes[i as usize];
-            if n.kind == Kind::Leaf {
-                deepest = deepest.max(d);
-            } else {
-                stack.push((n.left, d + 1));
-                stack.push((n.right, d + 1));
-            }
-        }
-        deepest
+        fast
     }
 
     /// The leaf value tree `t` gives `x`, already cast by `cast_input`, on the compact
@@ -147,7 +129,7 @@ impl Ensemble {
         for (k, i) in at.iter_mut().enumerate() {
             *i = self.roots[t0 + k] as usize;
         }
-        let depth = self.fast_depths[t0..t0 + LANES].iter().max().copied();
+        let depth = self.depths[t0..t0 + LANES].iter().max().copied();
         if let Some(depth) = depth.filter(|&d| d <= MAX_FIXED_DEPTH) {
             for _ in 0..depth {
                 for i in at.iter_mut() {

@@ -4,6 +4,7 @@
 
 use super::ensemble::{Ensemble, Library, TreeSpec};
 use super::shap_leaf::{gauss_legendre, weights, LeafScratch, PathFeature};
+use super::tests::chain;
 use proptest::prelude::*;
 
 /// A random complete-ish tree over `n_features` features, given as node recipes in pre-order:
@@ -199,8 +200,8 @@ fn path_strategy(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<PathF
 
 proptest! {
     /// The leaf weights by quadrature are the integrals written out with more nodes than
-    /// needed, and Algorithm 2's permutation
-    /// weights on paths short enough for its divisions to stay exact.
+    /// needed, and Algorithm 2's permutation weights on paths short enough for its divisions
+    /// to stay exact.
     #[test]
     fn quadrature_and_permutation_weights_agree(path in path_strategy(1..41)) {
         let mut scratch = LeafScratch::default();
@@ -238,25 +239,17 @@ fn long_paths_still_add_up() {
     }
 }
 
-/// A staircase of `d` splits on `d` distinct features: split j sends `x_j <= 0.5` to a leaf
+/// A `chain` of `d` splits on `d` distinct features: split j sends `x_j <= 0.5` to its leaf
 /// and the rest down; covers grow with depth so no share is 0 or 1.
 fn staircase(d: usize) -> TreeSpec {
-    let mut t = TreeSpec::default();
+    let mut t = chain(d);
     for j in 0..d {
-        let n = t.left.len() as i64;
-        t.left.extend([n + 1, -1]);
-        t.right.extend([n + 2, -1]);
-        t.feature.extend([j as i64, 0]);
-        t.threshold.extend([0.5, 0.0]);
-        t.value.extend([0.0, j as f64 * 0.1 - 1.0]);
-        t.default_left.extend([j % 2 == 0, false]);
+        t.feature[2 * j] = j as i64;
+        t.threshold[2 * j] = 0.5;
+        t.default_left[2 * j] = j % 2 == 0;
+        t.value[2 * j + 1] = j as f64 * 0.1 - 1.0;
     }
-    t.left.push(-1);
-    t.right.push(-1);
-    t.feature.push(0);
-    t.threshold.push(0.0);
-    t.value.push(2.5);
-    t.default_left.push(false);
+    t.value[2 * d] = 2.5;
     let n = t.left.len();
     let mut cover = vec![0.0; n];
     for i in (0..n).rev() {

@@ -188,7 +188,7 @@ fn hostile_structures_are_refused() {
 }
 
 /// A chain: node i splits to leaf and node i+1.
-fn chain(depth: usize) -> TreeSpec {
+pub(super) fn chain(depth: usize) -> TreeSpec {
     let n = 2 * depth + 1;
     let mut t = TreeSpec {
         left: vec![-1; n],
@@ -331,26 +331,29 @@ fn decorate(tree: &mut TreeSpec, library: Library, kinds: &[u8]) {
     }
 }
 
-/// A staircase `depth` splits long, in preorder: split i (node 2i) sends `x0 <= i` to its leaf
-/// (node 2i + 1) and the rest down to split i + 1; the last split's right is a leaf.
+/// A `chain` whose split i sends `x0 <= i` to its own leaf, each leaf and default side its own.
 fn staircase(depth: usize) -> TreeSpec {
-    let mut t = TreeSpec::default();
+    let mut t = chain(depth);
     for i in 0..depth {
-        let n = t.left.len() as i64;
-        t.left.extend([n + 1, -1]);
-        t.right.extend([n + 2, -1]);
-        t.feature.extend([0, 0]);
-        t.threshold.extend([i as f64, 0.0]);
-        t.value.extend([0.0, i as f64 * 0.5 + 0.25]);
-        t.default_left.extend([i % 2 == 0, false]);
+        t.threshold[2 * i] = i as f64;
+        t.default_left[2 * i] = i % 2 == 0;
+        t.value[2 * i + 1] = i as f64 * 0.5 + 0.25;
     }
-    t.left.push(-1);
-    t.right.push(-1);
-    t.feature.push(0);
-    t.threshold.push(0.0);
-    t.value.push(-1.0);
-    t.default_left.push(false);
+    t.value[2 * depth] = -1.0;
     t
+}
+
+/// The raw score by the node walk (`Ensemble::leaf`), the reference the compact walk must
+/// equal bit for bit: the baseline, then each tree's leaf, summed as the library sums.
+fn node_walk_score(e: &Ensemble, baseline: f64, x: &[f64]) -> f64 {
+    let mut cast = x.to_vec();
+    e.cast_input(&mut cast);
+    let trees = 0..e.trees();
+    if e.library == Library::XgBoost {
+        f64::from(trees.fold(baseline as f32, |s, t| s + e.leaf(t, &cast) as f32))
+    } else {
+        trees.fold(baseline, |s, t| s + e.leaf(t, &cast))
+    }
 }
 
 #[test]
@@ -378,13 +381,7 @@ fn a_block_deeper_than_the_fixed_walk_still_scores_every_depth() {
             f64::NAN,
         ] {
             let x = vec![x0, 0.0, 0.0];
-            let mut cast = x.clone();
-            e.cast_input(&mut cast);
-            let want = if library == Library::XgBoost {
-                f64::from((0..trees.len()).fold(0.0f32, |s, t| s + e.leaf(t, &cast) as f32))
-            } else {
-                (0..trees.len()).fold(0.0, |s, t| s + e.leaf(t, &cast))
-            };
+            let want = node_walk_score(&e, 0.0, &x);
             let mut row = x.clone();
             assert_eq!(
                 e.raw_score(&mut row).to_bits(),
@@ -422,13 +419,7 @@ proptest! {
         let e = Ensemble::build(library, 3, 0.25, library == Library::LightGbm, &trees, &known).unwrap();
         prop_assert!(!e.fast.is_empty());
         for x in rows {
-            let mut cast = x.clone();
-            e.cast_input(&mut cast);
-            let want = if library == Library::XgBoost {
-                f64::from((0..trees.len()).fold(0.25f32, |s, t| s + e.leaf(t, &cast) as f32))
-            } else {
-                (0..trees.len()).fold(0.25, |s, t| s + e.leaf(t, &cast))
-            };
+            let want = node_walk_score(&e, 0.25, &x);
             let mut row = x.clone();
             prop_assert_eq!(e.raw_score(&mut row).to_bits(), want.to_bits());
         }
