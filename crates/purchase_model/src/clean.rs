@@ -20,9 +20,36 @@ use super::error::{PipelineError, Result};
 /// The blanks trimmed from both ends of a value, and only these.
 pub const BLANKS: &[char] = &[' ', '\t', '\n', '\r', '\x0c', '\x0b'];
 
+/// Whether `b` is one of [`BLANKS`] (all ASCII).
+#[inline(always)]
+fn is_blank_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c | 0x0b)
+}
+
+/// `text.trim_matches(BLANKS)`, byte by byte: every blank is ASCII, so the cut points are
+/// character boundaries, and no `char` is decoded (this runs on every text value scored).
+#[inline]
+pub fn trim_blanks(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let Some(start) = bytes.iter().position(|&b| !is_blank_byte(b)) else {
+        return "";
+    };
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_blank_byte(b))
+        .map_or(start, |e| e + 1);
+    &text[start..end]
+}
+
+/// Whether `text` is empty or only [`BLANKS`]: a missing value. Usually decided by the first byte.
+#[inline]
+pub fn is_blank(text: &str) -> bool {
+    text.bytes().all(is_blank_byte)
+}
+
 /// Cleans and parses one text value. `Ok(None)` means missing (empty or blank text).
 pub fn clean_number(column: &str, text: &str) -> Result<Option<f64>> {
-    let trimmed = text.trim_matches(BLANKS);
+    let trimmed = trim_blanks(text);
     if trimmed.is_empty() {
         return Ok(None);
     }

@@ -4,7 +4,7 @@
 
 use super::artifact::{Artifact, InputKind, MissingCategory, Output};
 use super::calibration::{Calibration, Response};
-use super::clean::{clean_number, BLANKS};
+use super::clean::{clean_number, is_blank};
 use super::error::{PipelineError, Result};
 use super::interrupt::check_interrupts;
 use super::trees::artifact::TreeArtifact;
@@ -269,8 +269,45 @@ impl CompiledModel {
     }
 
     /// Cleans and imputes (numbers) or looks up (categories) input `i`.
-    #[inline]
+    ///
+    /// A finite number or a missing value of a numeric input and a known category level, the
+    /// common cases, are answered inline; everything else (money and percent text, tree
+    /// categories, blanks, unseen levels, errors) by [`CompiledModel::prepare_other`], kept
+    /// out of line so that this stays small enough to inline into the scoring loops (the
+    /// result then never round-trips through memory). The two agree on every value (property
+    /// test `inline_prepare_is_prepare_other`).
+    #[inline(always)]
     pub fn prepare(&self, i: usize, raw: RawValue<'_>) -> Result<Prepared> {
+        match (&self.inputs[i].rule, raw) {
+            (InputRule::Numeric { .. }, RawValue::Number(v)) if v.is_finite() => {
+                return Ok(Prepared::Imputed(v))
+            }
+            (
+                InputRule::Numeric {
+                    impute: Some(mean), ..
+                },
+                RawValue::Missing,
+            ) => return Ok(Prepared::Imputed(*mean)),
+            (InputRule::TreeNumber { .. }, RawValue::Number(v)) if v.is_finite() => {
+                return Ok(Prepared::Imputed(v))
+            }
+            (InputRule::TreeNumber { impute }, RawValue::Missing) => {
+                return Ok(Prepared::Imputed(impute.unwrap_or(f64::NAN)))
+            }
+            // A known level of a category (blank text is never a level: see prepare_other).
+            (InputRule::Category { levels, .. }, RawValue::Text(t)) if !is_blank(t) => {
+                if let Some(l) = levels.find(t) {
+                    return Ok(Prepared::Level(l));
+                }
+            }
+            _ => {}
+        }
+        self.prepare_other(i, raw)
+    }
+
+    /// [`CompiledModel::prepare`] for every case it does not answer inline.
+    #[inline(never)]
+    pub(crate) fn prepare_other(&self, i: usize, raw: RawValue<'_>) -> Result<Prepared> {
         let input = &self.inputs[i];
         match &input.rule {
             InputRule::Numeric { impute, .. } => match number(&input.column, raw)?.or(*impute) {
@@ -296,9 +333,7 @@ impl CompiledModel {
                 };
                 match raw {
                     RawValue::Missing => Ok(Prepared::Imputed(f64::NAN)),
-                    RawValue::Text(t) if t.trim_matches(BLANKS).is_empty() => {
-                        Ok(Prepared::Imputed(f64::NAN))
-                    }
+                    RawValue::Text(t) if is_blank(t) => Ok(Prepared::Imputed(f64::NAN)),
                     RawValue::Text(t) => found(t),
                     RawValue::Number(v) => found(&v.to_string()),
                 }
@@ -308,7 +343,7 @@ impl CompiledModel {
                 RawValue::Missing => input.missing_category(),
                 RawValue::Number(v) if v.is_nan() => input.missing_category(),
                 // Blank text is a missing category (the cleaning rule's blanks).
-                RawValue::Text(t) if t.trim_matches(BLANKS).is_empty() => input.missing_category(),
+                RawValue::Text(t) if is_blank(t) => input.missing_category(),
                 RawValue::Text(t) => match levels.find(t) {
                     Some(l) => Ok(Prepared::Level(l)),
                     None => input.unseen_category(t),
@@ -514,6 +549,7 @@ impl CompiledModel {
         Ok(self.score_from_logit(z))
     }
 
+    #[inline]
     pub fn score_from_logit(&self, z: f64) -> Score {
         // A logistic model's calibration reads its decision function, the logit.
         let p_hat = match &self.calibration {

@@ -20,7 +20,7 @@ fn artifact(inputs: Value, encoder: Value, features: Value, coefs: Value) -> Val
     })
 }
 
-fn spend_and_tier() -> CompiledModel {
+pub(crate) fn spend_and_tier() -> CompiledModel {
     let doc = artifact(
         json!([{"column": "spend", "kind": "money"}, {"column": "tier", "kind": "category"}]),
         json!([{"column": "tier", "categories": ["gold", "silver"], "drop": null, "missing_indicator": true}]),

@@ -12,14 +12,18 @@
 //!
 //! Only what `clean.rs`'s module doc states of the cleaning rule is asserted here.
 
-use super::clean::{clean_number, BLANKS};
+use super::clean::{clean_number, is_blank, trim_blanks, BLANKS};
 use super::error::PipelineError;
 use super::json_rows::{service_answer_checked, KeyRules};
 use super::loaded::compile_artifact;
 use super::model::{CompiledModel, Prepared, RawValue};
+use super::vocabulary::Vocabulary;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
+
+static SPEND_AND_TIER: OnceLock<CompiledModel> = OnceLock::new();
+static TREE: OnceLock<CompiledModel> = OnceLock::new();
 
 const BUNDLED: &str = include_str!("../../../artifacts/purchase_model.json");
 
@@ -191,6 +195,62 @@ fn editable() -> Value {
 
 proptest! {
     #![proptest_config(config())]
+
+    /// The byte-wise blank trimming on the scoring path is `str::trim_matches(BLANKS)`, on any
+    /// text (blanks, unicode, empty).
+    #[test]
+    fn byte_trimming_is_trim_matches(text in "[ \t\n\r\x0b\x0c]{0,3}.{0,12}[ \t\n\r\x0b\x0c]{0,3}") {
+        prop_assert_eq!(trim_blanks(&text), text.trim_matches(BLANKS));
+        prop_assert_eq!(is_blank(&text), text.trim_matches(BLANKS).is_empty());
+    }
+
+    /// `prepare`'s inline cases give what `prepare_other`, the general rule, gives, for every
+    /// input of a logistic model with an imputer (the bundled one), one without (money with no
+    /// imputer, a category with a missing indicator) and a tree model, on any raw value.
+    #[test]
+    fn inline_prepare_is_prepare_other(
+        number in prop_oneof![any::<f64>(), Just(f64::NAN), Just(f64::INFINITY), Just(-0.0)],
+        text in prop_oneof![
+            Just("monday".to_string()), Just("asia".to_string()), Just("pro".to_string()), Just("gold".to_string()),
+            Just("free".to_string()), Just(" \t".to_string()), Just(String::new()),
+            "[ ]?\\$?[0-9]{1,4}(\\.[0-9]{2})?[ ]?", ".{0,12}",
+        ],
+        which in 0..3usize,
+    ) {
+        let models = [
+            bundled_model(),
+            SPEND_AND_TIER.get_or_init(crate::one_rule_tests::spend_and_tier),
+            TREE.get_or_init(|| crate::tree_explain_tests::model(true, true)),
+        ];
+        let model = models[which];
+        for i in 0..model.inputs.len() {
+            for raw in [RawValue::Missing, RawValue::Number(number), RawValue::Text(&text)] {
+                let show = |r: Result<Prepared, PipelineError>| match r {
+                    Ok(p) => format!("{p:?}"),
+                    Err(e) => format!("error {e}"),
+                };
+                prop_assert_eq!(show(model.prepare(i, raw)), show(model.prepare_other(i, raw)));
+            }
+        }
+    }
+
+    /// A vocabulary finds exactly the level equal to the text (shared 8-byte prefixes, lengths
+    /// on both sides of 8, unicode), and nothing else.
+    #[test]
+    fn vocabulary_finds_the_equal_level(
+        levels in prop::collection::vec("(Sept|Septembe|Septembers|é){0,3}.{0,3}", 1..12),
+        probe in "(Sept|Septembe|Septembers|é){0,3}.{0,3}",
+    ) {
+        let mut unique = levels.clone();
+        unique.dedup();
+        let vocabulary = Vocabulary::new(unique.clone());
+        let first = unique.iter().position(|l| *l == probe);
+        prop_assert_eq!(vocabulary.find(&probe), first);
+        for (i, level) in unique.iter().enumerate() {
+            let expected = unique.iter().position(|l| l == level);
+            prop_assert!(vocabulary.find(level) == expected && expected <= Some(i));
+        }
+    }
 
     /// Cleaning never panics; blank text is missing; an error names the column and quotes the
     /// value (its first 37 characters when long); a result is always finite.

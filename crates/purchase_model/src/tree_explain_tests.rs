@@ -58,7 +58,7 @@ fn checks() -> Value {
     ])
 }
 
-fn model(cover: bool, gain: bool) -> CompiledModel {
+pub(crate) fn model(cover: bool, gain: bool) -> CompiledModel {
     compile_artifact(&doc(cover, gain, checks()), false).expect("loads")
 }
 

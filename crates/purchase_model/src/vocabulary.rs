@@ -8,11 +8,18 @@ pub struct Vocabulary {
     keys: Vec<(usize, u64)>,
 }
 
+#[inline]
 fn key(s: &str) -> (usize, u64) {
-    let mut word = [0u8; 8];
-    let head = &s.as_bytes()[..s.len().min(8)];
-    word[..head.len()].copy_from_slice(head);
-    (s.len(), u64::from_le_bytes(word))
+    let bytes = s.as_bytes();
+    // One load for 8 bytes or more; shorter text byte by byte (no memcpy call per lookup).
+    let word = match bytes.first_chunk::<8>() {
+        Some(head) => u64::from_le_bytes(*head),
+        None => bytes
+            .iter()
+            .enumerate()
+            .fold(0u64, |w, (i, &b)| w | (u64::from(b) << (8 * i))),
+    };
+    (s.len(), word)
 }
 
 impl Vocabulary {

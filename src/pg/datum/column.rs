@@ -88,6 +88,21 @@ impl ColumnReader {
         if isnull {
             return RawValue::Missing;
         }
+        // float8, the common column type, inline; the rest out of line so that callers'
+        // per-input loops stay small enough to inline this.
+        match self {
+            ColumnReader::Float8 => RawValue::Number(f64::from_bits(datum.value() as u64)),
+            // SAFETY: the caller's contract, passed on.
+            _ => unsafe { self.read_other(column, datum) },
+        }
+    }
+
+    /// [`ColumnReader::read`] of a non-null value of any type but float8.
+    ///
+    /// # Safety
+    /// As for [`ColumnReader::read`].
+    #[inline(never)]
+    unsafe fn read_other<'a>(&mut self, column: &str, datum: pg_sys::Datum) -> RawValue<'a> {
         match self {
             ColumnReader::Float8 => RawValue::Number(f64::from_bits(datum.value() as u64)),
             ColumnReader::Float4 => RawValue::Number(f32::from_bits(datum.value() as u32) as f64),
