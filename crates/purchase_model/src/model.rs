@@ -279,7 +279,9 @@ impl CompiledModel {
     #[inline(always)]
     pub fn prepare(&self, i: usize, raw: RawValue<'_>) -> Result<Prepared> {
         match (&self.inputs[i].rule, raw) {
-            (InputRule::Numeric { .. }, RawValue::Number(v)) if v.is_finite() => {
+            (InputRule::Numeric { .. } | InputRule::TreeNumber { .. }, RawValue::Number(v))
+                if v.is_finite() =>
+            {
                 return Ok(Prepared::Imputed(v))
             }
             (
@@ -288,9 +290,6 @@ impl CompiledModel {
                 },
                 RawValue::Missing,
             ) => return Ok(Prepared::Imputed(*mean)),
-            (InputRule::TreeNumber { .. }, RawValue::Number(v)) if v.is_finite() => {
-                return Ok(Prepared::Imputed(v))
-            }
             (InputRule::TreeNumber { impute }, RawValue::Missing) => {
                 return Ok(Prepared::Imputed(impute.unwrap_or(f64::NAN)))
             }

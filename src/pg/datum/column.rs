@@ -97,7 +97,8 @@ impl ColumnReader {
         }
     }
 
-    /// [`ColumnReader::read`] of a non-null value of any type but float8.
+    /// [`ColumnReader::read`] of a non-null value, out of line: every type (float8 too, though
+    /// `read` answers it inline).
     ///
     /// # Safety
     /// As for [`ColumnReader::read`].

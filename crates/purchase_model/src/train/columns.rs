@@ -6,7 +6,7 @@
 use super::memory::try_grow;
 use super::TrainError;
 use crate::artifact::InputKind;
-use crate::clean::{clean_number, BLANKS};
+use crate::clean::{clean_number, is_blank};
 use std::collections::HashMap;
 
 /// The code of a missing category value.
@@ -158,7 +158,7 @@ impl TextColumn {
         if let Some(codes) = &mut self.codes {
             try_grow(codes, what)?;
         }
-        let text = value.filter(|t| !t.trim_matches(BLANKS).is_empty());
+        let text = value.filter(|t| !is_blank(t));
         if let Some(numbers) = &mut self.numbers {
             match text.map(|t| (t, clean_number(&self.name, t))) {
                 None => numbers.push(f64::NAN),
