@@ -3,6 +3,7 @@
 use super::error::{PipelineError, Result};
 use super::model::{CompiledModel, Prepared, RawValue, Score};
 use serde_json::{Map, Value};
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 /// Reads `column` of a JSON object; an absent key or `null` is missing.
@@ -50,87 +51,159 @@ pub fn field_not_scalar(column: &str, found: &str) -> PipelineError {
     ))
 }
 
-/// Which keys a JSON row may and must carry in strict mode (predict_purchase_json's default):
-/// every column the model reads must be present (null is fine: missing), and every key must be
-/// one of the artifact's raw input columns. Built once per call, checked per row.
+/// Which keys a JSON row may and must carry, and where the model's columns are among them.
+/// Strict mode (predict_purchase_json's default): every column the model reads must be present
+/// (null is fine: missing), and every key must be one of the artifact's raw input columns.
+/// Relaxed mode: absent columns are missing values and other keys are ignored. Built once per
+/// call, used per row.
 pub struct KeyRules {
-    /// Raw input column (as bytes: jsonb keys are compared as stored) -> the model input it
-    /// feeds, if the model reads it.
-    known: HashMap<Vec<u8>, Option<usize>>,
-    /// The same entries in jsonb's key order (shorter first, then bytewise): a jsonb object's
-    /// keys come in that order, so they are matched by one merge instead of one hash each.
-    ordered: Vec<(Vec<u8>, Option<usize>)>,
+    strict: bool,
+    /// Key (as bytes: jsonb keys are compared as stored) -> its entry in `ordered`.
+    known: HashMap<Vec<u8>, usize>,
+    /// The known keys in jsonb's key order (shorter first, then bytewise), each with the model
+    /// inputs that read it: a jsonb object's keys come in that order, so they are matched by
+    /// one merge instead of one lookup each.
+    ordered: Vec<(Vec<u8>, Vec<usize>)>,
+    /// `ordered`'s keys as [`OrderKey`]s.
+    order_keys: Vec<OrderKey>,
     /// Model input index -> column, for the "lacks column" error.
     required: Vec<String>,
 }
 
+/// `KeyRules::locate`'s mark of an input whose column is not among the keys.
+pub const ABSENT: usize = usize::MAX;
+
 impl KeyRules {
+    /// Strict mode's rules.
     pub fn new(model: &CompiledModel) -> KeyRules {
-        let mut known: HashMap<Vec<u8>, Option<usize>> = model
-            .raw_columns
-            .iter()
-            .map(|c| (c.as_bytes().to_vec(), None))
-            .collect();
-        for (i, input) in model.inputs.iter().enumerate() {
-            known.insert(input.column.as_bytes().to_vec(), Some(i));
+        KeyRules::build(model, true)
+    }
+
+    /// Relaxed mode's rules.
+    pub fn relaxed(model: &CompiledModel) -> KeyRules {
+        KeyRules::build(model, false)
+    }
+
+    fn build(model: &CompiledModel, strict: bool) -> KeyRules {
+        let mut readers: HashMap<&[u8], Vec<usize>> = HashMap::new();
+        if strict {
+            for c in &model.raw_columns {
+                readers.entry(c.as_bytes()).or_default();
+            }
         }
-        let mut ordered: Vec<(Vec<u8>, Option<usize>)> =
-            known.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        for (i, input) in model.inputs.iter().enumerate() {
+            readers.entry(input.column.as_bytes()).or_default().push(i);
+        }
+        let mut ordered: Vec<(Vec<u8>, Vec<usize>)> =
+            readers.into_iter().map(|(k, v)| (k.to_vec(), v)).collect();
         ordered.sort_by(|a, b| jsonb_order(&a.0, &b.0));
         KeyRules {
-            known,
+            strict,
+            order_keys: ordered.iter().map(|(k, _)| OrderKey::of(k)).collect(),
+            known: ordered
+                .iter()
+                .enumerate()
+                .map(|(e, (k, _))| (k.clone(), e))
+                .collect(),
             ordered,
             required: model.columns().map(str::to_string).collect(),
         }
     }
 
-    /// Checks the keys of one object (each key once, as JSON objects and jsonb guarantee).
-    /// `seen` is scratch space reused across rows.
+    /// Checks the keys of one object (each key once, as JSON objects and jsonb guarantee) and
+    /// sets `positions[i]` to the position among them of model input i's column, or [`ABSENT`].
+    /// Strict mode: the first unknown key in the given order is an error, then the first absent
+    /// column in model input order. `positions` is scratch space reused across rows.
     pub fn check<'k>(
         &self,
         keys: impl IntoIterator<Item = &'k [u8]>,
-        seen: &mut Vec<bool>,
+        positions: &mut Vec<usize>,
     ) -> Result<()> {
-        seen.clear();
-        seen.resize(self.required.len(), false);
-        let mut found = 0;
+        positions.clear();
+        positions.resize(self.required.len(), ABSENT);
         let mut next = 0;
-        for key in keys {
-            // Merge with `ordered` while the keys come in jsonb's order; a key that is not the
-            // next known one (unknown, or keys in another order) is looked up in the map.
-            while next < self.ordered.len()
-                && jsonb_order(&self.ordered[next].0, key) == std::cmp::Ordering::Less
-            {
-                next += 1;
-            }
-            let entry = match self.ordered.get(next) {
-                Some((k, v)) if k.as_slice() == key => {
-                    next += 1;
-                    Some(v)
+        let mut previous: (OrderKey, &[u8]) = (OrderKey::of(&[]), &[]);
+        let mut in_order = true;
+        for (position, key) in keys.into_iter().enumerate() {
+            let this = (OrderKey::of(key), key);
+            // Merge with `ordered` while the keys have come in jsonb's order (a binary jsonb
+            // object's always do): a key the merge passes over is then known to be unknown.
+            // Once a key breaks that order (a serde_json map's can), the merge may have passed
+            // known keys, so every key it does not find is looked up in the map.
+            in_order &= position == 0 || OrderKey::compare(previous, this) == Ordering::Less;
+            previous = this;
+            let mut entry = None;
+            while let Some(&k) = self.order_keys.get(next) {
+                match OrderKey::compare((k, &self.ordered[next].0), this) {
+                    Ordering::Less => next += 1,
+                    Ordering::Equal => {
+                        entry = Some(next);
+                        next += 1;
+                        break;
+                    }
+                    Ordering::Greater => break,
                 }
-                _ => self.known.get(key),
-            };
+            }
+            if entry.is_none() && !in_order {
+                entry = self.known.get(key).copied();
+            }
             match entry {
-                None => return Err(unknown_key(key)),
-                Some(Some(i)) => {
-                    if !std::mem::replace(&mut seen[*i], true) {
-                        found += 1;
+                Some(e) => {
+                    for &i in &self.ordered[e].1 {
+                        positions[i] = position;
                     }
                 }
-                Some(None) => {}
+                None if self.strict => return Err(unknown_key(key)),
+                None => {}
             }
         }
-        if found < self.required.len() {
-            let missing = seen.iter().position(|s| !s).unwrap_or(0);
-            return Err(PipelineError::MissingKey(self.required[missing].clone()));
+        if self.strict {
+            if let Some(missing) = positions.iter().position(|&p| p == ABSENT) {
+                return Err(PipelineError::MissingKey(self.required[missing].clone()));
+            }
         }
         Ok(())
     }
 }
 
 /// jsonb's object key order: shorter first, then bytewise.
-fn jsonb_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+fn jsonb_order(a: &[u8], b: &[u8]) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// A key's place in jsonb's order, compared without a memcmp call (most of the merge's time
+/// with one): its length, then its first 8 bytes as a big-endian word, zero-padded, which for
+/// keys of one length orders as their bytes do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct OrderKey {
+    len: usize,
+    head: u64,
+}
+
+impl OrderKey {
+    #[inline]
+    fn of(key: &[u8]) -> OrderKey {
+        let head = match key.first_chunk::<8>() {
+            Some(head) => u64::from_be_bytes(*head),
+            None => key
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &b)| w | (u64::from(b) << (56 - 8 * i))),
+        };
+        OrderKey {
+            len: key.len(),
+            head,
+        }
+    }
+
+    /// [`jsonb_order`] of two keys given with their `OrderKey`s.
+    #[inline]
+    fn compare(a: (OrderKey, &[u8]), b: (OrderKey, &[u8])) -> Ordering {
+        a.0.cmp(&b.0).then_with(|| match a.1.get(8..) {
+            Some(rest) => rest.cmp(&b.1[8..]),
+            None => Ordering::Equal,
+        })
+    }
 }
 
 fn unknown_key(key: &[u8]) -> PipelineError {
@@ -152,6 +225,12 @@ pub trait JsonRow {
     /// Field `column`: an absent key or `null` is missing, a string is text, a number a number,
     /// a boolean its scikit-learn text; anything else is `field_not_scalar`.
     fn field(&self, column: &str) -> Result<RawValue<'_>>;
+    /// Field `column`, whose key is the `position`-th of [`JsonRow::keys`], read as
+    /// [`JsonRow::field`] reads it (a binary jsonb object reads it in place, without a search).
+    fn field_at(&self, position: usize, column: &str) -> Result<RawValue<'_>> {
+        let _ = position;
+        self.field(column)
+    }
 }
 
 impl JsonRow for Map<String, Value> {
@@ -173,27 +252,39 @@ impl JsonRow for Map<String, Value> {
 /// Scratch space of [`prepare_row`], reused across rows (no allocation per row once grown).
 #[derive(Default)]
 pub struct RowScratch {
-    seen: Vec<bool>,
+    positions: Vec<usize>,
     /// The row's prepared inputs, in model input order, after [`prepare_row`].
     pub prepared: Vec<Prepared>,
 }
 
-/// Checks a JSON row's keys (strict mode: `rules`; None is relaxed) and prepares each model
-/// input from it into `scratch.prepared`. The first error wins: keys first, then the inputs in
-/// model order.
+/// Checks a JSON row's keys and prepares each model input from it into `scratch.prepared`.
+/// With `rules` (strict or relaxed, [`KeyRules`]) the keys are matched once and each field is
+/// read at its position; None reads each column by name, relaxed. The first error wins: keys
+/// first, then the inputs in model order.
 pub fn prepare_row<R: JsonRow + ?Sized>(
     model: &CompiledModel,
     rules: Option<&KeyRules>,
     row: &R,
     scratch: &mut RowScratch,
 ) -> Result<()> {
-    if let Some(rules) = rules {
-        rules.check(row.keys(), &mut scratch.seen)?;
-    }
     scratch.prepared.clear();
-    for (i, input) in model.inputs.iter().enumerate() {
-        let raw = row.field(&input.column)?;
-        scratch.prepared.push(model.prepare(i, raw)?);
+    match rules {
+        Some(rules) => {
+            rules.check(row.keys(), &mut scratch.positions)?;
+            for (i, input) in model.inputs.iter().enumerate() {
+                let raw = match scratch.positions[i] {
+                    ABSENT => RawValue::Missing,
+                    p => row.field_at(p, &input.column)?,
+                };
+                scratch.prepared.push(model.prepare(i, raw)?);
+            }
+        }
+        None => {
+            for (i, input) in model.inputs.iter().enumerate() {
+                let raw = row.field(&input.column)?;
+                scratch.prepared.push(model.prepare(i, raw)?);
+            }
+        }
     }
     Ok(())
 }
@@ -306,5 +397,32 @@ pub fn json_type(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+        /// The word comparison orders keys as jsonb does: lengths on both sides of 8, shared
+        /// prefixes, any bytes (0x00 and 0xff included, where zero padding could mislead).
+        #[test]
+        fn order_keys_order_as_jsonb(
+                prefix in prop::collection::vec(prop_oneof![Just(0u8), Just(255u8), any::<u8>()], 0..10),
+                a in prop::collection::vec(prop_oneof![Just(0u8), Just(255u8), any::<u8>()], 0..12),
+                b in prop::collection::vec(prop_oneof![Just(0u8), Just(255u8), any::<u8>()], 0..12)) {
+            let a = [prefix.clone(), a].concat();
+            let b = [prefix, b].concat();
+            for (x, y) in [(&a, &b), (&b, &a), (&a, &a)] {
+                prop_assert_eq!(
+                    OrderKey::compare((OrderKey::of(x), x), (OrderKey::of(y), y)),
+                    jsonb_order(x, y),
+                    "{:?} {:?}", x, y
+                );
+            }
+        }
     }
 }

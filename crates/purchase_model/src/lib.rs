@@ -19,6 +19,7 @@ pub mod json_rows;
 pub mod loaded;
 pub mod model;
 pub mod numeric;
+pub mod numeric_in;
 pub mod outcome;
 pub mod targeting;
 pub mod train;

@@ -365,6 +365,48 @@ proptest! {
         }
     }
 
+    /// The key merge (`KeyRules::check`) answers what one lookup per key answers, for keys in
+    /// jsonb's order (a binary jsonb object's), in any other order (a serde_json map's) and in
+    /// orders that break jsonb's part way: the same positions, the same first unknown key, the
+    /// same first absent column, strict and relaxed.
+    #[test]
+    fn key_merge_is_one_lookup_per_key(
+            picks in prop::collection::vec(
+                prop_oneof![(0usize..100).prop_map(|i| format!("x{i}")), "[a-z0-9]{1,4}"], 0..120),
+            sort_first in 0usize..130,
+            strict in any::<bool>()) {
+        let model = bundled_model();
+        let rules = if strict { KeyRules::new(model) } else { KeyRules::relaxed(model) };
+        let mut keys: Vec<String> = Vec::new();
+        for k in picks {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        // The first `sort_first` keys in jsonb's order, the rest as drawn.
+        let cut = sort_first.min(keys.len());
+        keys[..cut].sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        let mut positions = Vec::new();
+        let got = rules.check(keys.iter().map(|k| k.as_bytes()), &mut positions);
+        let unknown = keys.iter().find(|k| !model.raw_columns.contains(k) && !model.columns().any(|c| c == k.as_str()));
+        let want: Vec<usize> = model
+            .columns()
+            .map(|c| keys.iter().position(|k| k == c).unwrap_or(usize::MAX))
+            .collect();
+        match (&got, strict, unknown) {
+            (Err(e), true, Some(key)) => prop_assert_eq!(e.to_string(), PipelineError::UnknownKey(key.clone()).to_string(), "{:?}", keys),
+            (Err(e), true, None) => {
+                let first = model.columns().zip(&want).find(|(_, p)| **p == usize::MAX).map(|(c, _)| c);
+                prop_assert_eq!(Some(e.to_string()), first.map(|c| PipelineError::MissingKey(c.to_string()).to_string()));
+            }
+            (Ok(()), _, _) => {
+                prop_assert!(!strict || (unknown.is_none() && !want.contains(&usize::MAX)), "{:?}", keys);
+                prop_assert_eq!(&positions, &want);
+            }
+            (Err(e), false, _) => prop_assert!(false, "relaxed refused {:?}: {}", keys, e),
+        }
+    }
+
     /// The artifact parser and validator never panic on arbitrary JSON.
     #[test]
     fn arbitrary_json_is_never_a_panic(doc in json_value()) {

@@ -28,6 +28,8 @@ use purchase_model::json_rows::{
     KeyRules, RowScratch,
 };
 use purchase_model::model::RawValue;
+use purchase_model::numeric_in::numeric_body;
+use std::io::Write;
 use std::marker::PhantomData;
 
 /// What a jsonb value is, in the words of the error messages.
@@ -128,42 +130,118 @@ impl JsonRow for JsonbObject<'_> {
         if found.is_null() {
             return Ok(RawValue::Missing);
         }
-        // SAFETY: non-null, `found` is `slot`, filled by the lookup.
-        let v = unsafe { &*found };
-        match v.type_ {
-            pg_sys::jbvType::jbvNull => Ok(RawValue::Missing),
-            pg_sys::jbvType::jbvString => {
-                // SAFETY: a jbvString's val/len point into the container's data, valid for
-                // the borrow of `self`.
-                let bytes = unsafe {
-                    let s = v.val.string;
-                    std::slice::from_raw_parts(s.val as *const u8, s.len as usize)
-                };
-                Ok(RawValue::Text(as_str(column, bytes)))
-            }
-            // SAFETY: a jbvNumeric's numeric points into the container's data (detoasted).
-            pg_sys::jbvType::jbvNumeric => Ok(unsafe { numeric_raw(v.val.numeric) }),
-            // A boolean category code, by scikit-learn's text of it (a number column refuses it).
-            pg_sys::jbvType::jbvBool => {
-                // SAFETY: the union's boolean member is the one a jbvBool sets.
-                let b = unsafe { v.val.boolean };
-                Ok(RawValue::Text(if b { "true" } else { "false" }))
-            }
-            // SAFETY: `v` is a value the lookup filled.
-            _ => Err(field_not_scalar(column, unsafe { describe(v) })),
+        // SAFETY: non-null, `found` is `slot`, filled by the lookup from this object, whose
+        // data lives for the borrow of `self`.
+        unsafe { raw_value(&*found, column) }
+    }
+
+    /// The value of the `position`-th key, read from its JEntry in place (what jsonb's own
+    /// fillJsonbValue does after a search): the strict/relaxed key merge already found it.
+    fn field_at(&self, position: usize, column: &str) -> Result<RawValue<'_>> {
+        let c = self.container;
+        // SAFETY: as in `keys`: a valid object container, 2n JEntries, then the data area.
+        let (n, children) = unsafe {
+            (
+                ((*c).header & pg_sys::JB_CMASK) as usize,
+                (*c).children.as_ptr(),
+            )
+        };
+        if position >= n {
+            return self.field(column);
         }
+        // The value entries follow the n key entries.
+        let index = n + position;
+        // jsonb's getJsonbOffset: lengths summed back to the nearest entry holding an offset.
+        let mut offset = 0u32;
+        for j in (0..index).rev() {
+            // SAFETY: j < index < 2n, one of the container's entries.
+            let e = unsafe { *children.add(j) };
+            offset += e & pg_sys::JENTRY_OFFLENMASK;
+            if e & pg_sys::JENTRY_HAS_OFF != 0 {
+                break;
+            }
+        }
+        // SAFETY: index < 2n.
+        let entry = unsafe { *children.add(index) };
+        let length = if entry & pg_sys::JENTRY_HAS_OFF != 0 {
+            (entry & pg_sys::JENTRY_OFFLENMASK) - offset
+        } else {
+            entry & pg_sys::JENTRY_OFFLENMASK
+        };
+        // SAFETY: the data area starts right after the 2n JEntries; the value's bytes are
+        // [offset, offset + length) of it (numerics and containers after INTALIGN padding).
+        let data = unsafe { children.add(2 * n) } as *mut u8;
+        let aligned = offset.next_multiple_of(4) as usize;
+        // SAFETY: a zeroed JsonbValue is a valid jbvNull, set below.
+        let mut v: pg_sys::JsonbValue = unsafe { std::mem::zeroed() };
+        match entry & pg_sys::JENTRY_TYPEMASK {
+            pg_sys::JENTRY_ISNULL => v.type_ = pg_sys::jbvType::jbvNull,
+            pg_sys::JENTRY_ISSTRING => {
+                v.type_ = pg_sys::jbvType::jbvString;
+                v.val.string.len = length as i32;
+                // SAFETY: the string's bytes are [offset, offset + length) of the data area.
+                v.val.string.val = unsafe { data.add(offset as usize) }.cast();
+            }
+            pg_sys::JENTRY_ISNUMERIC => {
+                v.type_ = pg_sys::jbvType::jbvNumeric;
+                // SAFETY: a numeric is stored int-aligned at its offset.
+                v.val.numeric = unsafe { data.add(aligned) }.cast();
+            }
+            pg_sys::JENTRY_ISBOOL_TRUE | pg_sys::JENTRY_ISBOOL_FALSE => {
+                v.type_ = pg_sys::jbvType::jbvBool;
+                v.val.boolean = entry & pg_sys::JENTRY_TYPEMASK == pg_sys::JENTRY_ISBOOL_TRUE;
+            }
+            _ => {
+                // A container, stored int-aligned at its offset.
+                v.type_ = pg_sys::jbvType::jbvBinary;
+                v.val.binary.len = length as i32;
+                // SAFETY: as above.
+                v.val.binary.data = unsafe { data.add(aligned) }.cast();
+            }
+        }
+        // SAFETY: `v` points into this object's data, valid for the borrow of `self`.
+        unsafe { raw_value(&v, column) }
+    }
+}
+
+/// A scalar field's raw value; anything else is `field_not_scalar`.
+///
+/// # Safety
+/// `v` must be filled from a detoasted jsonb that stays valid for `'a` (strings and numerics
+/// point into it).
+unsafe fn raw_value<'a>(v: &pg_sys::JsonbValue, column: &str) -> Result<RawValue<'a>> {
+    match v.type_ {
+        pg_sys::jbvType::jbvNull => Ok(RawValue::Missing),
+        pg_sys::jbvType::jbvString => {
+            // SAFETY: a jbvString's val/len point into the document (the contract).
+            let bytes = unsafe {
+                let s = v.val.string;
+                std::slice::from_raw_parts(s.val as *const u8, s.len as usize)
+            };
+            Ok(RawValue::Text(as_str(column, bytes)))
+        }
+        // SAFETY: a jbvNumeric's numeric points into the document (the contract).
+        pg_sys::jbvType::jbvNumeric => Ok(unsafe { numeric_raw(v.val.numeric) }),
+        // A boolean category code, by scikit-learn's text of it (a number column refuses it).
+        pg_sys::jbvType::jbvBool => {
+            // SAFETY: the union's boolean member is the one a jbvBool sets.
+            let b = unsafe { v.val.boolean };
+            Ok(RawValue::Text(if b { "true" } else { "false" }))
+        }
+        // SAFETY: `v` is a filled value (the contract).
+        _ => Err(field_not_scalar(column, unsafe { describe(v) })),
     }
 }
 
 /// One row's answer: business_outcome, p_hat and the features, or the row's error.
 fn score_object(
     loaded: &LoadedModel,
-    rules: Option<&KeyRules>,
+    rules: &KeyRules,
     scratch: &mut Scratch,
     row: JsonbObject<'_>,
 ) -> Result<()> {
     let model = &loaded.model;
-    prepare_row(model, rules, &row, &mut scratch.row)?;
+    prepare_row(model, Some(rules), &row, &mut scratch.row)?;
     let prepared = &scratch.row.prepared;
     let score = model.score_prepared(prepared)?;
     scratch.values.clear();
@@ -215,7 +293,11 @@ pub unsafe fn predict_json(call: Call<'_>) -> pg_sys::Datum {
     }
     // SAFETY: argument 1 is a non-null text (the declaration; checked above).
     let loaded = resolve_version(unsafe { call.text_arg("model", 1) }, version_arg(call, 3));
-    let rules = strict.then(|| KeyRules::new(&loaded.model));
+    let rules = if strict {
+        KeyRules::new(&loaded.model)
+    } else {
+        KeyRules::relaxed(&loaded.model)
+    };
     // SAFETY: argument 0 is a non-null jsonb (the declaration; checked above): detoasted, a
     // Jsonb whose root container lives for the call.
     let root: *mut pg_sys::JsonbContainer = unsafe {
@@ -263,13 +345,8 @@ pub unsafe fn predict_json(call: Call<'_>) -> pg_sys::Datum {
                     }
                     (*v).val.binary.data
                 };
-                score_object(
-                    &loaded,
-                    rules.as_ref(),
-                    &mut scratch,
-                    JsonbObject::new(object),
-                )
-                .map_err(|e| e.in_element(i))?;
+                score_object(&loaded, &rules, &mut scratch, JsonbObject::new(object))
+                    .map_err(|e| e.in_element(i))?;
                 layout.write_object(&mut out, &scratch.values);
                 Ok::<(), PipelineError>(())
             })
@@ -413,15 +490,8 @@ impl OutputLayout {
                     .find(|(k, _)| *k == key_of(integer, value))
                 {
                     Some((_, bytes)) => buf.extend(bytes),
-                    None => {
-                        let text = if integer {
-                            format!("{}", value as i64)
-                        } else {
-                            ryu::Buffer::new().format_finite(value).to_string()
-                        };
-                        // SAFETY: in a transaction (this function's contract).
-                        buf.extend(&unsafe { numeric_bytes(&text) });
-                    }
+                    // SAFETY: in a transaction (this function's contract).
+                    None => unsafe { write_number(buf, integer, value) },
                 }
                 pg_sys::JENTRY_ISNUMERIC | (buf.len() - start) as u32
             } else {
@@ -440,6 +510,31 @@ impl OutputLayout {
         let length = (buf.len() - base) as u64;
         check_size(length);
         length
+    }
+}
+
+/// Appends `value` as the numeric jsonb_in makes of its JSON text (an integer's digits, else
+/// the shortest round-trip decimal, as serde_json writes it), with its varlena header: encoded
+/// here (`numeric_in::numeric_body`), or by numeric_in for text beyond that encoder.
+///
+/// # Safety
+/// Must run in a transaction (numeric_in, palloc).
+unsafe fn write_number(buf: &mut PallocBuffer, integer: bool, value: f64) {
+    let mut digits = ryu::Buffer::new();
+    let mut whole = [0u8; 24];
+    let text = if integer {
+        let mut cursor = std::io::Cursor::new(&mut whole[..]);
+        // An i64's text is at most 20 bytes: it fits.
+        let _ = write!(cursor, "{}", value as i64);
+        let end = cursor.position() as usize;
+        std::str::from_utf8(&whole[..end]).unwrap_or("0")
+    } else {
+        digits.format_finite(value)
+    };
+    match numeric_body(text) {
+        Some(body) => buf.extend_varlena(body.as_bytes()),
+        // SAFETY: in a transaction (this function's contract).
+        None => buf.extend(&unsafe { numeric_bytes(text) }),
     }
 }
 
@@ -580,6 +675,15 @@ impl PallocBuffer {
 
     /// Appends `n` zero bytes; returns where they start.
     fn reserve(&mut self, n: usize) -> usize {
+        let start = self.grow(n);
+        // SAFETY: [start, start + n) is inside the block (grow).
+        unsafe { std::ptr::write_bytes(self.ptr.add(start), 0, n) };
+        start
+    }
+
+    /// Appends `n` bytes left as they are, for the caller to write at once; returns where
+    /// they start.
+    fn grow(&mut self, n: usize) -> usize {
         let start = self.len;
         if self.len + n > self.cap {
             let mut cap = self.cap.max(64);
@@ -596,17 +700,32 @@ impl PallocBuffer {
             self.ptr = unsafe { pg_sys::repalloc(self.ptr.cast(), cap).cast() };
             self.cap = cap;
         }
-        // SAFETY: start + n <= cap (grown above), so the range is inside the block.
-        unsafe { std::ptr::write_bytes(self.ptr.add(start), 0, n) };
         self.len += n;
         start
     }
 
     fn extend(&mut self, bytes: &[u8]) {
-        let at = self.reserve(bytes.len());
+        let at = self.grow(bytes.len());
         // SAFETY: [at, at + bytes.len()) was just reserved inside the block, which `bytes`
         // (a Rust slice) does not overlap.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(at), bytes.len()) };
+    }
+
+    /// Appends a varlena of `body` with its 4-byte header (the layout numeric_in's palloc'd
+    /// result has, which jsonb stores as is).
+    fn extend_varlena(&mut self, body: &[u8]) {
+        let total = pg_sys::VARHDRSZ + body.len();
+        let at = self.grow(total);
+        // SAFETY: [at, at + total) was just reserved inside the block, which `body` (a Rust
+        // slice) does not overlap; total is far below the 4-byte header's limit.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                body.as_ptr(),
+                self.ptr.add(at + pg_sys::VARHDRSZ),
+                body.len(),
+            );
+            pgrx::set_varsize_4b(self.ptr.add(at).cast(), total as i32);
+        }
     }
 
     fn push_u32(&mut self, v: u32) {
