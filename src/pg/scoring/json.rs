@@ -1,17 +1,19 @@
 //! predict_purchase_json reading PostgreSQL's binary jsonb directly and writing its answer as
 //! binary jsonb directly.
 //!
-//! Input: per row, a binary search for each of the model's columns in the object, no conversion
-//! of the whole document to text and back into a JSON tree (which cost many times the scoring
-//! itself; `bench/run.sh` times this path). In strict mode (the default) each object's keys are checked first: every column the
-//! model reads must be present (null is fine) and every key must be one of the artifact's raw
-//! input columns.
+//! Input: per row, one merge of the object's keys (stored in jsonb's order) with the known
+//! columns (`KeyRules`), which checks them in strict mode (the default: every column the model
+//! reads present, null being fine, and every key one of the artifact's raw input columns) and
+//! finds each model column's value, read in place from its JEntry. No conversion of the whole
+//! document to text and back into a JSON tree (which cost many times the scoring itself), and
+//! no search per column (a binary search each was a quarter of the call); `bench/run.sh` times
+//! this path.
 //!
 //! Output: the answer array is encoded straight into jsonb's binary format (the layout
 //! `convertToJsonb` produces), one row at a time, into one growing buffer. Nothing else grows
-//! with the number of rows: each row's scratch memory (numeric conversions, the element's
-//! JsonbValue) lives in a context reset after the row, and Rust's per-row vectors are freed
-//! with it. Peak memory is the input plus about twice the output (the buffer doubles), instead
+//! with the number of rows: each row's scratch memory (numeric_in's results for the rare text
+//! `numeric_in::numeric_body` leaves to it) lives in a context reset after the row, and Rust's
+//! per-row vectors are reused. Peak memory is the input plus about twice the output (the buffer doubles), instead
 //! of a JSON tree, its text and jsonb's parse tree of it. Every row checks for interrupts.
 
 use crate::pg::datum::column::numeric_raw;
