@@ -44,7 +44,7 @@ impl NumericBody {
 
 /// numeric_in's result for `text` of the form `-?[0-9]+(\.[0-9]*)?(e[+-]?[0-9]+)?` (what ryu
 /// and integer formatting write), without the varlena header; None for any other text, more
-/// than [`MAX_DECIMAL_DIGITS`] digits or an exponent beyond ±1000 (numeric_in's own limit):
+/// than [`MAX_DECIMAL_DIGITS`] digits or an exponent beyond ±1000 (ryu's stay within ±324):
 /// the caller then calls numeric_in.
 pub fn numeric_body(text: &str) -> Option<NumericBody> {
     let bytes = text.as_bytes();
@@ -206,6 +206,11 @@ mod tests {
         assert_eq!(words("-2147483648"), [0x8000 | 0x2000 | 2, 21, 4748, 3648]);
         assert_eq!(words("100"), [0x8000, 100]);
         assert_eq!(words("10000"), [0x8000 | 1, 1]);
+        // The short header's edges: dscale 63 (short) and 64 (long); weight 63 and 64.
+        assert_eq!(words("1e-63"), [0x8000 | (63 << 7) | 0x40 | 0x30, 10]);
+        assert_eq!(words("1e-64"), [64, (-16i16) as u16, 1]);
+        assert_eq!(words("1e252"), [0x8000 | 63, 1]);
+        assert_eq!(words("1e256"), [0, 64, 1]);
     }
 
     #[test]

@@ -194,9 +194,9 @@ impl JsonRow for JsonbObject<'_> {
                 v.val.boolean = entry & pg_sys::JENTRY_TYPEMASK == pg_sys::JENTRY_ISBOOL_TRUE;
             }
             _ => {
-                // A container, stored int-aligned at its offset.
+                // A container, stored int-aligned at its offset (its length counts the padding).
                 v.type_ = pg_sys::jbvType::jbvBinary;
-                v.val.binary.len = length as i32;
+                v.val.binary.len = (length as usize - (aligned - offset as usize)) as i32;
                 // SAFETY: as above.
                 v.val.binary.data = unsafe { data.add(aligned) }.cast();
             }
@@ -714,12 +714,15 @@ impl PallocBuffer {
     }
 
     /// Appends a varlena of `body` with its 4-byte header (the layout numeric_in's palloc'd
-    /// result has, which jsonb stores as is).
+    /// result has, which jsonb stores as is), int-aligned as jsonb stores numerics (no padding
+    /// when the caller has padded already).
     fn extend_varlena(&mut self, body: &[u8]) {
+        self.pad_to_int();
         let total = pg_sys::VARHDRSZ + body.len();
         let at = self.grow(total);
         // SAFETY: [at, at + total) was just reserved inside the block, which `body` (a Rust
-        // slice) does not overlap; total is far below the 4-byte header's limit.
+        // slice) does not overlap; `at` is a multiple of 4 in a palloc'd (MAXALIGN'd) block, so
+        // the header's u32 write is aligned; total is far below the 4-byte header's limit.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 body.as_ptr(),
