@@ -231,6 +231,14 @@ pub trait JsonRow {
         let _ = position;
         self.field(column)
     }
+    /// Whether this object's keys are those `memo` records (the same keys in the same order),
+    /// updating `memo` to this object's keys when they are not. A binary jsonb object answers
+    /// with one comparison of its key area, so rows with the keys of the row before skip the
+    /// key merge; the default never claims so.
+    fn same_keys(&self, memo: &mut Vec<u8>) -> bool {
+        let _ = memo;
+        false
+    }
 }
 
 impl JsonRow for Map<String, Value> {
@@ -253,14 +261,19 @@ impl JsonRow for Map<String, Value> {
 #[derive(Default)]
 pub struct RowScratch {
     positions: Vec<usize>,
+    /// The keys of the last row seen ([`JsonRow::same_keys`]), and whether they passed the key
+    /// check, so that `positions` are theirs.
+    keys_memo: Vec<u8>,
+    keys_checked: bool,
     /// The row's prepared inputs, in model input order, after [`prepare_row`].
     pub prepared: Vec<Prepared>,
 }
 
 /// Checks a JSON row's keys and prepares each model input from it into `scratch.prepared`.
 /// With `rules` (strict or relaxed, [`KeyRules`]) the keys are matched once and each field is
-/// read at its position; None reads each column by name, relaxed. The first error wins: keys
-/// first, then the inputs in model order.
+/// read at its position (a row with the keys of the row before reuses its check and positions:
+/// one `scratch` serves one `rules`); None reads each column by name, relaxed. The first error
+/// wins: keys first, then the inputs in model order.
 pub fn prepare_row<R: JsonRow + ?Sized>(
     model: &CompiledModel,
     rules: Option<&KeyRules>,
@@ -270,7 +283,12 @@ pub fn prepare_row<R: JsonRow + ?Sized>(
     scratch.prepared.clear();
     match rules {
         Some(rules) => {
-            rules.check(row.keys(), &mut scratch.positions)?;
+            let same = row.same_keys(&mut scratch.keys_memo);
+            if !(same && scratch.keys_checked) {
+                scratch.keys_checked = false;
+                rules.check(row.keys(), &mut scratch.positions)?;
+                scratch.keys_checked = true;
+            }
             for (i, input) in model.inputs.iter().enumerate() {
                 let raw = match scratch.positions[i] {
                     ABSENT => RawValue::Missing,

@@ -413,6 +413,64 @@ proptest! {
         }
     }
 
+    /// A row with the keys of the row before reuses its key check and positions
+    /// (`JsonRow::same_keys`): over sequences of rows drawn from a few key lists (orders,
+    /// unknown keys, absent columns), each answer equals a fresh check's, strict and relaxed.
+    /// The test row reads a field by its position only, so stale positions read wrong values.
+    #[test]
+    fn rows_with_the_same_keys_reuse_the_check(
+            rows in prop::collection::vec((0usize..4, prop::collection::vec(-3.0f64..3.0, 12)), 1..12),
+            strict in any::<bool>()) {
+        struct Positional {
+            keys: Vec<String>,
+            values: Map<String, Value>,
+        }
+        impl super::json_rows::JsonRow for Positional {
+            fn keys(&self) -> impl Iterator<Item = &[u8]> {
+                self.keys.iter().map(|k| k.as_bytes())
+            }
+            fn field(&self, column: &str) -> super::error::Result<RawValue<'_>> {
+                self.values.field(column)
+            }
+            fn field_at(&self, position: usize, _column: &str) -> super::error::Result<RawValue<'_>> {
+                self.values.field(&self.keys[position])
+            }
+            fn same_keys(&self, memo: &mut Vec<u8>) -> bool {
+                let now = self.keys.join("\0").into_bytes();
+                let same = *memo == now;
+                *memo = now;
+                same
+            }
+        }
+        let model = bundled_model();
+        let rules = if strict { KeyRules::new(model) } else { KeyRules::relaxed(model) };
+        let columns: Vec<String> = model.columns().map(str::to_string).collect();
+        let mut reversed = columns.clone();
+        reversed.reverse();
+        let key_lists = [
+            columns.clone(),
+            reversed,
+            [columns.clone(), vec!["nope".to_string()]].concat(),
+            columns[1..].to_vec(),
+        ];
+        let mut scratch = super::json_rows::RowScratch::default();
+        for (list, numbers) in rows {
+            let keys = key_lists[list].clone();
+            let values: Map<String, Value> = keys
+                .iter()
+                .zip(numbers.iter().cycle())
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            let row = Positional { keys, values };
+            let reused = super::json_rows::prepare_row(model, Some(&rules), &row, &mut scratch)
+                .map(|()| scratch.prepared.clone());
+            let mut fresh_scratch = super::json_rows::RowScratch::default();
+            let fresh = super::json_rows::prepare_row(model, Some(&rules), &row.values, &mut fresh_scratch)
+                .map(|()| fresh_scratch.prepared.clone());
+            prop_assert_eq!(reused, fresh);
+        }
+    }
+
     /// The artifact parser and validator never panic on arbitrary JSON.
     #[test]
     fn arbitrary_json_is_never_a_panic(doc in json_value()) {

@@ -137,6 +137,38 @@ impl JsonRow for JsonbObject<'_> {
         unsafe { raw_value(&*found, column) }
     }
 
+    /// The key area, compared whole: the n key JEntries (lengths, and offsets every
+    /// JB_OFFSET_STRIDE) and the key bytes, which end where the first value starts. Equal areas
+    /// are the same keys in the same order.
+    fn same_keys(&self, memo: &mut Vec<u8>) -> bool {
+        let c = self.container;
+        // SAFETY: as in `keys`: a valid object container, 2n JEntries, then the data area.
+        let (n, children) = unsafe {
+            (
+                ((*c).header & pg_sys::JB_CMASK) as usize,
+                (*c).children.as_ptr(),
+            )
+        };
+        // SAFETY: the first n JEntries are the keys'; the key bytes are the data area's first
+        // `entry_offset(n)` bytes (the values' start), all inside the container.
+        let (entries, keys) = unsafe {
+            let keys_end = entry_offset(children, n) as usize;
+            (
+                std::slice::from_raw_parts(children as *const u8, 4 * n),
+                std::slice::from_raw_parts(children.add(2 * n) as *const u8, keys_end),
+            )
+        };
+        let same = memo.len() == entries.len() + keys.len()
+            && memo[..entries.len()] == *entries
+            && memo[entries.len()..] == *keys;
+        if !same {
+            memo.clear();
+            memo.extend_from_slice(entries);
+            memo.extend_from_slice(keys);
+        }
+        same
+    }
+
     /// The value of the `position`-th key, read from its JEntry in place (what jsonb's own
     /// fillJsonbValue does after a search): the strict/relaxed key merge already found it.
     fn field_at(&self, position: usize, column: &str) -> Result<RawValue<'_>> {
@@ -153,16 +185,8 @@ impl JsonRow for JsonbObject<'_> {
         }
         // The value entries follow the n key entries.
         let index = n + position;
-        // jsonb's getJsonbOffset: lengths summed back to the nearest entry holding an offset.
-        let mut offset = 0u32;
-        for j in (0..index).rev() {
-            // SAFETY: j < index < 2n, one of the container's entries.
-            let e = unsafe { *children.add(j) };
-            offset += e & pg_sys::JENTRY_OFFLENMASK;
-            if e & pg_sys::JENTRY_HAS_OFF != 0 {
-                break;
-            }
-        }
+        // SAFETY: index < 2n, so the entries before it are the container's.
+        let offset = unsafe { entry_offset(children, index) };
         // SAFETY: index < 2n.
         let entry = unsafe { *children.add(index) };
         let length = if entry & pg_sys::JENTRY_HAS_OFF != 0 {
@@ -204,6 +228,24 @@ impl JsonRow for JsonbObject<'_> {
         // SAFETY: `v` points into this object's data, valid for the borrow of `self`.
         unsafe { raw_value(&v, column) }
     }
+}
+
+/// jsonb's getJsonbOffset: where entry `index`'s bytes start in the data area, its JEntry
+/// lengths summed back to the nearest entry holding an offset.
+///
+/// # Safety
+/// `children` must point to a container's JEntries, of which there are at least `index`.
+unsafe fn entry_offset(children: *const pg_sys::JEntry, index: usize) -> u32 {
+    let mut offset = 0u32;
+    for j in (0..index).rev() {
+        // SAFETY: j < index (the contract).
+        let e = unsafe { *children.add(j) };
+        offset += e & pg_sys::JENTRY_OFFLENMASK;
+        if e & pg_sys::JENTRY_HAS_OFF != 0 {
+            break;
+        }
+    }
+    offset
 }
 
 /// A scalar field's raw value; anything else is `field_not_scalar`.

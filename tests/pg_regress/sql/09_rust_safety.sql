@@ -29,6 +29,16 @@ SELECT error_of(format('SELECT predict_purchase_json(%L)', :'row'::jsonb || '{"c
 -- strict => false: unknown keys are ignored and absent columns are missing values.
 SELECT predict_purchase_json((:'row'::jsonb - 'x12') || '{"x_12": "$5"}', strict => false)
      = predict_purchase_json(:'row'::jsonb || '{"x12": null}') AS relaxed_is_imputed;
+-- Rows whose keys change and change back: each answer is the row's own answer scored alone (a
+-- row reuses the key check and the columns' places only when its keys are the row before's).
+\set shifting 'jsonb_build_array(:''row''::jsonb, :''row''::jsonb - ''x12'', :''row''::jsonb - ''x12'', :''row''::jsonb, :''row''::jsonb || ''{"x0": 2}'', (:''row''::jsonb - ''x91'') || ''{"x92": 1}'', :''row''::jsonb - ''x5'', :''row''::jsonb)'
+SELECT count(*) AS shifting_rows, bool_and(a.e = predict_purchase_json(r.e, strict => false)->0) AS each_as_alone
+  FROM jsonb_array_elements(predict_purchase_json(:shifting, strict => false)) WITH ORDINALITY a(e, i)
+  JOIN jsonb_array_elements(:shifting) WITH ORDINALITY r(e, i) USING (i);
+-- Strict: a row after rows that passed is still checked when its keys differ (element 2 adds a
+-- raw column, which passes; element 3 lacks one).
+SELECT error_of(format('SELECT predict_purchase_json(%L)',
+       jsonb_build_array(:'row'::jsonb, :'row'::jsonb, :'row'::jsonb || '{"x0": 1}', :'row'::jsonb - 'x44')));
 -- A bad number or a value of the wrong JSON type names the element.
 SELECT error_of(format('SELECT predict_purchase_json(%L)',
        jsonb_build_array(:'row'::jsonb, :'row'::jsonb || '{"x12": "12 dollars"}')));
