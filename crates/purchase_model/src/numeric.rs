@@ -14,6 +14,25 @@
 /// The most decimal digits decoded on the stack (longer numerics take the text path).
 pub const MAX_DIGITS: usize = 256;
 
+/// numeric.c's header bits (not exported by PostgreSQL's headers), for PostgreSQL 15's layout:
+/// the extension's in-place decoder and [`crate::numeric_in`]'s encoder share them.
+pub mod header {
+    pub const NUMERIC_SIGN_MASK: u16 = 0xC000;
+    pub const NUMERIC_NEG: u16 = 0x4000;
+    pub const NUMERIC_SHORT: u16 = 0x8000;
+    pub const NUMERIC_SPECIAL: u16 = 0xC000;
+    pub const NUMERIC_EXT_SIGN_MASK: u16 = 0xF000;
+    pub const NUMERIC_NAN: u16 = 0xC000;
+    pub const NUMERIC_DSCALE_MASK: u16 = 0x3FFF;
+    pub const NUMERIC_SHORT_SIGN_MASK: u16 = 0x2000;
+    pub const NUMERIC_SHORT_DSCALE_SHIFT: u16 = 7;
+    pub const NUMERIC_SHORT_DSCALE_MAX: i32 = 63;
+    pub const NUMERIC_SHORT_WEIGHT_SIGN_MASK: u16 = 0x0040;
+    pub const NUMERIC_SHORT_WEIGHT_MASK: u16 = 0x003F;
+    pub const NUMERIC_SHORT_WEIGHT_MIN: i32 = -64;
+    pub const NUMERIC_SHORT_WEIGHT_MAX: i32 = 63;
+}
+
 /// The powers of ten up to 10^22, all exact in f64.
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,

@@ -12,16 +12,7 @@
 /// at most 19); longer text is left to numeric_in.
 pub const MAX_DECIMAL_DIGITS: usize = 40;
 
-const NUMERIC_SHORT: u16 = 0x8000;
-const NUMERIC_NEG: u16 = 0x4000;
-const SHORT_SIGN: u16 = 0x2000;
-const SHORT_DSCALE_SHIFT: u16 = 7;
-const SHORT_DSCALE_MAX: i32 = 63;
-const SHORT_WEIGHT_SIGN: u16 = 0x0040;
-const SHORT_WEIGHT_MASK: u16 = 0x003F;
-const SHORT_WEIGHT_MIN: i32 = -64;
-const SHORT_WEIGHT_MAX: i32 = 63;
-const DSCALE_MASK: u16 = 0x3FFF;
+use crate::numeric::header::*;
 
 /// A numeric's bytes after its varlena header: the header word(s), then the base-10000 digits,
 /// in native byte order (as numeric_in writes them in memory).
@@ -120,19 +111,25 @@ pub fn numeric_body(text: &str) -> Option<NumericBody> {
         bytes: [0; 4 + 2 * (MAX_DECIMAL_DIGITS / 4 + 2)],
         len: 0,
     };
-    if dscale <= SHORT_DSCALE_MAX && (SHORT_WEIGHT_MIN..=SHORT_WEIGHT_MAX).contains(&weight) {
-        let sign = if negative { SHORT_SIGN } else { 0 };
-        let weight_sign = if weight < 0 { SHORT_WEIGHT_SIGN } else { 0 };
+    if dscale <= NUMERIC_SHORT_DSCALE_MAX
+        && (NUMERIC_SHORT_WEIGHT_MIN..=NUMERIC_SHORT_WEIGHT_MAX).contains(&weight)
+    {
+        let sign = if negative { NUMERIC_SHORT_SIGN_MASK } else { 0 };
+        let weight_sign = if weight < 0 {
+            NUMERIC_SHORT_WEIGHT_SIGN_MASK
+        } else {
+            0
+        };
         body.push_u16(
             NUMERIC_SHORT
                 | sign
-                | ((dscale as u16) << SHORT_DSCALE_SHIFT)
+                | ((dscale as u16) << NUMERIC_SHORT_DSCALE_SHIFT)
                 | weight_sign
-                | (weight as u16 & SHORT_WEIGHT_MASK),
+                | (weight as u16 & NUMERIC_SHORT_WEIGHT_MASK),
         );
     } else {
         let sign = if negative { NUMERIC_NEG } else { 0 };
-        body.push_u16(sign | (dscale as u16 & DSCALE_MASK));
+        body.push_u16(sign | (dscale as u16 & NUMERIC_DSCALE_MASK));
         body.push_u16(weight as i16 as u16);
     }
     for &d in &base[first..last] {
@@ -233,13 +230,17 @@ mod tests {
             .collect();
         if w[0] & NUMERIC_SHORT != 0 {
             let h = w[0];
-            let weight =
-                (h & SHORT_WEIGHT_MASK) as i16 | if h & SHORT_WEIGHT_SIGN != 0 { !0x3F } else { 0 };
+            let weight = (h & NUMERIC_SHORT_WEIGHT_MASK) as i16
+                | if h & NUMERIC_SHORT_WEIGHT_SIGN_MASK != 0 {
+                    !0x3F
+                } else {
+                    0
+                };
             let digits = w[1..].iter().map(|&d| d as i16).collect();
             (
-                h & SHORT_SIGN != 0,
+                h & NUMERIC_SHORT_SIGN_MASK != 0,
                 weight,
-                (h >> SHORT_DSCALE_SHIFT) & 0x3F,
+                (h >> NUMERIC_SHORT_DSCALE_SHIFT) & 0x3F,
                 digits,
             )
         } else {
@@ -247,7 +248,7 @@ mod tests {
             (
                 w[0] & NUMERIC_NEG != 0,
                 w[1] as i16,
-                w[0] & DSCALE_MASK,
+                w[0] & NUMERIC_DSCALE_MASK,
                 digits,
             )
         }

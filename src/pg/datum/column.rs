@@ -6,6 +6,7 @@ use crate::pg::datum::text::{as_str, text_str};
 use pgrx::prelude::*;
 use purchase_model::artifact::InputKind;
 use purchase_model::model::RawValue;
+use purchase_model::numeric::header::*;
 use purchase_model::numeric::numeric_to_f64;
 
 pub enum ColumnReader {
@@ -177,16 +178,6 @@ pub unsafe fn numeric_raw<'a>(num: pg_sys::Numeric) -> RawValue<'a> {
     unsafe { numeric_text_raw(pg_sys::pg_detoast_datum(ptr).cast()) }
 }
 
-// numeric.c's header bits (not exported by PostgreSQL's headers).
-const NUMERIC_SIGN_MASK: u16 = 0xC000;
-const NUMERIC_NEG: u16 = 0x4000;
-const NUMERIC_SHORT: u16 = 0x8000;
-const NUMERIC_SPECIAL: u16 = 0xC000;
-const NUMERIC_EXT_SIGN_MASK: u16 = 0xF000;
-const NUMERIC_NAN: u16 = 0xC000;
-const NUMERIC_SHORT_SIGN_MASK: u16 = 0x2000;
-const NUMERIC_SHORT_WEIGHT_SIGN_MASK: u16 = 0x0040;
-const NUMERIC_SHORT_WEIGHT_MASK: u16 = 0x003F;
 /// The most base-10000 digits decoded in place (numeric_to_f64's MAX_DIGITS decimal digits).
 const MAX_NBASE_DIGITS: usize = purchase_model::numeric::MAX_DIGITS / 4;
 
