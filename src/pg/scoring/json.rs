@@ -13,8 +13,9 @@
 //! `convertToJsonb` produces), one row at a time, into one growing buffer. Nothing else grows
 //! with the number of rows: each row's scratch memory (numeric_in's results for the rare text
 //! `numeric_in::numeric_body` leaves to it) lives in a context reset after the row, and Rust's
-//! per-row vectors are reused. Peak memory is the input plus about twice the output (the buffer doubles), instead
-//! of a JSON tree, its text and jsonb's parse tree of it. Every row checks for interrupts.
+//! per-row vectors are reused. Peak memory is the input plus about twice the output (the
+//! buffer doubles), instead of a JSON tree, its text and jsonb's parse tree of it. Every row
+//! checks for interrupts.
 
 use crate::pg::datum::column::numeric_raw;
 use crate::pg::datum::text::as_str;
@@ -82,21 +83,26 @@ impl<'a> JsonbObject<'a> {
             _document: PhantomData,
         }
     }
+
+    /// The number of keys n and the 2n JEntries (n keys, n values) that follow the header,
+    /// before the data area.
+    fn entries(&self) -> (usize, *const pg_sys::JEntry) {
+        let c = self.container;
+        // SAFETY: `c` is a valid object container for the borrow (JsonbObject::new).
+        unsafe {
+            (
+                ((*c).header & pg_sys::JB_CMASK) as usize,
+                (*c).children.as_ptr(),
+            )
+        }
+    }
 }
 
 impl JsonRow for JsonbObject<'_> {
     /// The keys as stored (jsonb's order): an object's first n JEntries are its keys, their
     /// bytes at the start of the data area after the 2n JEntries.
     fn keys(&self) -> impl Iterator<Item = &[u8]> {
-        let c = self.container;
-        // SAFETY: `c` is a valid object container for the borrow (JsonbObject::new); its
-        // header is followed by 2n JEntries (n keys, n values), then the data area.
-        let (n, children) = unsafe {
-            (
-                ((*c).header & pg_sys::JB_CMASK) as usize,
-                (*c).children.as_ptr(),
-            )
-        };
+        let (n, children) = self.entries();
         // SAFETY: the data area starts right after the 2n JEntries of the same allocation.
         let data = unsafe { children.add(2 * n) } as *const u8;
         let mut end = 0u32;
@@ -141,14 +147,7 @@ impl JsonRow for JsonbObject<'_> {
     /// JB_OFFSET_STRIDE) and the key bytes, which end where the first value starts. Equal areas
     /// are the same keys in the same order.
     fn same_keys(&self, memo: &mut Vec<u8>) -> bool {
-        let c = self.container;
-        // SAFETY: as in `keys`: a valid object container, 2n JEntries, then the data area.
-        let (n, children) = unsafe {
-            (
-                ((*c).header & pg_sys::JB_CMASK) as usize,
-                (*c).children.as_ptr(),
-            )
-        };
+        let (n, children) = self.entries();
         // SAFETY: the first n JEntries are the keys'; the key bytes are the data area's first
         // `entry_offset(n)` bytes (the values' start), all inside the container.
         let (entries, keys) = unsafe {
@@ -172,14 +171,7 @@ impl JsonRow for JsonbObject<'_> {
     /// The value of the `position`-th key, read from its JEntry in place (what jsonb's own
     /// fillJsonbValue does after a search): the strict/relaxed key merge already found it.
     fn field_at(&self, position: usize, column: &str) -> Result<RawValue<'_>> {
-        let c = self.container;
-        // SAFETY: as in `keys`: a valid object container, 2n JEntries, then the data area.
-        let (n, children) = unsafe {
-            (
-                ((*c).header & pg_sys::JB_CMASK) as usize,
-                (*c).children.as_ptr(),
-            )
-        };
+        let (n, children) = self.entries();
         if position >= n {
             return self.field(column);
         }
