@@ -10,3 +10,4 @@ pub(crate) mod json;
 mod json_writer_tests;
 pub(crate) mod output;
 pub(crate) mod row;
+pub(crate) mod score_tuple;

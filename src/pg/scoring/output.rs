@@ -4,6 +4,7 @@ use crate::pg::errors::{raise, OrRaise};
 use crate::pg::models::cache::LoadedModel;
 use crate::pg::scoring::call_site::Call;
 use crate::pg::scoring::json::OutputLayout;
+use crate::pg::scoring::score_tuple::ScoreTuple;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use purchase_model::error::PipelineError;
@@ -23,11 +24,14 @@ pub enum Output {
     Features,
 }
 
-/// Per-call-site state of the result: the blessed row descriptor of `purchase_score`, and for
-/// purchase_features the jsonb layout of the model's objects with per-row buffers.
+/// Per-call-site state of the result: the blessed row descriptor of `purchase_score` and its
+/// tuple for the model version scored last, and for purchase_features the jsonb layout of the
+/// model's objects with per-row buffers.
 #[derive(Default)]
 pub struct OutputState {
     score_desc: Option<pg_sys::TupleDesc>,
+    /// The model the tuple was formed for (kept alive, so the pointer comparison is sound).
+    score_tuple: Option<(Rc<LoadedModel>, ScoreTuple)>,
     /// The model the layout was built for (kept alive, so the pointer comparison is sound).
     features: Option<(Rc<LoadedModel>, OutputLayout)>,
     prepared: Vec<Prepared>,
@@ -60,24 +64,31 @@ where
         Output::Outcome => s.business_outcome.into_datum().unwrap(),
         // Output::Score (Features returned above).
         _ => {
-            let desc = *state
-                .score_desc
-                .get_or_insert_with(|| result_descriptor(call));
-            let mut values = [
-                s.p_hat.into_datum().unwrap(),
-                s.business_outcome.into_datum().unwrap(),
-                loaded.name.as_str().into_datum().unwrap(),
-                loaded.version.into_datum().unwrap(),
-            ];
-            let mut nulls = [false; 4];
-            // SAFETY: `desc` is the blessed descriptor of purchase_score, checked to have these
-            // four attributes and types (result_descriptor); values/nulls have 4 entries.
-            unsafe {
-                let tuple = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-                pgrx::heap_tuple_get_datum(tuple)
-            }
+            let tuple = match &state.score_tuple {
+                Some((formed_for, tuple)) if Rc::ptr_eq(formed_for, loaded) => tuple,
+                _ => new_score_tuple(state, call, loaded),
+            };
+            // SAFETY: in a transaction (a scoring call).
+            unsafe { tuple.datum(s.p_hat, s.business_outcome) }
         }
     }
+}
+
+/// Forms the `purchase_score` tuple of `loaded` for this call site. Out of line: once per
+/// call site and model version.
+#[inline(never)]
+fn new_score_tuple<'s>(
+    state: &'s mut OutputState,
+    call: Call<'_>,
+    loaded: &Rc<LoadedModel>,
+) -> &'s ScoreTuple {
+    let desc = *state
+        .score_desc
+        .get_or_insert_with(|| result_descriptor(call));
+    // SAFETY: in a transaction; `desc` is purchase_score's blessed descriptor, its attributes
+    // checked by result_descriptor.
+    let tuple = unsafe { ScoreTuple::new(desc, &loaded.name, loaded.version) };
+    &state.score_tuple.insert((loaded.clone(), tuple)).1
 }
 
 /// purchase_features' object for one row. Kept out of line so that `emit`, inlined into the
