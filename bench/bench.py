@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-import psycopg
+from connection import connect
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -25,7 +25,7 @@ from sql_expression import p_hat_sql  # noqa: E402
 from synthetic_customers import customers_table_sql  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 PLPY_ROWS = int(os.environ.get("BENCH_PLPY_ROWS", "2000"))
 SERVICE_ROWS = 10000
 JSON_ROWS = 10000
@@ -83,6 +83,22 @@ def timed(conn, sql, repeat=REPEAT, setup=(), teardown=()):
         for s in teardown:
             conn.execute(s)
     return statistics.median(times)
+
+
+def timed_rounds(conn, items, rounds=REPEAT):
+    """The median time of each item (label, sql, settings), run in rounds: every item once per
+    round, after one untimed warm-up round. A slow spell of this shared machine then falls on
+    all the paths of a round alike rather than on one path's consecutive runs, so the ratios
+    between paths hold better from run to run; the warm-up round keeps first runs (cold caches,
+    a backend's first JIT compilation) out of the medians."""
+    times = {label: [] for label, _, _ in items}
+    for round_no in range(rounds + 1):
+        for label, sql, settings in items:
+            teardown = ["DROP TABLE IF EXISTS bench_targets"] if sql.startswith("CREATE") else []
+            t = timed(conn, sql, repeat=1, setup=settings, teardown=teardown)
+            if round_no > 0:
+                times[label].append(t)
+    return {label: statistics.median(v) for label, v in times.items()}
 
 
 def machine():
@@ -190,10 +206,10 @@ def tree_paths(conn):
 def main():
     with open(ARTIFACT, encoding="utf-8") as handle:
         artifact = json.load(handle)
-    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+    with connect("postgres") as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB}")
         admin.execute(f"CREATE DATABASE {DB}")
-    conn = psycopg.connect(dbname=DB, autocommit=True)
+    conn = connect(DB)
     conn.execute("CREATE EXTENSION pg_purchase")
     conn.execute("SELECT load_purchase_model(%s::jsonb)", (json.dumps(artifact),))
     t = time.perf_counter()
@@ -204,7 +220,7 @@ def main():
     say(
         f"Machine: {machine()}. PostgreSQL {conn.execute('SHOW server_version').fetchone()[0]}, "
         f"shared_buffers {conn.execute('SHOW shared_buffers').fetchone()[0]}, jit {conn.execute('SHOW jit').fetchone()[0]}; "
-        f"median of {REPEAT} warm runs; generated in {time.perf_counter() - t:.0f} s."
+        f"median of {REPEAT} warm runs in rounds; generated in {time.perf_counter() - t:.0f} s."
     )
     say()
     # The columns the active model reads, as the planner passes them.
@@ -224,7 +240,6 @@ def main():
         conn.execute(s)
     timed(conn, "SELECT sum(x0) FROM customers", repeat=2)  # warm the cache
 
-    results = {}
     queries = [
         ("scan floor: sum(x0)", "SELECT sum(x0) FROM customers", serial),
         ("deforming floor: sum(x91)", "SELECT sum(x91) FROM customers", serial),
@@ -294,11 +309,32 @@ def main():
         ("score_purchase in a select list via CREATE TABLE AS", SELECT_LIST_CTAS, serial),
         ("score_purchase in a select list via CREATE TABLE AS, 2 workers", SELECT_LIST_CTAS, parallel),
     ]
+    # The JSON documents (the service's contract, inside the database), made first so that their
+    # paths run in the same rounds as the table paths.
+    agg_s = timed(
+        conn, f"SELECT jsonb_agg(to_jsonb(c) - 'customer_id') FROM (SELECT * FROM customers LIMIT {JSON_ROWS}) c"
+    )
+    conn.execute(
+        "CREATE TABLE bench_json AS SELECT jsonb_agg(to_jsonb(c) - 'customer_id' ORDER BY customer_id) AS doc "
+        f"FROM (SELECT * FROM customers ORDER BY customer_id LIMIT {JSON_ROWS}) c"
+    )
+    # The same document stored lz4-compressed (a column's COMPRESSION lz4): the detoasting
+    # floor is pglz's decompression, a third of the call; lz4 cuts most of it.
+    conn.execute("CREATE TABLE bench_json_lz4 (doc jsonb COMPRESSION lz4)")
+    conn.execute("INSERT INTO bench_json_lz4 SELECT (doc::text)::jsonb FROM bench_json")
+    json_queries = [
+        # The function's own time (as for the sum() rows), and with the answer sent as text.
+        ("json", "SELECT jsonb_array_length(predict_purchase_json(doc)) FROM bench_json", serial),
+        ("json as text", "SELECT predict_purchase_json(doc) FROM bench_json", serial),
+        # Its floor: detoasting the stored document (pglz-compressed), which any reader of it pays.
+        ("json floor", "SELECT jsonb_array_length(doc) FROM bench_json", serial),
+        ("json lz4", "SELECT jsonb_array_length(predict_purchase_json(doc)) FROM bench_json_lz4", serial),
+        ("json lz4 floor", "SELECT jsonb_array_length(doc) FROM bench_json_lz4", serial),
+    ]
+    results = timed_rounds(conn, queries + json_queries)
+    json_s, json_text_s, json_floor_s, json_lz4_s, json_lz4_floor_s = (results[label] for label, _, _ in json_queries)
     say("| path | rows | seconds | rows/s | vs predict_purchase(c) |")
     say("|---|---:|---:|---:|---:|")
-    for label, sql, settings in queries:
-        teardown = ["DROP TABLE IF EXISTS bench_targets"] if sql.startswith("CREATE") else []
-        results[label] = timed(conn, sql, setup=settings, teardown=teardown)
     ours = results["predict_purchase(c)"]
     for label, _, _ in queries:
         say(
@@ -314,25 +350,6 @@ def main():
     batch_workers = {k: workers(v) for k, v in (("lateral", LATERAL_CTAS), ("select list", SELECT_LIST_CTAS))}
     conn.execute("SET max_parallel_workers_per_gather = 0")
 
-    # JSON over 10,000 rows (the service's contract, inside the database).
-    agg_s = timed(
-        conn, f"SELECT jsonb_agg(to_jsonb(c) - 'customer_id') FROM (SELECT * FROM customers LIMIT {JSON_ROWS}) c"
-    )
-    conn.execute(
-        "CREATE TABLE bench_json AS SELECT jsonb_agg(to_jsonb(c) - 'customer_id' ORDER BY customer_id) AS doc "
-        f"FROM (SELECT * FROM customers ORDER BY customer_id LIMIT {JSON_ROWS}) c"
-    )
-    # The function's own time (as for the sum() rows above), and with the answer sent as text.
-    json_s = timed(conn, "SELECT jsonb_array_length(predict_purchase_json(doc)) FROM bench_json")
-    json_text_s = timed(conn, "SELECT predict_purchase_json(doc) FROM bench_json")
-    # Its floor: detoasting the stored document (pglz-compressed), which any reader of it pays.
-    json_floor_s = timed(conn, "SELECT jsonb_array_length(doc) FROM bench_json")
-    # The same document stored lz4-compressed (a column's COMPRESSION lz4): the detoasting
-    # floor is pglz's decompression above, a third of the call; lz4 cuts most of it.
-    conn.execute("CREATE TABLE bench_json_lz4 (doc jsonb COMPRESSION lz4)")
-    conn.execute("INSERT INTO bench_json_lz4 SELECT (doc::text)::jsonb FROM bench_json")
-    json_lz4_s = timed(conn, "SELECT jsonb_array_length(predict_purchase_json(doc)) FROM bench_json_lz4")
-    json_lz4_floor_s = timed(conn, "SELECT jsonb_array_length(doc) FROM bench_json_lz4")
     json_check = conn.execute(
         "SELECT max(abs((e->>'p_hat')::float8 - predict_purchase(c))) FROM bench_json, "
         "jsonb_array_elements(predict_purchase_json(doc)) WITH ORDINALITY a(e, i) "
@@ -400,7 +417,7 @@ def main():
     def first_call_ms(query):
         firsts, seconds_ = [], []
         for _ in range(15):
-            with psycopg.connect(dbname=DB, autocommit=True) as fresh:
+            with connect(DB) as fresh:
                 for sink in (firsts, seconds_):
                     t = time.perf_counter()
                     fresh.execute(query).fetchone()

@@ -15,8 +15,8 @@ import statistics
 import sys
 import time
 
-import psycopg
 import statsmodels.api as sm
+from connection import connect
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "training"))
 import test_training as tt  # noqa: E402
@@ -31,7 +31,7 @@ def peak_kb(pid):
 
 
 def train_once(table, options=OPTIONS):
-    with psycopg.connect(dbname=DB, autocommit=True) as conn:
+    with connect(DB) as conn:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         conn.execute("SELECT count(*) FROM purchase_models()")  # extension loaded, catalog read
         before = peak_kb(pid)
@@ -42,11 +42,11 @@ def train_once(table, options=OPTIONS):
 
 
 def main():
-    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+    with connect("postgres") as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {DB}")
     cols, y, validation = tt.generate(40000)
-    with psycopg.connect(dbname=DB, autocommit=True) as conn:
+    with connect(DB) as conn:
         conn.execute("CREATE EXTENSION pg_purchase")
         tt.create_table(conn, "customers_train", cols, y, validation)
         conn.execute("VACUUM ANALYZE customers_train")
@@ -71,7 +71,7 @@ def main():
     print(f"| scikit-learn liblinear L1 + statsmodels Logit, same rows, in memory (median of 3) | {py:.3f} s | |")
     print(f"| ratio | {db / py:.2f} | |")
     if "--million" in sys.argv:
-        with psycopg.connect(dbname=DB, autocommit=True) as conn:
+        with connect(DB) as conn:
             conn.execute("CREATE TABLE customers_1m AS SELECT * FROM customers_train, generate_series(0, 24) k")
             conn.execute("ALTER TABLE customers_1m DROP COLUMN k")
             conn.execute("VACUUM ANALYZE customers_1m")
@@ -82,7 +82,7 @@ def main():
         print(
             f"| train_purchase_model, 1,000,000 rows | {seconds:.3f} s | {after / 1024:.0f} MB ({before / 1024:.0f} MB) |"
         )
-    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+    with connect("postgres") as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
 

@@ -31,7 +31,7 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
+from connection import connect  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "trees"))
@@ -179,10 +179,10 @@ def main():
     train, y = problems.raw_rows(20000, 1)
     raw, _ = problems.raw_rows(ROWS, 2, unseen=True)
     pipes = models(train, y)
-    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+    with connect("postgres") as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {DB}")
-    conn = psycopg.connect(dbname=DB, autocommit=True)
+    conn = connect(DB)
     conn.execute("CREATE EXTENSION pg_purchase")
     copy_rows(conn, raw)
     conn.execute("SET jit = off")

@@ -83,6 +83,8 @@ log "a staged version on every path, and compare_purchase_models against scipy (
 pytest_run tests/parity/test_staged.py
 log "whom to contact: the profit optimum against a brute force, budget ties, storage order, privileges"
 pytest_run tests/targeting/test_targeting.py
+log "the benchmarks' connections plan every statement under the settings of its run"
+pytest_run tests/bench/test_connection.py
 if [ "$QUICK" = 1 ]; then
   log "quick run passed (lints, pure crate, SQL regression, parity); scripts/test.sh runs everything"
   exit 0
