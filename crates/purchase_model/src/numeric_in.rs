@@ -33,10 +33,11 @@ impl NumericBody {
     }
 }
 
-/// numeric_in's result for `text` of the form `-?[0-9]+(\.[0-9]*)?(e[+-]?[0-9]+)?` (what ryu
-/// and integer formatting write), without the varlena header; None for any other text, more
-/// than [`MAX_DECIMAL_DIGITS`] digits or an exponent beyond ±1000 (ryu's stay within ±324):
-/// the caller then calls numeric_in.
+/// numeric_in's result for `text` of the form `-?[0-9]+(\.[0-9]*)?(e[+-]?[0-9]+)?` (what zmij,
+/// serde_json's float formatter, and integer formatting write; zmij writes `e+` before a
+/// positive exponent), without the varlena header; None for any other text, more than
+/// [`MAX_DECIMAL_DIGITS`] digits or an exponent beyond ±1000 (a float's stay within ±324): the
+/// caller then calls numeric_in.
 pub fn numeric_body(text: &str) -> Option<NumericBody> {
     let bytes = text.as_bytes();
     let negative = bytes.first() == Some(&b'-');
@@ -193,6 +194,8 @@ mod tests {
         assert_eq!(words("1.5e-7"), [0x8000 | (8 << 7) | 0x40 | 0x3E, 15]);
         // 1e16: weight 4, one digit 1, dscale 0.
         assert_eq!(words("1e16"), [0x8000 | 4, 1]);
+        assert_eq!(words("1e+16"), words("1e16"));
+        assert_eq!(words("1.5E+300"), words("1.5e300"));
         // 5e-324: dscale 324 > 63, the long header; weight -81.
         assert_eq!(words("5e-324"), [324, (-81i16) as u16, 5]);
         // 1.7976931348623157e308: weight 77 > 63, the long header.

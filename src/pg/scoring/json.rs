@@ -456,7 +456,7 @@ impl OutputLayout {
                 let text = if i < 2 {
                     format!("{}", v as i64)
                 } else {
-                    ryu::Buffer::new().format_finite(v).to_string()
+                    zmij::Buffer::new().format_finite(v).to_string()
                 };
                 // SAFETY: in a transaction (this function's contract).
                 (key_of(i < 2, v), unsafe { numeric_bytes(&text) })
@@ -556,7 +556,7 @@ impl OutputLayout {
 /// # Safety
 /// Must run in a transaction (numeric_in, palloc).
 unsafe fn write_number(buf: &mut PallocBuffer, integer: bool, value: f64) {
-    let mut digits = ryu::Buffer::new();
+    let mut digits = zmij::Buffer::new();
     let mut whole = [0u8; 24];
     let text = if integer {
         let mut cursor = std::io::Cursor::new(&mut whole[..]);
